@@ -1,0 +1,1 @@
+"""Loopback HTTP sandboxes that stand in for Lucca and Microsoft Graph in tests."""
