@@ -1,0 +1,183 @@
+"""The connector's settings: app settings (environment variables) validated once at start-up."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from typing import Annotated, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import (
+    AnyHttpUrl,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+KEY_VAULT_REFERENCE = re.compile(r"^\s*@Microsoft\.KeyVault\(", re.IGNORECASE)
+
+# The identity-based forms of AzureWebJobsStorage, as the Functions host reads them:
+# https://learn.microsoft.com/azure/azure-functions/functions-reference#connecting-to-host-storage-with-an-identity
+STORAGE_IDENTITY_SETTINGS = (
+    "AzureWebJobsStorage__accountName",
+    "AzureWebJobsStorage__tableServiceUri",
+    "AzureWebJobsStorage__queueServiceUri",
+    "AzureWebJobsStorage__credential",
+    "AzureWebJobsStorage__clientId",
+)
+
+PositiveSeconds = Annotated[int, Field(ge=0, le=3600)]
+
+
+class SettingsError(Exception):
+    """A setting is missing or malformed; the message names it, never its value."""
+
+
+class Settings(BaseSettings):
+    """Every app setting the connector reads, with its default."""
+
+    model_config = SettingsConfigDict(case_sensitive=True, extra="ignore", frozen=True)
+
+    LUCCA_BASE_URL: AnyHttpUrl
+    LUCCA_TOKEN_URL: AnyHttpUrl = AnyHttpUrl(
+        "https://accounts.world.luccasoftware.com/connect/token"
+    )
+    LUCCA_CLIENT_ID: str = Field(min_length=1)
+    LUCCA_CLIENT_SECRET: SecretStr
+    LUCCA_WEBHOOK_SECRET: SecretStr
+    LUCCA_WEBHOOK_SECRET_PREVIOUS: SecretStr | None = None
+    GRAPH_BASE_URL: AnyHttpUrl = AnyHttpUrl("https://graph.microsoft.com/v1.0")
+
+    AzureWebJobsStorage: SecretStr | None = None
+    AzureWebJobsStorage__accountName: str | None = None
+    AzureWebJobsStorage__tableServiceUri: AnyHttpUrl | None = None
+    AzureWebJobsStorage__queueServiceUri: AnyHttpUrl | None = None
+    AzureWebJobsStorage__credential: Literal["managedidentity"] | None = None
+    AzureWebJobsStorage__clientId: str | None = None
+
+    LEAVER_TIME_ZONE: str = "Europe/Paris"
+    MAX_SUDDEN_DEACTIVATIONS: int = Field(default=20, ge=0)
+    CONNECTOR_MODE: Literal["apply", "observe"] = "apply"
+    SYNC_DELAY_SECONDS: PositiveSeconds = 10
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Read only what `load_settings` passes in, so one mapping is the single source."""
+        return (init_settings,)
+
+    @field_validator("LUCCA_WEBHOOK_SECRET", "LUCCA_CLIENT_SECRET")
+    @classmethod
+    def _not_empty(cls, value: SecretStr) -> SecretStr:
+        if not value.get_secret_value().strip():
+            raise ValueError("must not be empty")
+        return value
+
+    @field_validator("LUCCA_WEBHOOK_SECRET_PREVIOUS")
+    @classmethod
+    def _empty_is_unset(cls, value: SecretStr | None) -> SecretStr | None:
+        return None if value is None or not value.get_secret_value().strip() else value
+
+    @field_validator("LEAVER_TIME_ZONE")
+    @classmethod
+    def _known_time_zone(cls, value: str) -> str:
+        if value == "establishment":
+            return value
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                "must be an IANA time zone such as Europe/Paris, or 'establishment'"
+            ) from None
+        return value
+
+    @model_validator(mode="after")
+    def _storage_is_configured(self) -> Settings:
+        identity = (
+            self.AzureWebJobsStorage__accountName
+            or self.AzureWebJobsStorage__tableServiceUri
+            or self.AzureWebJobsStorage__queueServiceUri
+        )
+        if self.AzureWebJobsStorage is None and not identity:
+            raise ValueError(
+                "AzureWebJobsStorage is missing: set it to a connection string, or set "
+                "AzureWebJobsStorage__accountName (or __tableServiceUri and __queueServiceUri) "
+                "for the managed identity"
+            )
+        if self.AzureWebJobsStorage is None and not self.AzureWebJobsStorage__accountName:
+            missing = [
+                name
+                for name in (
+                    "AzureWebJobsStorage__tableServiceUri",
+                    "AzureWebJobsStorage__queueServiceUri",
+                )
+                if getattr(self, name) is None
+            ]
+            if missing:
+                raise ValueError(f"{missing[0]} is missing: the identity-based form needs it")
+        return self
+
+    @property
+    def webhook_secrets(self) -> tuple[str, ...]:
+        """The current signing secret, then the previous one while a rotation is under way."""
+        secrets = [self.LUCCA_WEBHOOK_SECRET.get_secret_value()]
+        if self.LUCCA_WEBHOOK_SECRET_PREVIOUS is not None:
+            secrets.append(self.LUCCA_WEBHOOK_SECRET_PREVIOUS.get_secret_value())
+        return tuple(secrets)
+
+    @property
+    def lucca_source(self) -> str:
+        """The Lucca instance as events name it in `source` (no trailing slash)."""
+        return str(self.LUCCA_BASE_URL).rstrip("/")
+
+
+def setting_names() -> frozenset[str]:
+    """The names of every setting the connector reads."""
+    return frozenset(Settings.model_fields)
+
+
+def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
+    """Read and validate the settings; raise `SettingsError` naming what is wrong."""
+    env = dict(os.environ if environ is None else environ)
+    unresolved = sorted(
+        name
+        for name in setting_names()
+        if name in env and KEY_VAULT_REFERENCE.match(env[name] or "")
+    )
+    if unresolved:
+        raise SettingsError(
+            f"setting {unresolved[0]} is an unresolved Key Vault reference: grant the Function "
+            "App's identity the 'Key Vault Secrets User' role on the vault and check the "
+            "secret's name"
+        )
+    known = {name: value for name, value in env.items() if name in setting_names()}
+    try:
+        return Settings(**known)  # type: ignore[arg-type]
+    except ValidationError as err:
+        raise SettingsError(_describe(err)) from None
+
+
+def _describe(err: ValidationError) -> str:
+    """One sentence per problem, naming the setting and never echoing its value."""
+    problems = []
+    for error in err.errors(include_input=False, include_url=False):
+        name = ".".join(str(part) for part in error["loc"])
+        message = str(error["msg"]).removeprefix("Value error, ")
+        if error["type"] == "missing":
+            problems.append(f"setting {name} is missing")
+        elif not name:
+            # A rule across settings: its message starts with the setting it is about.
+            problems.append(f"setting {message}")
+        else:
+            problems.append(f"setting {name} is malformed: {message}")
+    return "; ".join(problems)

@@ -1,0 +1,122 @@
+"""Shared fixtures: Azurite for storage, and the Functions app loaded with test settings."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from collections.abc import Callable, Iterator
+from types import ModuleType
+from typing import Any
+
+import azure.functions as func
+import pytest
+from azure.data.tables import TableServiceClient
+from azure.storage.queue import QueueServiceClient
+
+from connector.store import Storage
+from tests.azurite import Azurite
+
+WEBHOOK_SECRET = "whsec-current-3b1f0c"
+PREVIOUS_WEBHOOK_SECRET = "whsec-previous-9d2e47"
+LUCCA_SOURCE = "https://acme.ilucca.net"
+
+
+@pytest.fixture(scope="session")
+def azurite() -> Iterator[Azurite]:
+    """One Azurite for the whole run, on free loopback ports."""
+    with Azurite() as emulator:
+        yield emulator
+
+
+def _wipe(connection_string: str) -> None:
+    tables = TableServiceClient.from_connection_string(connection_string)
+    for table in tables.list_tables():
+        tables.delete_table(table.name)
+    queues = QueueServiceClient.from_connection_string(connection_string)
+    for queue in queues.list_queues():
+        queues.delete_queue(queue.name)
+
+
+@pytest.fixture
+def storage(azurite: Azurite) -> Iterator[Storage]:
+    """The project's storage clients on Azurite, with every table and queue emptied after."""
+    connection = azurite.connection_string
+    store = Storage(
+        table_service=TableServiceClient.from_connection_string(connection),
+        queue_service=QueueServiceClient.from_connection_string(connection),
+    )
+    yield store
+    store.close()
+    _wipe(connection)
+
+
+def base_settings(connection_string: str) -> dict[str, str]:
+    """A complete, valid set of settings for tests."""
+    return {
+        "LUCCA_BASE_URL": LUCCA_SOURCE,
+        "LUCCA_CLIENT_ID": "connector-tests",
+        "LUCCA_CLIENT_SECRET": "lucca-client-secret-5c1a",
+        "LUCCA_WEBHOOK_SECRET": WEBHOOK_SECRET,
+        "AzureWebJobsStorage": connection_string,
+        "SYNC_DELAY_SECONDS": "0",
+    }
+
+
+AppLoader = Callable[..., ModuleType]
+
+
+@pytest.fixture
+def load_app(monkeypatch: pytest.MonkeyPatch, azurite: Azurite) -> Iterator[AppLoader]:
+    """Import `function_app` afresh with the test settings (plus overrides; None unsets)."""
+    loaded: list[ModuleType] = []
+
+    def load(connection_string: str | None = None, **overrides: str | None) -> ModuleType:
+        settings: dict[str, str | None] = {
+            **base_settings(connection_string or azurite.connection_string),
+            **overrides,
+        }
+        for name, value in settings.items():
+            if value is None:
+                monkeypatch.delenv(name, raising=False)
+            else:
+                monkeypatch.setenv(name, value)
+        sys.modules.pop("function_app", None)
+        module = importlib.import_module("function_app")
+        loaded.append(module)
+        return module
+
+    yield load
+    for module in loaded:
+        module._intake.cache_clear()
+    sys.modules.pop("function_app", None)
+    _wipe(azurite.connection_string)
+
+
+def app_functions(module: ModuleType) -> dict[str, Any]:
+    """The Functions app's functions by name (`get_functions` may run once per app)."""
+    if not hasattr(module, "_functions_for_tests"):
+        functions = {f.get_function_name(): f for f in module.app.get_functions()}
+        module._functions_for_tests = functions  # type: ignore[attr-defined]
+    return module._functions_for_tests  # type: ignore[attr-defined, no-any-return]
+
+
+def user_function(module: ModuleType, name: str) -> Callable[..., Any]:
+    """The Python function behind the Functions app's function `name`."""
+    return app_functions(module)[name].get_user_function()  # type: ignore[no-any-return]
+
+
+def http_request(
+    method: str,
+    *,
+    body: bytes = b"",
+    headers: dict[str, str] | None = None,
+    params: dict[str, str] | None = None,
+) -> func.HttpRequest:
+    """A request as the Functions host hands it to the webhook."""
+    return func.HttpRequest(
+        method,
+        "https://connector.example/api/lucca/webhook",
+        headers=headers or {},
+        params=params or {},
+        body=body,
+    )

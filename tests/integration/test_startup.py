@@ -1,0 +1,89 @@
+"""What the Functions host sees when it loads the app: start-up checks, imports, host.json."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from connector.store import QUEUE_MESSAGE_ENCODING
+from tests.conftest import base_settings
+
+ROOT = Path(__file__).resolve().parents[2]
+KEY_VAULT_REFERENCE = "@Microsoft.KeyVault(SecretUri=https://kv-acme.vault.azure.net/secrets/wh)"
+
+
+def load_in_fresh_interpreter(
+    env: dict[str, str], code: str = "import function_app"
+) -> subprocess.CompletedProcess[str]:
+    """Import the app as the Functions worker does: a new interpreter, these app settings."""
+    clean = {k: v for k, v in os.environ.items() if k not in base_settings("")}
+    return subprocess.run(  # noqa: S603 - this interpreter, fixed code
+        [sys.executable, "-c", code],
+        env={**clean, **env},
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+@pytest.mark.parametrize(
+    ("change", "named", "hidden"),
+    [
+        ({"LUCCA_WEBHOOK_SECRET": KEY_VAULT_REFERENCE}, "LUCCA_WEBHOOK_SECRET", "kv-acme"),
+        ({"LUCCA_CLIENT_ID": None}, "LUCCA_CLIENT_ID", None),
+        ({"LUCCA_BASE_URL": "acme dot ilucca"}, "LUCCA_BASE_URL", "acme dot ilucca"),
+    ],
+)
+def test_app_refuses_to_start(
+    change: dict[str, str | None], named: str, hidden: str | None
+) -> None:
+    """An unresolved Key Vault reference, a missing or a malformed setting stop the app."""
+    env = base_settings("UseDevelopmentStorage=true")
+    for name, value in change.items():
+        if value is None:
+            env.pop(name)
+        else:
+            env[name] = value
+    result = load_in_fresh_interpreter(env)
+    assert result.returncode != 0
+    assert "SettingsError" in result.stderr
+    assert f"setting {named}" in result.stderr
+    if hidden:
+        assert hidden not in result.stderr
+    for secret in ("lucca-client-secret-5c1a", "whsec-current-3b1f0c"):
+        assert secret not in result.stderr
+
+
+def test_app_starts_with_valid_settings() -> None:
+    """The same import succeeds with valid settings (so the failures above are the settings)."""
+    result = load_in_fresh_interpreter(base_settings("UseDevelopmentStorage=true"))
+    assert result.returncode == 0, result.stderr
+
+
+def test_intake_imports_no_graph_and_no_email_client() -> None:
+    """The webhook's cold start loads neither msgraph, azure-identity nor the email client."""
+    probe = (
+        "import sys, function_app\n"
+        "heavy = sorted({m.split('.')[0] + '.' + m.split('.')[1] if m.startswith('azure.') "
+        "else m.split('.')[0] for m in sys.modules\n"
+        "  if m.startswith(('msgraph', 'kiota', 'azure.identity', 'azure.communication', "
+        "'httpx'))})\n"
+        "print(','.join(heavy))\n"
+    )
+    result = load_in_fresh_interpreter(base_settings("UseDevelopmentStorage=true"), probe)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == ""
+
+
+def test_queue_encoding_matches_host_json() -> None:
+    """The intake writes messages in the encoding host.json tells the queue trigger to read."""
+    host = json.loads((ROOT / "host.json").read_text())
+    assert host["extensions"]["queues"]["messageEncoding"] == QUEUE_MESSAGE_ENCODING == "base64"
+    assert host["extensionBundle"]["version"] == "[4.*, 5.0.0)"

@@ -1,0 +1,136 @@
+"""Settings are validated at start-up; errors name the setting and never show its value."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from connector.settings import SettingsError, load_settings, setting_names
+
+ROOT = Path(__file__).resolve().parents[2]
+VALID = {
+    "LUCCA_BASE_URL": "https://acme.ilucca.net",
+    "LUCCA_CLIENT_ID": "client-id",
+    "LUCCA_CLIENT_SECRET": "client-secret-value-41",
+    "LUCCA_WEBHOOK_SECRET": "webhook-secret-value-42",
+    "AzureWebJobsStorage": "UseDevelopmentStorage=true",
+}
+
+
+def with_changes(**changes: str | None) -> dict[str, str]:
+    """The valid settings with some changed (None removes one)."""
+    env = dict(VALID)
+    for name, value in changes.items():
+        if value is None:
+            env.pop(name, None)
+        else:
+            env[name] = value
+    return env
+
+
+def test_defaults() -> None:
+    """Only the Lucca credentials and storage are required; the rest have defaults."""
+    settings = load_settings(VALID)
+    assert str(settings.GRAPH_BASE_URL) == "https://graph.microsoft.com/v1.0"
+    assert str(settings.LUCCA_TOKEN_URL) == "https://accounts.world.luccasoftware.com/connect/token"
+    assert settings.LEAVER_TIME_ZONE == "Europe/Paris"
+    assert settings.MAX_SUDDEN_DEACTIVATIONS == 20
+    assert settings.CONNECTOR_MODE == "apply"
+    assert settings.SYNC_DELAY_SECONDS == 10
+    assert settings.lucca_source == "https://acme.ilucca.net"
+    assert settings.webhook_secrets == ("webhook-secret-value-42",)
+
+
+def test_previous_secret_is_accepted_during_rotation() -> None:
+    """Both secrets verify while LUCCA_WEBHOOK_SECRET_PREVIOUS is set; empty means unset."""
+    rotated = load_settings(with_changes(LUCCA_WEBHOOK_SECRET_PREVIOUS="old-secret"))
+    assert rotated.webhook_secrets == ("webhook-secret-value-42", "old-secret")
+    assert load_settings(with_changes(LUCCA_WEBHOOK_SECRET_PREVIOUS="")).webhook_secrets == (
+        "webhook-secret-value-42",
+    )
+
+
+@pytest.mark.parametrize(
+    ("changes", "expected"),
+    [
+        ({"LUCCA_CLIENT_ID": None}, "setting LUCCA_CLIENT_ID is missing"),
+        ({"LUCCA_WEBHOOK_SECRET": None}, "setting LUCCA_WEBHOOK_SECRET is missing"),
+        ({"LUCCA_WEBHOOK_SECRET": "  "}, "setting LUCCA_WEBHOOK_SECRET is malformed"),
+        ({"LUCCA_BASE_URL": "acme-secretish"}, "setting LUCCA_BASE_URL is malformed"),
+        ({"GRAPH_BASE_URL": "graph-secretish"}, "setting GRAPH_BASE_URL is malformed"),
+        ({"LEAVER_TIME_ZONE": "Mars/Olympus"}, "setting LEAVER_TIME_ZONE is malformed"),
+        ({"MAX_SUDDEN_DEACTIVATIONS": "-1"}, "setting MAX_SUDDEN_DEACTIVATIONS is malformed"),
+        ({"CONNECTOR_MODE": "yolo-secretish"}, "setting CONNECTOR_MODE is malformed"),
+        ({"SYNC_DELAY_SECONDS": "soon"}, "setting SYNC_DELAY_SECONDS is malformed"),
+        ({"AzureWebJobsStorage": None}, "setting AzureWebJobsStorage is missing"),
+        (
+            {
+                "AzureWebJobsStorage": None,
+                "AzureWebJobsStorage__tableServiceUri": "https://st.table.core.windows.net",
+            },
+            "setting AzureWebJobsStorage__queueServiceUri is missing",
+        ),
+        (
+            {"LUCCA_CLIENT_SECRET": "@Microsoft.KeyVault(SecretUri=https://kv.vault.azure.net/s)"},
+            "setting LUCCA_CLIENT_SECRET is an unresolved Key Vault reference",
+        ),
+        (
+            {"LUCCA_WEBHOOK_SECRET": "@Microsoft.KeyVault(VaultName=kv;SecretName=wh)"},
+            "setting LUCCA_WEBHOOK_SECRET is an unresolved Key Vault reference",
+        ),
+    ],
+)
+def test_bad_settings_stop_start_up(changes: dict[str, str | None], expected: str) -> None:
+    """A missing, malformed or unresolved setting is named; its value never is."""
+    with pytest.raises(SettingsError) as raised:
+        load_settings(with_changes(**changes))
+    message = str(raised.value)
+    assert message.startswith(expected)
+    for value in changes.values():
+        if value:
+            assert value not in message
+    for secret in (VALID["LUCCA_CLIENT_SECRET"], VALID["LUCCA_WEBHOOK_SECRET"]):
+        assert secret not in message
+
+
+@pytest.mark.parametrize(
+    "identity",
+    [
+        {"AzureWebJobsStorage__accountName": "stconnector"},
+        {
+            "AzureWebJobsStorage__tableServiceUri": "https://st.table.core.windows.net",
+            "AzureWebJobsStorage__queueServiceUri": "https://st.queue.core.windows.net",
+            "AzureWebJobsStorage__credential": "managedidentity",
+            "AzureWebJobsStorage__clientId": "00000000-0000-0000-0000-000000000001",
+        },
+    ],
+)
+def test_identity_based_storage_is_accepted(identity: dict[str, str]) -> None:
+    """The managed-identity form of AzureWebJobsStorage needs no connection string."""
+    settings = load_settings(with_changes(AzureWebJobsStorage=None, **identity))
+    assert settings.AzureWebJobsStorage is None
+    for name, value in identity.items():
+        assert str(getattr(settings, name)).rstrip("/") == value
+
+
+def test_secrets_do_not_show_in_repr() -> None:
+    """Printing the settings (a log line, a traceback) does not show the secrets."""
+    settings = load_settings(with_changes(AzureWebJobsStorage="AccountKey=storage-key-value"))
+    shown = repr(settings) + str(settings)
+    for secret in ("client-secret-value-41", "webhook-secret-value-42", "storage-key-value"):
+        assert secret not in shown
+
+
+def test_every_setting_is_in_the_example_and_the_readme() -> None:
+    """local.settings.json.example and the README list exactly the settings the code reads."""
+    example = json.loads((ROOT / "local.settings.json.example").read_text())["Values"]
+    host_only = {"FUNCTIONS_WORKER_RUNTIME", "AzureWebJobsFeatureFlags"}
+    assert set(example) - host_only == set(setting_names()) - {
+        name for name in setting_names() if name.startswith("AzureWebJobsStorage__")
+    }
+    readme = (ROOT / "README.md").read_text()
+    documented = set(re.findall(r"^\| `([A-Za-z_]+)`", readme, flags=re.MULTILINE))
+    assert set(setting_names()) <= documented
