@@ -28,9 +28,7 @@ def azurite_binary() -> str:
     for candidate in candidates:
         if candidate and Path(candidate).exists():
             return candidate
-    raise RuntimeError(
-        "Azurite is not installed: run `make setup` (npm ci --prefix tests/azurite)"
-    )
+    raise RuntimeError("Azurite is not installed: run `make setup` (npm ci --prefix tests/azurite)")
 
 
 class Azurite:
