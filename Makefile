@@ -2,11 +2,13 @@
 # Python 3.12 is what Azure runs: use it when this machine has it (pyenv included).
 PYTHON ?= $(shell for p in python3.12 $$(pyenv root 2>/dev/null)/versions/3.12*/bin/python3.12 python3; do \
 	"$$p" -c 'import sys; assert sys.version_info >= (3, 11)' 2>/dev/null && { echo "$$p"; break; }; done)
+PYTHON311 ?= $(shell for p in python3.11 $$(pyenv root 2>/dev/null)/versions/3.11*/bin/python3.11; do \
+	"$$p" -c 'import sys; assert sys.version_info[:2] == (3, 11)' 2>/dev/null && { echo "$$p"; break; }; done)
 VENV := .venv
 BIN := $(VENV)/bin
 AZURITE := tests/azurite/node_modules/.bin/azurite
 
-.PHONY: setup demo test lint bench clean
+.PHONY: setup demo test test-311 lint bench clean
 
 setup: $(VENV)/.installed $(AZURITE)
 
@@ -25,9 +27,20 @@ $(AZURITE): tests/azurite/package.json tests/azurite/package-lock.json
 demo: setup
 	$(BIN)/python -m tests.story
 
-## Every check and every test.
+## Every check and every test (on Python 3.12, then again on 3.11 where the machine has it).
 test: setup lint
 	$(BIN)/python -m pytest
+	@if [ -n "$(PYTHON311)" ]; then $(MAKE) --no-print-directory test-311; \
+	else echo "No Python 3.11 on this machine: the 3.11 run is skipped."; fi
+
+## The same tests on Python 3.11, the oldest version the code supports.
+test-311: .venv311/.installed $(AZURITE)
+	.venv311/bin/python -m pytest -q -p no:cacheprovider
+
+.venv311/.installed: requirements.txt requirements-dev.txt
+	$(PYTHON311) -m venv .venv311
+	.venv311/bin/python -m pip install --quiet -r requirements-dev.txt
+	touch $@
 
 lint: setup
 	$(BIN)/ruff check .
@@ -39,4 +52,4 @@ bench: setup
 	$(BIN)/python -m bench.webhook
 
 clean:
-	rm -rf $(VENV) tests/azurite/node_modules .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .venv311 tests/azurite/node_modules .pytest_cache .mypy_cache .ruff_cache
