@@ -6,21 +6,24 @@ Tables (every lookup here is a point read on PartitionKey + RowKey):
   never `data`, which holds personal data.
 - `ResourceIndex`: PartitionKey = `employment` | `job-position`, RowKey = its Lucca id,
   `EmployeeId`: how a `*.deleted` event that names no employee is mapped to one.
-- `EmployeeSync`: PartitionKey = the Lucca employee id; row `pending` while a message for the
-  employee waits on the queue, row `applied` with the instant up to which Lucca's state has been
-  applied (set by the sync when it succeeds).
+- `EmployeeSync`: PartitionKey = the Lucca employee id; row `pending` (is a message for the
+  employee waiting on the queue, see `PendingState`), row `applied` with the instant up to which
+  Lucca's state has been applied (set by the sync when it succeeds); the sync's `lease` and
+  `last-error` rows live here too.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from azure.core.exceptions import ResourceNotFoundError
-from azure.data.tables import TableClient, UpdateMode
+from azure.core import MatchConditions
+from azure.core.exceptions import ResourceExistsError, ResourceModifiedError, ResourceNotFoundError
+from azure.data.tables import UpdateMode
 
 from connector.store import Storage
 
@@ -34,6 +37,8 @@ APPLIED_ROW = "applied"
 # A message for an employee is taken as still waiting for this long after it becomes
 # visible; past that (a message deleted by hand, say) a new event queues a fresh one.
 PENDING_GRACE = timedelta(minutes=30)
+# A claim older than this belongs to a delivery that died between claim and message.
+CLAIM_TIMEOUT = timedelta(seconds=30)
 
 
 class Outcome(StrEnum):
@@ -60,6 +65,7 @@ class JournalEntry:
     first_received_at: datetime
     deliveries: int
     outcome: Outcome
+    last_outcome: Outcome
 
     @property
     def partition(self) -> str:
@@ -82,6 +88,7 @@ class JournalEntry:
             "LastReceivedAt": received_at,
             "Deliveries": self.deliveries,
             "Outcome": self.outcome.value,
+            "LastOutcome": self.last_outcome.value,
         }
 
 
@@ -123,23 +130,42 @@ class ChangeMessage:
         )
 
 
+class PendingState(StrEnum):
+    """The `pending` row of an employee: where its next sync stands."""
+
+    QUEUING = "queuing"  # a delivery has claimed the row and is writing the message
+    QUEUED = "queued"  # a message waits on the queue; later events coalesce into it
+    STARTED = "started"  # a sync took the message: later events need a new one
+
+
 @dataclass(frozen=True, kw_only=True)
-class EmployeeSyncState:
-    """Whether a sync is waiting on the queue for an employee, and how far it has applied."""
+class Claim:
+    """The right to queue the employee's next sync, held by one delivery."""
 
-    pending_since: datetime | None = None
-    pending_visible_at: datetime | None = None
-    applied_through: datetime | None = None
+    employee_id: str
+    etag: str
 
-    def is_pending(self, now: datetime) -> bool:
-        """A message for this employee is waiting on the queue."""
-        if self.pending_visible_at is None:
-            return False
-        return now <= self.pending_visible_at + PENDING_GRACE
 
-    def has_applied(self, received_at: datetime) -> bool:
-        """A sync read Lucca after this instant and succeeded."""
-        return self.applied_through is not None and self.applied_through >= received_at
+@dataclass(frozen=True, kw_only=True)
+class PendingRow:
+    """The employee's `pending` row as read."""
+
+    state: PendingState
+    since: datetime
+    visible_at: datetime | None
+    etag: str
+
+    def waiting(self, now: datetime) -> bool:
+        """A message for the employee waits on the queue (and is not long overdue)."""
+        return (
+            self.state is PendingState.QUEUED
+            and self.visible_at is not None
+            and now <= self.visible_at + PENDING_GRACE
+        )
+
+    def in_flight(self, now: datetime) -> bool:
+        """Another delivery is writing the message right now."""
+        return self.state is PendingState.QUEUING and now - self.since <= CLAIM_TIMEOUT
 
 
 class ChangeFeed:
@@ -151,7 +177,7 @@ class ChangeFeed:
     # -- journal ----------------------------------------------------------------------------
     def journal_entry(self, key: str, occurred_at: datetime) -> dict[str, Any] | None:
         """The journal row of an event, or None."""
-        return self._get(JOURNAL_TABLE, journal_partition(occurred_at), key)
+        return self._storage.read(JOURNAL_TABLE, journal_partition(occurred_at), key)
 
     def record(self, entry: JournalEntry, received_at: datetime) -> None:
         """Write (or overwrite) the journal row of an event."""
@@ -170,65 +196,123 @@ class ChangeFeed:
 
     def employee_of(self, resource: str, resource_id: str) -> str | None:
         """The employee an employment or job position was recorded for, or None."""
-        row = self._get(RESOURCE_INDEX_TABLE, resource, resource_id)
+        row = self._storage.read(RESOURCE_INDEX_TABLE, resource, resource_id)
         return str(row["EmployeeId"]) if row else None
 
     # -- employee state ---------------------------------------------------------------------
-    def state(self, employee_id: str) -> EmployeeSyncState:
-        """The sync state of an employee (one partition: its `pending` and `applied` rows)."""
-        rows: dict[str, dict[str, Any]] = self._storage.on_table(
-            EMPLOYEE_SYNC_TABLE,
-            lambda t: {
-                str(row["RowKey"]): dict(row)
-                for row in t.query_entities(
-                    "PartitionKey eq @employee", parameters={"employee": employee_id}
+    # Deliveries and syncs coordinate through the employee's `pending` row, with ETags, so that
+    # an event is coalesced only into a message no sync has taken yet: a delivery claims the
+    # row (insert, or replace of a `started` or stale row), writes the message, then marks the
+    # row `queued` only if no sync has marked it `started` meanwhile.
+
+    def pending(self, employee_id: str) -> PendingRow | None:
+        """The employee's `pending` row, or None."""
+        row = self._storage.read(EMPLOYEE_SYNC_TABLE, employee_id, PENDING_ROW)
+        if row is None:
+            return None
+        return PendingRow(
+            state=PendingState(row["State"]),
+            since=row["Since"],
+            visible_at=row.get("VisibleAt"),
+            etag=str(row.metadata["etag"]),
+        )
+
+    def claim(self, employee_id: str, now: datetime, current: PendingRow | None) -> Claim | None:
+        """Claim the right to queue the employee's next sync; None if another delivery won."""
+        entity = {
+            "PartitionKey": employee_id,
+            "RowKey": PENDING_ROW,
+            "State": PendingState.QUEUING.value,
+            "Since": now,
+        }
+        try:
+            if current is None:
+                written = self._storage.on_table(
+                    EMPLOYEE_SYNC_TABLE, lambda t: t.create_entity(entity)
                 )
-            },
-        )
-        pending = rows.get(PENDING_ROW, {})
-        return EmployeeSyncState(
-            pending_since=pending.get("Since"),
-            pending_visible_at=pending.get("VisibleAt"),
-            applied_through=rows.get(APPLIED_ROW, {}).get("Through"),
-        )
+            else:
+                written = self._storage.on_table(
+                    EMPLOYEE_SYNC_TABLE,
+                    lambda t: t.update_entity(
+                        entity,
+                        mode=UpdateMode.REPLACE,
+                        etag=current.etag,
+                        match_condition=MatchConditions.IfNotModified,
+                    ),
+                )
+        except (ResourceExistsError, ResourceModifiedError, ResourceNotFoundError):
+            return None
+        return Claim(employee_id=employee_id, etag=str(written["etag"]))
 
-    def mark_pending(self, employee_id: str, since: datetime, visible_at: datetime) -> None:
-        """Note that a message for the employee is waiting on the queue."""
-        self._put_state(employee_id, PENDING_ROW, {"Since": since, "VisibleAt": visible_at})
+    def confirm(self, claim: Claim, now: datetime, visible_at: datetime) -> None:
+        """The message is written: mark it `queued`, unless a sync has already started."""
+        entity = {
+            "PartitionKey": claim.employee_id,
+            "RowKey": PENDING_ROW,
+            "State": PendingState.QUEUED.value,
+            "Since": now,
+            "VisibleAt": visible_at,
+        }
+        # A sync that took the message already marked the row `started`: leave it so.
+        with contextlib.suppress(ResourceModifiedError, ResourceNotFoundError):
+            self._storage.on_table(
+                EMPLOYEE_SYNC_TABLE,
+                lambda t: t.update_entity(
+                    entity,
+                    mode=UpdateMode.REPLACE,
+                    etag=claim.etag,
+                    match_condition=MatchConditions.IfNotModified,
+                ),
+            )
 
-    def mark_started(self, employee_id: str) -> None:
-        """Called by the sync before it reads Lucca: later events need a new message."""
+    def abandon(self, claim: Claim) -> None:
+        """The message could not be written: give the claim up (best effort)."""
+        with contextlib.suppress(Exception):
+            self._storage.on_table(
+                EMPLOYEE_SYNC_TABLE,
+                lambda t: t.delete_entity(
+                    claim.employee_id,
+                    PENDING_ROW,
+                    etag=claim.etag,
+                    match_condition=MatchConditions.IfNotModified,
+                ),
+            )
+
+    def mark_started(self, employee_id: str, now: datetime) -> None:
+        """The sync's first step, before it reads Lucca: later events need a new message."""
+        entity = {
+            "PartitionKey": employee_id,
+            "RowKey": PENDING_ROW,
+            "State": PendingState.STARTED.value,
+            "Since": now,
+        }
         self._storage.on_table(
-            EMPLOYEE_SYNC_TABLE, lambda t: t.delete_entity(employee_id, PENDING_ROW)
+            EMPLOYEE_SYNC_TABLE, lambda t: t.upsert_entity(entity, mode=UpdateMode.REPLACE)
         )
+
+    def applied_through(self, employee_id: str) -> datetime | None:
+        """The instant up to which a sync has applied Lucca's state, or None."""
+        row = self._storage.read(EMPLOYEE_SYNC_TABLE, employee_id, APPLIED_ROW)
+        return row["Through"] if row else None
 
     def mark_applied(self, employee_id: str, read_started_at: datetime) -> None:
         """Called by the sync once Lucca's state read at `read_started_at` is applied."""
-        self._put_state(employee_id, APPLIED_ROW, {"Through": read_started_at})
-
-    def _put_state(self, employee_id: str, row: str, values: dict[str, Any]) -> None:
-        entity = {"PartitionKey": employee_id, "RowKey": row, **values}
+        previous = self.applied_through(employee_id)
+        if previous is not None and previous >= read_started_at:
+            return  # never move backwards (a slower, older sync finishing last)
+        entity = {"PartitionKey": employee_id, "RowKey": APPLIED_ROW, "Through": read_started_at}
         self._storage.on_table(
             EMPLOYEE_SYNC_TABLE, lambda t: t.upsert_entity(entity, mode=UpdateMode.REPLACE)
         )
 
     # -- queue ------------------------------------------------------------------------------
     def enqueue(self, message: ChangeMessage, delay_seconds: int) -> None:
-        """Put the message on `lucca-changes`, invisible for `delay_seconds`."""
+        """Put the message on `lucca-changes`, invisible for `delay_seconds`, never expiring
+        (the default 7 days would drop changes while the app is stopped)."""
         text = message.to_json()
         self._storage.on_queue(
             CHANGES_QUEUE,
-            lambda q: q.send_message(text, visibility_timeout=delay_seconds or None),
+            lambda q: q.send_message(
+                text, visibility_timeout=delay_seconds or None, time_to_live=-1
+            ),
         )
-
-    # -- helpers ----------------------------------------------------------------------------
-    def _get(self, table: str, partition: str, row: str) -> dict[str, Any] | None:
-        def read(client: TableClient) -> dict[str, Any] | None:
-            try:
-                return dict(client.get_entity(partition, row))
-            except ResourceNotFoundError as err:
-                if getattr(err, "error_code", None) == "TableNotFound":
-                    raise
-                return None
-
-        return self._storage.on_table(table, read)

@@ -7,6 +7,7 @@ included: it imports only the storage clients and pydantic, never Graph or the e
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -28,6 +29,12 @@ from connector.webhook import (
 logger = logging.getLogger(__name__)
 
 HANDSHAKE_PARAMETERS = ("echo", "challenge")
+# How long a delivery waits, step by step, for a concurrent one to finish queueing the
+# employee's sync, before it queues one of its own.
+CLAIM_PAUSES = (0.02, 0.05, 0.1, 0.2, 0.4)
+# Clocks of different instances differ a little: an event counts as applied only when the
+# sync read Lucca at least this long after the event first arrived.
+CLOCK_MARGIN = timedelta(seconds=5)
 INDEXED_RESOURCES = ("employment", "job-position")
 
 
@@ -50,7 +57,9 @@ class Intake:
         secrets: tuple[str, ...],
         delay_seconds: int,
         clock: Callable[[], datetime] = utc_now,
+        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
+        self._sleep = sleep
         self._feed = feed
         self._secrets = secrets
         self._delay_seconds = delay_seconds
@@ -69,7 +78,7 @@ class Intake:
             return self._handshake(params)
         now = self._clock()
         try:
-            verify_signature(
+            signed_by = verify_signature(
                 secrets=self._secrets,
                 signature=_header(headers, SIGNATURE_HEADER),
                 timestamp=_header(headers, TIMESTAMP_HEADER),
@@ -77,6 +86,8 @@ class Intake:
                 now=now,
             )
             event = parse_event(body)
+            if signed_by > 0:
+                logger.info("webhook delivery signed with the previous secret (rotation)")
         except RejectedDelivery as rejected:
             logger.warning("webhook delivery rejected with %s: %s", rejected.status, rejected)
             return Answer(status=rejected.status, body=f"{rejected}\n")
@@ -119,8 +130,10 @@ class Intake:
                 event.resource,
                 event.data_id(),
             )
+        elif previous is not None and self._applied(employee_id, first_received):
+            outcome = Outcome.ALREADY_APPLIED
         else:
-            outcome = self._queue(employee_id, event, identity, first_received, now)
+            outcome = self._queue(employee_id, event, identity, now)
 
         self._feed.record(
             JournalEntry(
@@ -134,7 +147,8 @@ class Intake:
                 employee_id=employee_id,
                 first_received_at=first_received,
                 deliveries=deliveries,
-                outcome=outcome,
+                outcome=Outcome(previous["Outcome"]) if previous else outcome,
+                last_outcome=outcome,
             ),
             received_at=now,
         )
@@ -148,6 +162,11 @@ class Intake:
         if outcome is Outcome.UNMAPPED:
             return Answer(status=200, body=f"{event.topic}: no known employee\n")
         return Answer(status=202, body=f"{outcome.value}\n")
+
+    def _applied(self, employee_id: str, first_received: datetime) -> bool:
+        """A redelivered event whose change a sync has applied since it first arrived."""
+        through = self._feed.applied_through(employee_id)
+        return through is not None and through - CLOCK_MARGIN >= first_received
 
     def _employee_of(self, event: Event) -> str | None:
         """The employee an event is about: from `data`, else from the ids recorded earlier."""
@@ -164,33 +183,31 @@ class Intake:
                 employee_id = self._feed.employee_of("employment", employment_id)
         return employee_id
 
-    def _queue(
-        self,
-        employee_id: str,
-        event: Event,
-        identity: Identity,
-        first_received: datetime,
-        now: datetime,
-    ) -> Outcome:
-        state = self._feed.state(employee_id)
-        if state.has_applied(first_received):
-            return Outcome.ALREADY_APPLIED
-        if state.is_pending(now):
-            return Outcome.COALESCED
-        # Queue first, then note it: a failure between the two means one message too
-        # many (the sync is idempotent), never an event with no message.
-        self._feed.enqueue(
-            ChangeMessage(
-                employee_id=employee_id,
-                event_key=identity.key,
-                topic=event.topic,
-                queued_at=now,
-            ),
-            self._delay_seconds,
+    def _queue(self, employee_id: str, event: Event, identity: Identity, now: datetime) -> Outcome:
+        """Make sure a sync that starts after this event is on its way for the employee."""
+        message = ChangeMessage(
+            employee_id=employee_id, event_key=identity.key, topic=event.topic, queued_at=now
         )
-        self._feed.mark_pending(
-            employee_id, since=now, visible_at=now + timedelta(seconds=self._delay_seconds)
-        )
+        for pause in CLAIM_PAUSES:
+            pending = self._feed.pending(employee_id)
+            if pending is not None and pending.waiting(now):
+                return Outcome.COALESCED
+            if pending is not None and pending.in_flight(now):
+                self._sleep(pause)  # another delivery is queueing: coalesce into its message
+                continue
+            claim = self._feed.claim(employee_id, now, pending)
+            if claim is None:
+                continue  # another delivery won the claim just now: look again
+            try:
+                self._feed.enqueue(message, self._delay_seconds)
+            except Exception:
+                self._feed.abandon(claim)
+                raise
+            visible_at = now + timedelta(seconds=self._delay_seconds)
+            self._feed.confirm(claim, now, visible_at)
+            return Outcome.QUEUED
+        # Still undecided after the pauses: one message too many beats one too few.
+        self._feed.enqueue(message, self._delay_seconds)
         return Outcome.QUEUED
 
 

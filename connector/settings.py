@@ -18,6 +18,8 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from connector.mapping import DEFAULT_ATTRIBUTES, owned
+
 KEY_VAULT_REFERENCE = re.compile(r"^\s*@Microsoft\.KeyVault\(", re.IGNORECASE)
 
 # The identity-based forms of AzureWebJobsStorage, as the Functions host reads them:
@@ -63,6 +65,9 @@ class Settings(BaseSettings):
     MAX_SUDDEN_DEACTIVATIONS: int = Field(default=20, ge=0)
     CONNECTOR_MODE: Literal["apply", "observe"] = "apply"
     SYNC_DELAY_SECONDS: PositiveSeconds = 10
+    SYNC_ATTRIBUTES: str = ",".join(DEFAULT_ATTRIBUTES)
+    SYNC_UPN: bool = False
+    LUCCA_MAX_RPM: int = Field(default=30, ge=1, le=50)
 
     @classmethod
     def settings_customise_sources(
@@ -87,6 +92,32 @@ class Settings(BaseSettings):
     @classmethod
     def _empty_is_unset(cls, value: SecretStr | None) -> SecretStr | None:
         return None if value is None or not value.get_secret_value().strip() else value
+
+    @field_validator("AzureWebJobsStorage")
+    @classmethod
+    def _connection_string(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None:
+            return None
+        text = value.get_secret_value().strip()
+        if text.lower() == "usedevelopmentstorage=true":
+            return value
+        parts = dict(part.split("=", 1) for part in text.split(";") if "=" in part and part.strip())
+        has_account = "AccountName" in parts and (
+            "AccountKey" in parts or "SharedAccessSignature" in parts
+        )
+        has_endpoints = "TableEndpoint" in parts and "QueueEndpoint" in parts
+        if not (has_account or has_endpoints):
+            raise ValueError(
+                "must be a storage connection string (AccountName and AccountKey, or "
+                "TableEndpoint and QueueEndpoint) or UseDevelopmentStorage=true"
+            )
+        return value
+
+    @field_validator("SYNC_ATTRIBUTES")
+    @classmethod
+    def _known_attributes(cls, value: str) -> str:
+        owned(attribute_names(value))
+        return value
 
     @field_validator("LEAVER_TIME_ZONE")
     @classmethod
@@ -136,9 +167,14 @@ class Settings(BaseSettings):
         return tuple(secrets)
 
     @property
-    def lucca_source(self) -> str:
-        """The Lucca instance as events name it in `source` (no trailing slash)."""
-        return str(self.LUCCA_BASE_URL).rstrip("/")
+    def sync_attributes(self) -> tuple[str, ...]:
+        """The attributes the connector owns, as `SYNC_ATTRIBUTES` names them."""
+        return attribute_names(self.SYNC_ATTRIBUTES)
+
+
+def attribute_names(value: str) -> tuple[str, ...]:
+    """`a, b ,c` → ("a", "b", "c")."""
+    return tuple(name.strip() for name in value.split(",") if name.strip())
 
 
 def setting_names() -> frozenset[str]:

@@ -3,41 +3,77 @@
 from __future__ import annotations
 
 import contextlib
-import logging
 import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from azure.core.exceptions import AzureError, ResourceExistsError, ResourceNotFoundError
-from azure.data.tables import TableClient, TableServiceClient
+from azure.core.exceptions import (
+    AzureError,
+    ResourceExistsError,
+    ResourceModifiedError,
+    ResourceNotFoundError,
+)
+from azure.data.tables import TableClient, TableEntity, TableServiceClient, TableTransactionError
 from azure.storage.queue import QueueClient, QueueServiceClient, TextBase64EncodePolicy
+
+from connector.errors import Transient
 
 if TYPE_CHECKING:
     from azure.core.credentials import TokenCredential
 
     from connector.settings import Settings
 
-logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
-# Lucca gives up on a delivery after 3 seconds: storage calls in the intake fail fast (and
+# Lucca gives up on a delivery after 3 seconds: the intake's storage calls fail fast (and
 # the delivery gets a 503 that Lucca retries) rather than retry past that budget.
-CLIENT_OPTIONS: dict[str, Any] = {
-    "retry_total": 2,
-    "retry_backoff_factor": 0.2,
-    "retry_backoff_max": 1,
-    "connection_timeout": 2,
-    "read_timeout": 5,
+INTAKE_OPTIONS: dict[str, Any] = {
+    "retry_total": 1,
+    "retry_backoff_factor": 0.1,
+    "retry_backoff_max": 0.2,
+    "connection_timeout": 1,
+    "read_timeout": 1,
+}
+# The sync and the timers have minutes: they ride out a storage blip instead.
+WORKER_OPTIONS: dict[str, Any] = {
+    "retry_total": 4,
+    "retry_backoff_factor": 0.5,
+    "retry_backoff_max": 8,
+    "connection_timeout": 5,
+    "read_timeout": 20,
 }
 
 # The queue trigger decodes messages as host.json's `extensions.queues.messageEncoding` says;
 # the intake writes them in that same encoding (base64, the host's default).
 QUEUE_MESSAGE_ENCODING = "base64"
+_ENCODE_POLICIES = {"base64": TextBase64EncodePolicy, "none": None}
 
 
-class StorageUnavailable(Exception):
-    """Table or queue storage could not be reached or refused the operation."""
+class StorageUnavailable(Transient):
+    """Table or queue storage could not be reached, or refused the operation."""
+
+    def __init__(self, message: str, *, status: int | None = None, code: str | None = None):
+        super().__init__(message, service="storage", status=status, code=code)
+
+
+def _describe(err: AzureError) -> StorageUnavailable:
+    """An actionable sentence for a storage failure (never a key or a connection string)."""
+    status = getattr(err, "status_code", None)
+    code = str(getattr(err, "error_code", None) or "") or None
+    if status == 403:
+        return StorageUnavailable(
+            "storage refused access (403 "
+            f"{code or 'Forbidden'}): give the Function App's identity the Storage Table Data "
+            "Contributor and Storage Queue Data Contributor roles, or check the connection string",
+            status=status,
+            code=code,
+        )
+    if status is not None:
+        return StorageUnavailable(
+            f"storage answered {status} {code or ''}".rstrip(), status=status, code=code
+        )
+    return StorageUnavailable(f"storage unreachable ({type(err).__name__})")
 
 
 class Storage:
@@ -56,17 +92,15 @@ class Storage:
         self._lock = threading.Lock()
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> Storage:
-        """Clients for `AzureWebJobsStorage`, as a connection string or identity-based."""
+    def from_settings(cls, settings: Settings, *, fast: bool = False) -> Storage:
+        """Clients for `AzureWebJobsStorage`, as a connection string or identity-based;
+        `fast` for the webhook, which must answer within Lucca's 3 seconds."""
+        options = INTAKE_OPTIONS if fast else WORKER_OPTIONS
         if settings.AzureWebJobsStorage is not None:
             connection = settings.AzureWebJobsStorage.get_secret_value()
             return cls(
-                table_service=TableServiceClient.from_connection_string(
-                    connection, **CLIENT_OPTIONS
-                ),
-                queue_service=QueueServiceClient.from_connection_string(
-                    connection, **CLIENT_OPTIONS
-                ),
+                table_service=TableServiceClient.from_connection_string(connection, **options),
+                queue_service=QueueServiceClient.from_connection_string(connection, **options),
             )
         credential = _managed_identity(settings.AzureWebJobsStorage__clientId)
         account = settings.AzureWebJobsStorage__accountName
@@ -78,14 +112,14 @@ class Storage:
                 if table_uri
                 else f"https://{account}.table.core.windows.net",
                 credential=credential,
-                **CLIENT_OPTIONS,
+                **options,
             ),
             queue_service=QueueServiceClient(
                 account_url=(
                     str(queue_uri) if queue_uri else f"https://{account}.queue.core.windows.net"
                 ),
                 credential=credential,
-                **CLIENT_OPTIONS,
+                **options,
             ),
         )
 
@@ -100,8 +134,9 @@ class Storage:
         """The client of queue `name`, writing in the encoding the queue trigger expects."""
         with self._lock:
             if name not in self._queues:
+                policy = _ENCODE_POLICIES[QUEUE_MESSAGE_ENCODING]
                 client = self._queue_service.get_queue_client(
-                    name, message_encode_policy=TextBase64EncodePolicy()
+                    name, message_encode_policy=policy() if policy else None
                 )
                 self._queues[name] = client
             return self._queues[name]
@@ -124,6 +159,23 @@ class Storage:
             _translated(lambda: _create_queue(client))
             return _translated(lambda: operation(client))
 
+    def read(self, table: str, partition: str, row: str) -> TableEntity | None:
+        """One entity by its keys (its ETag in `.metadata`), or None (a point read)."""
+
+        def get(client: TableClient) -> TableEntity | None:
+            try:
+                return client.get_entity(partition, row)
+            except ResourceNotFoundError as err:
+                if getattr(err, "error_code", None) in _MISSING_CODES:
+                    raise  # the table itself is missing: `on_table` makes it
+                return None
+
+        return self.on_table(table, get)
+
+    def delete(self, table: str, partition: str, row: str) -> None:
+        """Delete one entity (nothing happens when it does not exist)."""
+        self.on_table(table, lambda t: t.delete_entity(partition, row))
+
     def close(self) -> None:
         """Close every client."""
         for table in self._tables.values():
@@ -141,19 +193,29 @@ class _Missing(Exception):
 _MISSING_CODES = frozenset({"TableNotFound", "QueueNotFound"})
 
 
+# Answers about the data itself, which callers handle: not an outage.
+_DATA_ERRORS = (
+    ResourceExistsError,
+    ResourceModifiedError,
+    ResourceNotFoundError,
+    TableTransactionError,
+)
+
+
 def _translated(call: Callable[[], T]) -> T:
-    """Run a storage call; a missing container → `_Missing`, any other failure →
-    `StorageUnavailable`. `ResourceNotFoundError` on an entity passes through."""
+    """Run a storage call: a missing table or queue → `_Missing`; an answer about the data
+    (exists, modified, not found, transaction refused) passes through; any other failure →
+    `StorageUnavailable`."""
     try:
         return call()
     except ResourceNotFoundError as err:
         if getattr(err, "error_code", None) in _MISSING_CODES:
             raise _Missing from err
         raise
-    except ResourceExistsError:
+    except _DATA_ERRORS:
         raise
     except AzureError as err:
-        raise StorageUnavailable(type(err).__name__) from err
+        raise _describe(err) from err
 
 
 def _create_table(client: TableClient) -> None:

@@ -6,6 +6,7 @@ import base64
 import hashlib
 import hmac
 import json
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -54,8 +55,9 @@ def verify_signature(
     timestamp: str | None,
     body: bytes,
     now: datetime,
-) -> None:
-    """Raise `BadSignature` unless one of `secrets` signed this body within the replay window."""
+) -> int:
+    """Which of `secrets` signed this body (0: the current one); `BadSignature` when none did
+    or the timestamp is outside the replay window."""
     if not signature:
         raise BadSignature(f"missing {SIGNATURE_HEADER} header")
     if not timestamp:
@@ -73,13 +75,7 @@ def verify_signature(
     matches = [hmac.compare_digest(sign(s, timestamp, body).encode(), presented) for s in secrets]
     if not any(matches):
         raise BadSignature(f"{SIGNATURE_HEADER} does not match the body")
-
-
-class Reference(BaseModel):
-    """A Lucca reference `{id, type, url}`."""
-
-    model_config = ConfigDict(extra="allow")
-    id: str | int | None = None
+    return matches.index(True)
 
 
 class Event(BaseModel):
@@ -91,17 +87,12 @@ class Event(BaseModel):
     topic: str = Field(min_length=1)
     occurred_at: AwareDatetime = Field(alias="occurredAt")
     source: str = Field(min_length=1)
-    data: dict[str, Any]
+    data: dict[str, Any] | None = None
 
     @property
     def resource(self) -> str:
         """`employee` for `employee.updated`; the topic itself when it has no dot."""
         return self.topic.rpartition(".")[0] or self.topic
-
-    @property
-    def action(self) -> str:
-        """`updated` for `employee.updated`."""
-        return self.topic.rpartition(".")[2]
 
     @property
     def tracked(self) -> bool:
@@ -110,11 +101,11 @@ class Event(BaseModel):
 
     def data_id(self) -> str | None:
         """The id of the resource in `data`."""
-        return _as_id(self.data.get("id"))
+        return _as_id((self.data or {}).get("id"))
 
     def data_reference(self, name: str) -> str | None:
         """The id of the reference `name` in `data` (`employee`, `employment`)."""
-        value = self.data.get(name)
+        value = (self.data or {}).get(name)
         return _as_id(value.get("id")) if isinstance(value, dict) else None
 
     def direct_employee_id(self) -> str | None:
@@ -124,29 +115,42 @@ class Event(BaseModel):
         return self.data_reference("employee")
 
 
+# Lucca ids are short strings of digits; anything else could not be a table key either
+# (keys may not hold / \ # ? or control characters).
+_ID = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
+
+
 def _as_id(value: object) -> str | None:
     if isinstance(value, bool) or value is None:
         return None
-    if isinstance(value, int | str) and str(value).strip():
-        return str(value).strip()
-    return None
+    if not isinstance(value, int | str) or not str(value).strip():
+        return None
+    text = str(value).strip()
+    if not _ID.match(text):
+        raise MalformedEvent("body is not a Lucca event: an id holds unexpected characters")
+    return text
 
 
 def parse_event(body: bytes) -> Event:
     """The event in a delivery's body; `MalformedEvent` with a one-line reason otherwise."""
     try:
         payload = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError):
+    except (ValueError, RecursionError):  # includes UnicodeDecodeError and JSONDecodeError
         raise MalformedEvent("body is not JSON") from None
     if not isinstance(payload, dict):
         raise MalformedEvent("body is not a Lucca event: expected a JSON object")
     try:
-        return Event.model_validate(payload)
+        event = Event.model_validate(payload)
     except ValidationError as err:
         first = err.errors(include_input=False, include_url=False)[0]
         where = ".".join(str(part) for part in first["loc"]) or "body"
         reason = "missing" if first["type"] == "missing" else str(first["msg"]).lower()
         raise MalformedEvent(f"body is not a Lucca event: '{where}' {reason}") from None
+    if event.tracked and event.data is None:
+        raise MalformedEvent(f"body is not a Lucca event: '{event.topic}' without 'data'")
+    event.direct_employee_id()  # refuses ids that could not be keys, here, as a 400
+    event.data_id()
+    return event
 
 
 class EventKey(StrEnum):

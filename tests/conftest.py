@@ -86,8 +86,6 @@ def load_app(monkeypatch: pytest.MonkeyPatch, azurite: Azurite) -> Iterator[AppL
         return module
 
     yield load
-    for module in loaded:
-        module._intake.cache_clear()
     sys.modules.pop("function_app", None)
     _wipe(azurite.connection_string)
 

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import base64
 import json
+import socket
+import threading
+import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from types import ModuleType
 from typing import Any
@@ -21,6 +25,7 @@ from connector.changes import (
     ChangeFeed,
     ChangeMessage,
 )
+from connector.intake import CLOCK_MARGIN, Intake
 from connector.store import Storage
 from tests.azurite import Azurite
 from tests.conftest import (
@@ -154,13 +159,14 @@ def test_redelivery_queues_once_until_applied(
         assert response.status_code == 202
     assert len(queued_messages(azurite.connection_string)) == 1
     [row] = table_rows(azurite.connection_string, JOURNAL_TABLE)
-    assert (row["Deliveries"], row["Outcome"]) == (5, "coalesced")
+    assert (row["Deliveries"], row["Outcome"], row["LastOutcome"]) == (5, "queued", "coalesced")
 
-    # The sync takes the message and applies Lucca's state as read now.
+    # The sync takes the message and applies Lucca's state as read a little later (more
+    # than the margin allowed for clocks that differ between instances).
     feed = ChangeFeed(storage)
     queue(azurite.connection_string).clear_messages()
-    feed.mark_started(employee_id)
-    feed.mark_applied(employee_id, datetime.now(UTC))
+    feed.mark_started(employee_id, datetime.now(UTC))
+    feed.mark_applied(employee_id, datetime.now(UTC) + CLOCK_MARGIN + timedelta(seconds=1))
 
     for _ in range(5):
         response = deliver(app, *signed_delivery(event, WEBHOOK_SECRET))
@@ -176,7 +182,7 @@ def test_unapplied_event_is_queued_again_once_its_message_was_taken(
     event = event_for(lucca, "employee.created")
     assert deliver(app, *signed_delivery(event, WEBHOOK_SECRET)).status_code == 202
     queue(azurite.connection_string).clear_messages()
-    ChangeFeed(storage).mark_started(event["data"]["id"])
+    ChangeFeed(storage).mark_started(event["data"]["id"], datetime.now(UTC))
 
     response = deliver(app, *signed_delivery(event, WEBHOOK_SECRET))
     assert response.status_code == 202
@@ -341,7 +347,7 @@ def test_deleted_employment_is_mapped_through_recorded_ids(
     )
 
     queue(azurite.connection_string).clear_messages()
-    ChangeFeed(storage).mark_started(employee_id)
+    ChangeFeed(storage).mark_started(employee_id, datetime.now(UTC))
     lucca.delete_employment(rehire)
     deleted = event_for(lucca, "employment.deleted")
     assert employee_of(deleted) is None  # the event itself does not say whose it was
@@ -392,3 +398,111 @@ def test_storage_down_is_503_then_the_same_delivery_succeeds(
         assert deliver(app, *delivery).status_code == 202
         assert len(queued_messages(own.connection_string)) == 1
         assert len(table_rows(own.connection_string, EMPLOYEE_SYNC_TABLE)) == 1
+
+
+# -- races and clocks -----------------------------------------------------------------------
+class EagerSyncFeed(ChangeFeed):
+    """The feed as seen when a sync takes each message the instant it is written."""
+
+    def enqueue(self, message: ChangeMessage, delay_seconds: int) -> None:
+        """Write the message, then let 'the sync' take it at once."""
+        super().enqueue(message, delay_seconds)
+        self.mark_started(message.employee_id, datetime.now(UTC))
+
+
+def test_event_after_the_sync_took_the_message_is_queued_anew(
+    lucca: LuccaSandbox, storage: Storage, azurite: Azurite
+) -> None:
+    """A sync that starts between the message and its `queued` mark: the next event is not
+    coalesced into a message that is gone."""
+    intake = Intake(feed=EagerSyncFeed(storage), secrets=(WEBHOOK_SECRET,), delay_seconds=0)
+    employee_id = lucca.add_employee("Léa", "Martin", "lea.martin@acme.fr")
+    first, second = (
+        next(e for e in lucca.recorded_events(t) if employee_of(e) == employee_id)
+        for t in ("employee.created", "employment.created")
+    )
+    for event in (first, second):
+        body, headers = signed_delivery(event, WEBHOOK_SECRET)
+        answer = intake.receive(method="POST", params={}, headers=headers, body=body)
+        assert (answer.status, answer.body) == (202, "queued\n")
+    assert len(queued_messages(azurite.connection_string)) == 2
+
+
+def test_concurrent_deliveries_for_one_employee_coalesce(
+    app: ModuleType, lucca: LuccaSandbox, azurite: Azurite
+) -> None:
+    """Five events of one employee delivered at the same instant → one message."""
+    employee_id = lucca.add_employee("Léa", "Martin", "lea.martin@acme.fr")
+    lucca.update_employee(employee_id, given_name="Léana")
+    lucca.update_employee(employee_id, family_name="Martin-Roy")
+    events = [e for e in lucca.recorded_events() if employee_of(e) == employee_id]
+    assert len(events) == 5
+    deliveries = [signed_delivery(e, WEBHOOK_SECRET) for e in events]
+    start = threading.Barrier(len(deliveries))
+
+    def send(delivery: tuple[bytes, dict[str, str]]) -> int:
+        start.wait()
+        return deliver(app, *delivery).status_code
+
+    with ThreadPoolExecutor(len(deliveries)) as pool:
+        statuses = list(pool.map(send, deliveries))
+    assert statuses == [202] * 5
+    assert [m.employee_id for m in queued_messages(azurite.connection_string)] == [employee_id]
+
+
+def test_new_event_is_never_taken_as_applied_by_a_clock_ahead(
+    app: ModuleType, lucca: LuccaSandbox, azurite: Azurite, storage: Storage
+) -> None:
+    """A sync instance whose clock runs an hour ahead cannot make a first delivery look
+    applied: only redeliveries are checked against it."""
+    event = event_for(lucca, "employee.created")
+    ChangeFeed(storage).mark_applied(event["data"]["id"], datetime.now(UTC) + timedelta(hours=1))
+    response = deliver(app, *signed_delivery(event, WEBHOOK_SECRET))
+    assert response.get_body() == b"queued\n"
+    assert len(queued_messages(azurite.connection_string)) == 1
+
+
+@pytest.fixture
+def silent_storage() -> Iterator[int]:
+    """A port that accepts connections and never answers (a hung storage endpoint)."""
+    server = socket.create_server(("127.0.0.1", 0))
+    accepted: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        server.settimeout(0.1)
+        while not stop.is_set():
+            try:
+                accepted.append(server.accept()[0])
+            except TimeoutError:
+                continue
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    yield server.getsockname()[1]
+    stop.set()
+    thread.join()
+    for connection in accepted:
+        connection.close()
+    server.close()
+
+
+def test_hung_storage_is_503_inside_luccas_three_seconds(
+    load_app: AppLoader, lucca: LuccaSandbox, silent_storage: int
+) -> None:
+    """Storage that never answers → 503 before Lucca's 3-second limit, so it retries."""
+    hung = Azurite(queue_port=silent_storage, table_port=silent_storage).connection_string
+    app = load_app(connection_string=hung)
+    started = time.monotonic()
+    response = deliver(app, *signed_delivery(event_for(lucca, "employee.created"), WEBHOOK_SECRET))
+    assert response.status_code == 503
+    assert time.monotonic() - started < 3.0
+
+
+def test_old_secret_refused_once_the_rotation_is_over(
+    load_app: AppLoader, lucca: LuccaSandbox
+) -> None:
+    """With LUCCA_WEBHOOK_SECRET_PREVIOUS emptied again, the old secret gets a 401."""
+    app = load_app(LUCCA_WEBHOOK_SECRET="whsec-next-77aa", LUCCA_WEBHOOK_SECRET_PREVIOUS="")
+    old = signed_delivery(event_for(lucca, "employee.created"), WEBHOOK_SECRET)
+    assert deliver(app, *old).status_code == 401

@@ -40,7 +40,17 @@ def test_defaults() -> None:
     assert settings.MAX_SUDDEN_DEACTIVATIONS == 20
     assert settings.CONNECTOR_MODE == "apply"
     assert settings.SYNC_DELAY_SECONDS == 10
-    assert settings.lucca_source == "https://acme.ilucca.net"
+    assert settings.sync_attributes == (
+        "surname",
+        "givenName",
+        "displayName",
+        "mail",
+        "department",
+        "jobTitle",
+        "manager",
+        "employeeId",
+    )
+    assert settings.SYNC_UPN is False
     assert settings.webhook_secrets == ("webhook-secret-value-42",)
 
 
@@ -66,6 +76,9 @@ def test_previous_secret_is_accepted_during_rotation() -> None:
         ({"CONNECTOR_MODE": "yolo-secretish"}, "setting CONNECTOR_MODE is malformed"),
         ({"SYNC_DELAY_SECONDS": "soon"}, "setting SYNC_DELAY_SECONDS is malformed"),
         ({"AzureWebJobsStorage": None}, "setting AzureWebJobsStorage is missing"),
+        ({"AzureWebJobsStorage": "garbage-secretish"}, "setting AzureWebJobsStorage is malformed"),
+        ({"SYNC_ATTRIBUTES": "surname,shoeSize"}, "setting SYNC_ATTRIBUTES is malformed"),
+        ({"SYNC_UPN": "perhaps"}, "setting SYNC_UPN is malformed"),
         (
             {
                 "AzureWebJobsStorage": None,
@@ -118,7 +131,9 @@ def test_identity_based_storage_is_accepted(identity: dict[str, str]) -> None:
 
 def test_secrets_do_not_show_in_repr() -> None:
     """Printing the settings (a log line, a traceback) does not show the secrets."""
-    settings = load_settings(with_changes(AzureWebJobsStorage="AccountKey=storage-key-value"))
+    settings = load_settings(
+        with_changes(AzureWebJobsStorage="AccountName=st;AccountKey=storage-key-value")
+    )
     shown = repr(settings) + str(settings)
     for secret in ("client-secret-value-41", "webhook-secret-value-42", "storage-key-value"):
         assert secret not in shown
