@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import logging
+from functools import cache
+from typing import TYPE_CHECKING
+
 import azure.functions as func
 
-from connector.changes import ChangeFeed
+from connector.changes import CHANGES_QUEUE, ChangeFeed
 from connector.intake import Intake
 from connector.settings import load_settings
 from connector.store import Storage
+
+if TYPE_CHECKING:
+    from connector.worker import ChangeWorker
 
 # Validated once, at start-up: a missing or malformed setting stops the app here, naming it.
 settings = load_settings()
@@ -15,13 +22,23 @@ settings = load_settings()
 app = func.FunctionApp(http_auth_level=func.AuthLevel.FUNCTION)
 
 
-# Built once per worker, at start-up (no I/O): the webhook's storage clients fail fast, to
-# answer within Lucca's 3 seconds.
+# Built once per worker, at start-up (no I/O): the webhook's clients fail fast, to answer
+# within Lucca's 3 seconds; the sync's ride out a storage blip.
 intake = Intake(
     feed=ChangeFeed(Storage.from_settings(settings, fast=True)),
     secrets=settings.webhook_secrets,
     delay_seconds=settings.SYNC_DELAY_SECONDS,
 )
+storage = Storage.from_settings(settings)
+
+
+@cache
+def _worker() -> ChangeWorker:
+    """The sync and its Lucca and Graph clients, built once per worker, on first use."""
+    # Imported here, not above: the webhook's cold start must not pay for Graph and httpx.
+    from connector.runtime import build_worker  # noqa: PLC0415
+
+    return build_worker(settings, storage)
 
 
 @app.function_name("lucca_webhook")
@@ -32,3 +49,21 @@ def lucca_webhook(req: func.HttpRequest) -> func.HttpResponse:
         method=req.method, params=req.params, headers=req.headers, body=req.get_body()
     )
     return func.HttpResponse(answer.body, status_code=answer.status, mimetype=answer.mimetype)
+
+
+@app.function_name("sync_employee")
+@app.queue_trigger(arg_name="msg", queue_name=CHANGES_QUEUE, connection="AzureWebJobsStorage")
+def sync_employee(msg: func.QueueMessage) -> None:
+    """One queued change: bring the employee's Entra account in step with Lucca."""
+    outcome = _worker().handle(msg.get_body().decode())
+    logging.info("change %s (try %s): %s", msg.id, msg.dequeue_count, outcome)
+
+
+@app.function_name("sync_employee_poison")
+@app.queue_trigger(
+    arg_name="msg", queue_name=f"{CHANGES_QUEUE}-poison", connection="AzureWebJobsStorage"
+)
+def sync_employee_poison(msg: func.QueueMessage) -> None:
+    """A change that failed every try: a "failed" entry in the integration log."""
+    _worker().handle_poison(msg.get_body().decode())
+    logging.warning("change %s could not be applied: logged as failed", msg.id)

@@ -68,6 +68,7 @@ class Settings(BaseSettings):
     SYNC_ATTRIBUTES: str = ",".join(DEFAULT_ATTRIBUTES)
     SYNC_UPN: bool = False
     LUCCA_MAX_RPM: int = Field(default=30, ge=1, le=50)
+    LUCCA_RATE_WINDOW_SECONDS: float = Field(default=60.0, gt=0, le=60)
 
     @classmethod
     def settings_customise_sources(

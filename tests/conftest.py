@@ -86,6 +86,10 @@ def load_app(monkeypatch: pytest.MonkeyPatch, azurite: Azurite) -> Iterator[AppL
         return module
 
     yield load
+    for module in loaded:
+        if module._worker.cache_info().currsize:
+            module._worker().close()
+        module._worker.cache_clear()
     sys.modules.pop("function_app", None)
     _wipe(azurite.connection_string)
 

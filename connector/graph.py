@@ -1,0 +1,158 @@
+"""Microsoft Graph client construction: the real msgraph-sdk, its retries bounded for a queue."""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
+
+import httpx
+from azure.core.credentials import TokenCredential
+from kiota_abstractions.authentication import (
+    AnonymousAuthenticationProvider,
+    AuthenticationProvider,
+)
+from kiota_authentication_azure.azure_identity_authentication_provider import (
+    AzureIdentityAuthenticationProvider,
+)
+from kiota_http.kiota_client_factory import KiotaClientFactory
+from kiota_http.middleware import BaseMiddleware, RetryHandler
+from kiota_http.middleware.options import RetryHandlerOption
+from msgraph.graph_request_adapter import GraphRequestAdapter
+from msgraph.graph_request_adapter import options as sdk_options
+from msgraph.graph_service_client import GraphServiceClient
+from msgraph_core import GraphClientFactory  # type: ignore[import-untyped]
+from msgraph_core.middleware import GraphTelemetryHandler  # type: ignore[import-untyped]
+from msgraph_core.middleware.options import (  # type: ignore[import-untyped]
+    GraphTelemetryHandlerOption,
+)
+
+if TYPE_CHECKING:
+    from azure.identity import DefaultAzureCredential, ManagedIdentityCredential
+
+GRAPH_SCOPE = "https://graph.microsoft.com/.default"
+LOOPBACK_NAMES = frozenset({"localhost"})
+# Environment variables the Functions platform (App Service) sets when a managed identity is on.
+MANAGED_IDENTITY_ENV = ("IDENTITY_ENDPOINT", "MSI_ENDPOINT")
+
+
+def is_loopback(url: str) -> bool:
+    """Whether the URL's host is this machine (127.0.0.0/8, ::1 or localhost)."""
+    host = (urlsplit(url).hostname or "").lower()
+    if host in LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def check_base_url(base_url: str, *, anonymous: bool) -> None:
+    """Refuse a base URL that would send a token in clear, or no token to the real service."""
+    scheme = urlsplit(base_url).scheme
+    if scheme not in ("http", "https") or not urlsplit(base_url).hostname:
+        raise ValueError("must be an http(s) URL such as https://graph.microsoft.com/v1.0")
+    if scheme == "http" and not is_loopback(base_url):
+        raise ValueError("must use https:// (http:// is only for a loopback sandbox)")
+    if anonymous and not (scheme == "http" and is_loopback(base_url)):
+        raise ValueError("needs a credential unless it is a loopback http:// sandbox")
+
+
+def graph_credential(
+    environ: Mapping[str, str] | None = None,
+) -> ManagedIdentityCredential | DefaultAzureCredential:
+    """The credential for Graph: the managed identity in Azure, else DefaultAzureCredential."""
+    # In Azure the platform sets IDENTITY_ENDPOINT: asking the managed identity directly is
+    # deterministic and fast, where DefaultAzureCredential would first probe environment
+    # secrets and workload identity, which may pick a different principal than the one the
+    # Bicep granted Graph roles to. AZURE_CLIENT_ID selects a user-assigned identity.
+    # Elsewhere (a developer machine, CI) DefaultAzureCredential takes a client secret from
+    # AZURE_TENANT_ID/AZURE_CLIENT_ID/AZURE_CLIENT_SECRET, or the Azure CLI login.
+    from azure.identity import DefaultAzureCredential, ManagedIdentityCredential  # noqa: PLC0415
+
+    env = os.environ if environ is None else environ
+    if any(env.get(name) for name in MANAGED_IDENTITY_ENV):
+        return ManagedIdentityCredential(client_id=env.get("AZURE_CLIENT_ID") or None)
+    return DefaultAzureCredential()
+
+
+def retry_after_seconds(headers: Mapping[str, str] | None) -> float | None:
+    """The `Retry-After` header in seconds (delta or HTTP date), or None if absent or bad."""
+    if not headers:
+        return None
+    value = next((v for k, v in headers.items() if k.lower() == "retry-after"), None)
+    if value is None:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, (when - datetime.now(UTC)).total_seconds())
+
+
+class BoundedRetryHandler(RetryHandler):
+    """The SDK's retry handler, except that it never sleeps longer than `max_wait` in-process.
+
+    kiota-http's `RetryHandler` honours any `Retry-After` below 180 s by sleeping; a queue
+    trigger must instead hand a long wait back to the queue (as `Throttled`), so a response
+    asking for more than `max_wait` seconds is returned to the caller at once. Its
+    `RetryHandlerOption` has no retry callback, hence the subclass.
+    """
+
+    def __init__(self, options: RetryHandlerOption, *, max_wait: float) -> None:
+        super().__init__(options)
+        self.max_wait = max_wait
+
+    def should_retry(
+        self, request: httpx.Request, options: RetryHandlerOption, response: httpx.Response
+    ) -> bool:
+        """Retry what the SDK retries (429/503/504), unless asked to wait too long."""
+        if not super().should_retry(request, options, response):
+            return False
+        wait = retry_after_seconds(response.headers)
+        return wait is None or wait <= self.max_wait
+
+
+def build_client(
+    base_url: str,
+    credential: TokenCredential | None,
+    *,
+    max_retries: int = 3,
+    max_wait: float = 5.0,
+    timeout: float = 30.0,
+) -> tuple[GraphServiceClient, httpx.AsyncClient]:
+    """A `GraphServiceClient` on `base_url` (anonymous: loopback sandbox only), and its pool."""
+    check_base_url(base_url, anonymous=credential is None)
+    base_url = base_url.rstrip("/")
+    auth: AuthenticationProvider
+    if credential is None:
+        auth = AnonymousAuthenticationProvider()
+    else:
+        host = urlsplit(base_url).hostname or ""
+        auth = AzureIdentityAuthenticationProvider(
+            credential, scopes=[GRAPH_SCOPE], allowed_hosts=[host]
+        )
+    # delay=0: the SDK's default adds 3 s to every backoff (0.5 s, 1 s, 2 s, plus jitter).
+    retry = RetryHandlerOption(delay=0, max_retries=max_retries)
+    middleware: list[BaseMiddleware] = [
+        BoundedRetryHandler(retry, max_wait=max_wait) if isinstance(m, RetryHandler) else m
+        for m in KiotaClientFactory.get_default_middleware(sdk_options)
+    ]
+    telemetry = sdk_options[GraphTelemetryHandlerOption.get_key()]
+    middleware.append(GraphTelemetryHandler(options=telemetry))
+    http_client = httpx.AsyncClient(
+        base_url=base_url,
+        timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)),
+        http2=True,  # as the SDK's own default client; plain http:// stays HTTP/1.1
+    )
+    http_client = GraphClientFactory.create_with_custom_middleware(middleware, client=http_client)
+    adapter = GraphRequestAdapter(auth, client=http_client)
+    adapter.base_url = base_url
+    return GraphServiceClient(request_adapter=adapter), http_client

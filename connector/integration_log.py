@@ -1,0 +1,162 @@
+"""The integration log: one entry per processed change, for the administrator.
+
+Table `IntegrationLog`. Each entry is written twice, under the two views it serves newest
+first: PartitionKey `day-YYYY-MM-DD` (the UTC day) and `employee-<Lucca id>`, RowKey = the
+inverted instant + a random suffix, so a query on one partition reads newest entries first.
+Entries hold ids, attribute names and values, and sentences: never a secret or a password.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+from azure.data.tables import UpdateMode
+
+from connector.store import Storage
+
+LOG_TABLE = "IntegrationLog"
+_MAX_MICROSECONDS = 10**17  # beyond year 5000: keeps inverted keys positive and fixed-width
+
+
+class Action(StrEnum):
+    """What the connector did (or, in observe mode, would do)."""
+
+    CREATED = "created"
+    UPDATED = "updated"
+    UNCHANGED = "unchanged"
+    LINKED = "linked"
+    CONFLICT = "conflict"
+    CREATION_FAILED = "creation failed"
+    SKIPPED = "skipped"
+    NOT_IN_LUCCA = "no longer visible in Lucca"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Change:
+    """One attribute's change: old → new."""
+
+    attribute: str
+    old: str | None
+    new: str | None
+
+    def __str__(self) -> str:
+        return f"{self.attribute}: {self.old!r} → {self.new!r}"
+
+
+@dataclass(frozen=True, kw_only=True)
+class LogEntry:
+    """One integration log entry."""
+
+    time: datetime
+    action: Action
+    message: str
+    employee_id: str | None = None
+    object_id: str | None = None
+    changes: tuple[Change, ...] = ()
+    event_keys: tuple[str, ...] = ()
+    request_id: str | None = None
+    observed: bool = False
+    details: dict[str, Any] = field(default_factory=dict)
+
+    def to_entity(self, partition: str, row: str) -> dict[str, Any]:
+        """The table row under one view."""
+        return {
+            "PartitionKey": partition,
+            "RowKey": row,
+            "Time": self.time,
+            "Action": self.action.value,
+            "Message": self.message,
+            "EmployeeId": self.employee_id or "",
+            "ObjectId": self.object_id or "",
+            "Changes": json.dumps(
+                [{"attribute": c.attribute, "old": c.old, "new": c.new} for c in self.changes],
+                ensure_ascii=False,
+            ),
+            "EventKeys": ",".join(self.event_keys),
+            "RequestId": self.request_id or "",
+            "Observed": self.observed,
+            "Details": json.dumps(self.details, ensure_ascii=False, default=str),
+        }
+
+    @classmethod
+    def from_entity(cls, row: dict[str, Any]) -> LogEntry:
+        """Read a row written by `to_entity`."""
+        return cls(
+            time=row["Time"],
+            action=Action(row["Action"]),
+            message=row["Message"],
+            employee_id=row.get("EmployeeId") or None,
+            object_id=row.get("ObjectId") or None,
+            changes=tuple(Change(**c) for c in json.loads(row.get("Changes") or "[]")),
+            event_keys=tuple(k for k in (row.get("EventKeys") or "").split(",") if k),
+            request_id=row.get("RequestId") or None,
+            observed=bool(row.get("Observed")),
+            details=json.loads(row.get("Details") or "{}"),
+        )
+
+
+def _inverted(moment: datetime) -> str:
+    """A RowKey prefix that sorts newest first."""
+    micros = int(moment.astimezone(UTC).timestamp() * 1_000_000)
+    return f"{_MAX_MICROSECONDS - micros:017d}"
+
+
+def day_partition(moment: datetime) -> str:
+    """The partition of the UTC day."""
+    return "day-" + moment.astimezone(UTC).strftime("%Y-%m-%d")
+
+
+def employee_partition(employee_id: str) -> str:
+    """The partition of one employee."""
+    return f"employee-{employee_id}"
+
+
+class IntegrationLog:
+    """Writes and reads integration log entries."""
+
+    def __init__(self, storage: Storage) -> None:
+        self._storage = storage
+
+    def write(self, entry: LogEntry) -> None:
+        """Store the entry under the day view and, when it has one, the employee view."""
+        row = f"{_inverted(entry.time)}-{secrets.token_hex(4)}"
+        partitions = [day_partition(entry.time)]
+        if entry.employee_id:
+            partitions.append(employee_partition(entry.employee_id))
+        for partition in partitions:
+            self._upsert(entry.to_entity(partition, row))
+
+    def _upsert(self, entity: dict[str, Any]) -> None:
+        self._storage.on_table(
+            LOG_TABLE, lambda t: t.upsert_entity(entity, mode=UpdateMode.REPLACE)
+        )
+
+    def for_employee(self, employee_id: str, limit: int = 50) -> list[LogEntry]:
+        """The employee's entries, newest first."""
+        return self._read(employee_partition(employee_id), limit)
+
+    def for_day(self, moment: datetime, limit: int = 200) -> list[LogEntry]:
+        """The entries of the UTC day of `moment`, newest first."""
+        return self._read(day_partition(moment), limit)
+
+    def _read(self, partition: str, limit: int) -> list[LogEntry]:
+        def query(table: Any) -> list[LogEntry]:
+            rows = table.query_entities(
+                "PartitionKey eq @partition",
+                parameters={"partition": partition},
+                results_per_page=limit,
+            )
+            entries = []
+            for row in rows:
+                entries.append(LogEntry.from_entity(dict(row)))
+                if len(entries) >= limit:
+                    break
+            return entries
+
+        return self._storage.on_table(LOG_TABLE, query)

@@ -1,0 +1,135 @@
+"""Identity links: which Entra account belongs to which Lucca employee, both ways.
+
+Table `IdentityLinks`, one partition (`link`) so that a link's two rows (`lucca-<id>` →
+object id, `entra-<object id>` → employee id) are written in one transaction: a link never
+exists one way only, and two employees can never be linked to the same account.
+
+Table `PendingManagers`: PartitionKey = the manager's Lucca id, RowKey = a report's Lucca id:
+reports synced before their manager's account was linked, set once it is.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from azure.data.tables import TableTransactionError, UpdateMode
+
+from connector.errors import Conflict
+from connector.store import Storage
+
+LINKS_TABLE = "IdentityLinks"
+PENDING_MANAGERS_TABLE = "PendingManagers"
+PARTITION = "link"
+
+
+def _employee_row(employee_id: str) -> str:
+    return f"lucca-{employee_id}"
+
+
+def _object_row(object_id: str) -> str:
+    return f"entra-{object_id}"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Link:
+    """A Lucca employee linked to an Entra account."""
+
+    employee_id: str
+    object_id: str
+    linked_at: datetime
+    how: str
+    pending_manager_id: str | None = None
+
+
+class Links:
+    """Reads and writes identity links and pending managers."""
+
+    def __init__(self, storage: Storage) -> None:
+        self._storage = storage
+
+    def of_employee(self, employee_id: str) -> Link | None:
+        """The link of a Lucca employee, or None."""
+        row = self._storage.read(LINKS_TABLE, PARTITION, _employee_row(employee_id))
+        if row is None:
+            return None
+        return Link(
+            employee_id=employee_id,
+            object_id=str(row["ObjectId"]),
+            linked_at=row["LinkedAt"],
+            how=str(row.get("How", "")),
+            pending_manager_id=row.get("PendingManagerId") or None,
+        )
+
+    def employee_of(self, object_id: str) -> str | None:
+        """The Lucca employee an Entra account is linked to, or None."""
+        row = self._storage.read(LINKS_TABLE, PARTITION, _object_row(object_id))
+        return str(row["EmployeeId"]) if row else None
+
+    def link(self, employee_id: str, object_id: str, *, how: str, at: datetime) -> Link:
+        """Link both ways in one transaction; `Conflict` if either side is linked already."""
+        operations: list[Any] = [
+            (
+                "create",
+                {
+                    "PartitionKey": PARTITION,
+                    "RowKey": _employee_row(employee_id),
+                    "ObjectId": object_id,
+                    "LinkedAt": at,
+                    "How": how,
+                },
+            ),
+            (
+                "create",
+                {
+                    "PartitionKey": PARTITION,
+                    "RowKey": _object_row(object_id),
+                    "EmployeeId": employee_id,
+                    "LinkedAt": at,
+                },
+            ),
+        ]
+        try:
+            self._storage.on_table(LINKS_TABLE, lambda t: t.submit_transaction(operations))
+        except TableTransactionError as err:
+            raise Conflict(
+                f"employee {employee_id} or account {object_id} is linked already",
+                service="storage",
+                code="LinkExists",
+            ) from err
+        return Link(employee_id=employee_id, object_id=object_id, linked_at=at, how=how)
+
+    # -- pending managers -------------------------------------------------------------------
+    def set_pending_manager(self, report_id: str, manager_id: str | None) -> None:
+        """Record (or clear, with None) the manager a linked report is waiting for."""
+        link = self.of_employee(report_id)
+        previous = link.pending_manager_id if link else None
+        if previous and previous != manager_id:
+            self._storage.delete(PENDING_MANAGERS_TABLE, previous, report_id)
+        if manager_id and manager_id != previous:
+            entity = {"PartitionKey": manager_id, "RowKey": report_id}
+            self._storage.on_table(
+                PENDING_MANAGERS_TABLE, lambda t: t.upsert_entity(entity, mode=UpdateMode.REPLACE)
+            )
+        if link is not None and previous != manager_id:
+            update = {
+                "PartitionKey": PARTITION,
+                "RowKey": _employee_row(report_id),
+                "PendingManagerId": manager_id or "",
+            }
+            self._storage.on_table(
+                LINKS_TABLE, lambda t: t.upsert_entity(update, mode=UpdateMode.MERGE)
+            )
+
+    def pending_reports(self, manager_id: str) -> list[str]:
+        """The reports waiting for this manager's account (one partition)."""
+        return self._storage.on_table(
+            PENDING_MANAGERS_TABLE,
+            lambda t: [
+                str(row["RowKey"])
+                for row in t.query_entities(
+                    "PartitionKey eq @manager", parameters={"manager": manager_id}
+                )
+            ],
+        )

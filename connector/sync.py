@@ -1,0 +1,658 @@
+"""The sync: one Lucca employee, read now, becomes exactly the Entra account it should be.
+
+It finds the account (link → anchor → mail → userPrincipalName), links only what is
+unambiguous, creates only what is missing, writes only what differs, sets the manager between
+linked accounts, and ends every run with one integration log entry an administrator can act
+on. In observe mode it plans and logs, and writes nothing to Entra or to the links.
+It depends on small protocols (`LuccaReader`, `Directory`), never on an SDK.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+import string
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Protocol
+
+from connector.changes import ChangeFeed
+from connector.errors import Conflict, Denied, Invalid, NotFound, Permanent
+from connector.integration_log import Action, Change, IntegrationLog, LogEntry
+from connector.links import Link, Links
+from connector.mapping import (
+    MANAGER,
+    Attribute,
+    LuccaView,
+    Need,
+    anchor,
+    desired,
+    needs_of,
+)
+from connector.webhook import utc_now
+
+if TYPE_CHECKING:
+    from connector.directory import DirectoryUser, Domain
+    from connector.lucca import (
+        LuccaDepartment,
+        LuccaEmployee,
+        LuccaEstablishment,
+        LuccaLegalEntity,
+    )
+
+# Graph application permissions, named in entries when Graph answers 403.
+WRITE_ROLE = "User.ReadWrite.All"
+
+# What a UPN's user name may hold: https://learn.microsoft.com/entra/identity/authentication/
+# concept-sspr-policy#userprincipalname-policies-that-apply-to-all-user-accounts
+_UPN_NAME = re.compile(r"^[A-Za-z0-9'._!#^~-]{1,64}$")
+_UPN_DOMAIN = re.compile(r"^[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$")
+_NICKNAME_DROP = re.compile(r"[^A-Za-z0-9!#$%&'*+\-/=?^_`{|}~.]")
+PASSWORD_LENGTH = 40
+
+# Properties Graph will not clear: an empty value from Lucca leaves them as they are.
+_NEVER_CLEARED = frozenset({"displayName", "mail", "givenName", "surname", "employeeId"})
+
+
+class LuccaReader(Protocol):
+    """What the sync reads from Lucca."""
+
+    def employee(self, employee_id: str) -> LuccaEmployee:
+        """The employee with its applicable employment and job position."""
+        ...
+
+    def department(self, department_id: str) -> LuccaDepartment:
+        """A department."""
+        ...
+
+    def legal_entity(self, legal_entity_id: str) -> LuccaLegalEntity:
+        """A legal entity."""
+        ...
+
+    def establishment(self, establishment_id: str) -> LuccaEstablishment:
+        """A business establishment."""
+        ...
+
+
+class Directory(Protocol):
+    """What the sync reads and writes in Entra."""
+
+    def get_user(self, object_id: str) -> DirectoryUser | None:
+        """A user by object id, or None."""
+        ...
+
+    def find_users(self, prop: Any, value: str) -> list[DirectoryUser]:
+        """Users whose `prop` equals `value`."""
+        ...
+
+    def create_user(self, properties: Mapping[str, object], password: str) -> DirectoryUser:
+        """Create a user."""
+        ...
+
+    def update_user(self, object_id: str, properties: Mapping[str, object]) -> None:
+        """Change some properties of a user."""
+        ...
+
+    def manager_id(self, object_id: str) -> str | None:
+        """The object id of a user's manager."""
+        ...
+
+    def set_manager(self, object_id: str, manager_object_id: str) -> None:
+        """Set a user's manager."""
+        ...
+
+    def remove_manager(self, object_id: str) -> None:
+        """Remove a user's manager."""
+        ...
+
+    def domains(self) -> list[Domain]:
+        """The tenant's domains."""
+        ...
+
+    def granted_roles(self) -> frozenset[str] | None:
+        """The application permissions in the token, None when unknown."""
+        ...
+
+
+def graph_value(user: DirectoryUser, prop: str) -> str | None:
+    """A user's property by its Graph name (`jobTitle` → `user.job_title`)."""
+    value = getattr(user, re.sub(r"(?<!^)(?=[A-Z])", "_", prop).lower())
+    return None if value is None else str(value)
+
+
+def mail_nickname(email: str) -> str:
+    """The mailNickname Graph requires, from the email's user name."""
+    return _NICKNAME_DROP.sub("", email.partition("@")[0])[:64] or "user"
+
+
+def new_password() -> str:
+    """A random password nobody sees: long, and with every class Entra's policy asks for."""
+    classes = (string.ascii_uppercase, string.ascii_lowercase, string.digits, "!#$%&*+-=?@^_~")
+    alphabet = "".join(classes)
+    while True:
+        password = "".join(secrets.choice(alphabet) for _ in range(PASSWORD_LENGTH))
+        if all(any(c in cls for c in password) for cls in classes):
+            return password
+
+
+@dataclass(kw_only=True)
+class _Match:
+    """How the employee's account was (or was not) found."""
+
+    user: DirectoryUser | None = None
+    how: str | None = None
+    linked: bool = False
+    conflict: str | None = None
+    candidates: list[dict[str, str]] = field(default_factory=list)
+
+
+class SyncService:
+    """Syncs one employee at a time (the caller holds the employee's lease)."""
+
+    def __init__(
+        self,
+        *,
+        lucca: LuccaReader,
+        directory: Directory,
+        feed: ChangeFeed,
+        links: Links,
+        log: IntegrationLog,
+        attributes: tuple[Attribute, ...],
+        sync_upn: bool = False,
+        observe: bool = False,
+        clock: Callable[[], datetime] = utc_now,
+    ) -> None:
+        self._lucca = lucca
+        self._directory = directory
+        self._feed = feed
+        self._links = links
+        self._log = log
+        self._attributes = attributes
+        self._owned = frozenset(a.name for a in attributes)
+        self._needs = needs_of(attributes)
+        self._sync_upn = sync_upn
+        self._observe = observe
+        self._clock = clock
+
+    # -- the run ----------------------------------------------------------------------------
+    def sync(self, employee_id: str, event_keys: Sequence[str] = ()) -> LogEntry:
+        """Bring the employee's Entra account in step with Lucca; return the log entry."""
+        run = _Run(
+            log=self._log,
+            clock=self._clock,
+            observed=self._observe,
+            employee_id=employee_id,
+            event_keys=tuple(event_keys),
+        )
+        try:
+            employee = self._lucca.employee(employee_id)
+        except NotFound:
+            action, message, object_id = self._not_in_lucca(employee_id)
+            return run.finish(action, message, object_id=object_id)
+        self._remember_resources(employee)
+        view = self._view(employee)
+        want = desired(view, self._attributes)
+        match = self._find(employee)
+        if match.conflict is not None:
+            return run.finish(
+                Action.CONFLICT,
+                match.conflict,
+                object_id=match.user.id if match.user else None,
+                details={"candidates": match.candidates},
+            )
+        if match.user is None:
+            return self._create(run, employee, want)
+        user = match.user
+        if not match.linked:
+            run.linked_by = match.how or "match"
+            if not self._observe:
+                self._links.link(employee_id, user.id, how=run.linked_by, at=self._clock())
+        return self._update(run, employee, user, want)
+
+    # -- reading ----------------------------------------------------------------------------
+    def _remember_resources(self, employee: LuccaEmployee) -> None:
+        """Record the employee's employment and job position, for *.deleted events later."""
+        if employee.employment is not None:
+            self._feed.remember_resource("employment", employee.employment.id, employee.id)
+        if employee.job_position is not None:
+            self._feed.remember_resource("job-position", employee.job_position.id, employee.id)
+
+    def _view(self, employee: LuccaEmployee) -> LuccaView:
+        position = employee.job_position
+        employment = employee.employment
+        department = legal_entity = establishment = None
+        if Need.DEPARTMENT in self._needs and position and position.department_id:
+            department = self._lucca.department(position.department_id)
+        if Need.LEGAL_ENTITY in self._needs and employment and employment.legal_entity_id:
+            legal_entity = self._lucca.legal_entity(employment.legal_entity_id)
+        if Need.ESTABLISHMENT in self._needs and position and position.establishment_id:
+            establishment = self._lucca.establishment(position.establishment_id)
+        return LuccaView(
+            employee=employee,
+            department=department,
+            legal_entity=legal_entity,
+            establishment=establishment,
+        )
+
+    def _not_in_lucca(self, employee_id: str) -> tuple[Action, str, str | None]:
+        link = self._links.of_employee(employee_id)
+        if link is None:
+            return Action.SKIPPED, f"Lucca has no employee {employee_id}: nothing to do.", None
+        return (
+            Action.NOT_IN_LUCCA,
+            f"Lucca no longer shows employee {employee_id} (deleted, or outside the "
+            "establishments the API client may see). Nothing was changed in Entra: decide "
+            f"whether account {link.object_id} should stay enabled.",
+            link.object_id,
+        )
+
+    # -- finding ----------------------------------------------------------------------------
+    def _find(self, employee: LuccaEmployee) -> _Match:
+        link = self._links.of_employee(employee.id)
+        if link is not None:
+            return self._linked(link)
+        mark = anchor(employee.id)
+        anchored = self._directory.find_users("employeeId", mark)
+        if anchored:
+            return self._judge(employee.id, anchored, how="employeeId")
+        if employee.email:
+            for prop in ("mail", "userPrincipalName"):
+                found = self._directory.find_users(prop, employee.email)
+                if found:
+                    return self._judge(employee.id, found, how=prop)
+        return _Match()
+
+    def _linked(self, link: Link) -> _Match:
+        user = self._directory.get_user(link.object_id)
+        if user is None:
+            return _Match(
+                conflict=(
+                    f"The linked account {link.object_id} no longer exists in Entra. Restore "
+                    "it from Deleted users (it keeps its link), or remove the link for the "
+                    "connector to create a new account."
+                )
+            )
+        return _Match(user=user, how="link", linked=True)
+
+    def _judge(self, employee_id: str, found: list[DirectoryUser], *, how: str) -> _Match:
+        """Link a single clean candidate; anything else is a conflict for a human."""
+        mark = anchor(employee_id)
+        candidates = []
+        for user in found:
+            reasons = self._disqualifiers(employee_id, user, by_anchor=how == "employeeId")
+            candidates.append(
+                {
+                    "id": user.id,
+                    "userPrincipalName": user.user_principal_name or "",
+                    "reasons": "; ".join(reasons),
+                }
+            )
+        if len(found) == 1 and not candidates[0]["reasons"]:
+            return _Match(user=found[0], how=how)
+        if len(found) > 1:
+            summary = f"{len(found)} accounts have {how} {mark if how == 'employeeId' else ''}"
+            summary = summary.rstrip() + " equal to this employee's"
+            summary += " anchor" if how == "employeeId" else " professional email"
+        else:
+            summary = f"The account matched by {how} cannot be linked"
+        described = ", ".join(
+            f"{c['userPrincipalName'] or c['id']} ({c['reasons'] or 'eligible'})"
+            for c in candidates
+        )
+        return _Match(
+            conflict=f"{summary}: {described}. Nothing was changed; resolve it in Entra.",
+            candidates=candidates,
+        )
+
+    def _disqualifiers(
+        self, employee_id: str, user: DirectoryUser, *, by_anchor: bool
+    ) -> list[str]:
+        reasons = []
+        if (user.user_type or "Member").lower() == "guest":
+            reasons.append("a guest account")
+        if user.on_premises_sync_enabled:
+            reasons.append("synchronised from on-premises Active Directory")
+        if not by_anchor and user.account_enabled is False:
+            reasons.append("disabled")
+        if user.employee_id and user.employee_id != anchor(employee_id):
+            reasons.append(f"its employeeId already holds {user.employee_id!r}")
+        holder = self._links.employee_of(user.id)
+        if holder is not None and holder != employee_id:
+            reasons.append(f"linked to Lucca employee {holder}")
+        return reasons
+
+    # -- creating ---------------------------------------------------------------------------
+    def _create(self, run: _Run, employee: LuccaEmployee, want: dict[str, str | None]) -> LogEntry:
+        if employee.status == "deactivated":
+            return run.finish(
+                Action.SKIPPED,
+                f"Employee {employee.id} is deactivated in Lucca: no account is created.",
+            )
+        email = employee.email or ""
+        problem = self._login_problem(email)
+        if problem is not None:
+            return run.finish(Action.CREATION_FAILED, problem)
+        properties = _new_account(employee, want, email)
+        run.changes = [Change(attribute=k, old=None, new=str(v)) for k, v in properties.items()]
+        if self._observe:
+            return run.finish(Action.CREATED, f"Would create the account {email}.")
+        outcome = self._post(run, employee, email, properties)
+        if isinstance(outcome, LogEntry):
+            return outcome
+        self._links.link(employee.id, outcome.id, how="created", at=self._clock())
+        run.object_id = outcome.id
+        self._set_manager(run, employee, outcome, want)
+        self._resolve_pending_reports(employee.id, outcome.id)
+        return run.finish(
+            Action.CREATED,
+            f"Created {email}; the password is random and must be changed at first sign-in.",
+        )
+
+    def _post(
+        self, run: _Run, employee: LuccaEmployee, email: str, properties: dict[str, object]
+    ) -> DirectoryUser | LogEntry:
+        """POST the user: the new account, or the entry saying why there is none."""
+        try:
+            return self._directory.create_user(properties, new_password())
+        except Conflict as err:
+            mine = self._concurrent_create(employee, email)
+            if mine is not None:
+                return mine
+            return run.finish(Action.CREATION_FAILED, self._clash(email), request_id=err.request_id)
+        except Denied as err:
+            return run.finish(
+                Action.CREATION_FAILED, self._denied(err, "create"), request_id=err.request_id
+            )
+        except Invalid as err:
+            return run.finish(
+                Action.CREATION_FAILED,
+                f"Entra refused to create {email}: {err.message}",
+                request_id=err.request_id,
+            )
+
+    def _concurrent_create(self, employee: LuccaEmployee, email: str) -> DirectoryUser | None:
+        """After ObjectConflict: the holder is ours when it carries our anchor."""
+        holders = self._directory.find_users("userPrincipalName", email)
+        mine = [u for u in holders if u.employee_id == anchor(employee.id)]
+        if len(mine) == 1 and self._links.employee_of(mine[0].id) in (None, employee.id):
+            return mine[0]
+        return None
+
+    def _clash(self, email: str) -> str:
+        """The sentence for a login already taken, naming who holds it."""
+        holders = self._directory.find_users("userPrincipalName", email)
+        holders = holders or self._directory.find_users("mail", email)
+        named = ", ".join(f"{u.display_name} ({u.id})" for u in holders)
+        return (
+            f"The address {email} is already used by "
+            f"{named or 'another object (as one of its addresses, an alias)'}. Change the "
+            "professional email in Lucca, or settle which account is this employee's in Entra."
+        )
+
+    def _login_problem(self, email: str | None) -> str | None:
+        """Why `email` cannot be the login of a new account, in plain words; None if it can."""
+        if not email:
+            return "The employee has no professional email in Lucca: an account needs one."
+        name, _, domain = email.partition("@")
+        if not _UPN_NAME.match(name) or not _UPN_DOMAIN.match(domain) or ".." in name:
+            return (
+                f"The professional email {email} cannot be a sign-in name: it may hold only "
+                "unaccented letters, digits and ' . - _ ! # ^ ~ before the @."
+            )
+        domains = {d.id.lower(): d for d in self._directory.domains()}
+        known = domains.get(domain.lower())
+        if known is None or not known.is_verified:
+            verified = ", ".join(sorted(d for d, v in domains.items() if v.is_verified))
+            return (
+                f"The domain {domain} is not a verified domain of your Entra tenant "
+                f"(verified: {verified or 'none'}). Verify it in Entra, or correct the email."
+            )
+        if (known.authentication_type or "").lower() == "federated":
+            return (
+                f"The domain {domain} is federated: its accounts come from your identity "
+                "provider or on-premises directory. Create the account there."
+            )
+        return None
+
+    # -- updating ---------------------------------------------------------------------------
+    def _update(
+        self,
+        run: _Run,
+        employee: LuccaEmployee,
+        user: DirectoryUser,
+        want: dict[str, str | None],
+    ) -> LogEntry:
+        run.object_id = user.id
+        changes = _differences(user, want)
+        run.changes.extend(changes)
+        patch: dict[str, object] = {c.attribute: c.new for c in changes}
+        failures: list[str] = []
+        if patch and not self._observe:
+            try:
+                self._directory.update_user(user.id, patch)
+            except Denied as err:
+                return run.finish(
+                    Action.FAILED, self._denied(err, "update"), request_id=err.request_id
+                )
+            except Invalid as err:
+                return run.finish(
+                    Action.FAILED,
+                    f"Entra refused the update of {user.user_principal_name}: {err.message}",
+                    request_id=err.request_id,
+                )
+        self._identity_changes(run, employee, user, want, failures)
+        self._set_manager(run, employee, user, want)
+        if run.linked_by is not None and not self._observe:
+            self._resolve_pending_reports(employee.id, user.id)
+        if failures:
+            return run.finish(Action.CONFLICT, " ".join(failures))
+        if run.linked_by is not None:
+            return run.finish(
+                Action.LINKED,
+                f"Linked to the existing account {user.user_principal_name} "
+                f"(matched by {run.linked_by}).",
+            )
+        if run.changes:
+            return run.finish(Action.UPDATED, f"Updated {user.user_principal_name}.")
+        return run.finish(Action.UNCHANGED, "Already in step with Lucca.")
+
+    def _identity_changes(
+        self,
+        run: _Run,
+        employee: LuccaEmployee,
+        user: DirectoryUser,
+        want: dict[str, str | None],
+        failures: list[str],
+    ) -> None:
+        """mail, then (with SYNC_UPN) the login, each in its own PATCH; a clash is reported."""
+        email = want.get("mail") if "mail" in self._owned else None
+        steps: list[tuple[str, str | None]] = [("mail", email)]
+        if self._sync_upn and employee.email:
+            steps.append(("userPrincipalName", employee.email))
+        for prop, new in steps:
+            old = graph_value(user, prop)
+            if new is None or (old or "").lower() == new.lower():
+                continue
+            if prop == "userPrincipalName":
+                problem = self._login_problem(new)
+                if problem is not None:
+                    failures.append(f"The login was not renamed: {problem}")
+                    continue
+            run.changes.append(Change(attribute=prop, old=old, new=new))
+            if self._observe:
+                continue
+            try:
+                self._directory.update_user(user.id, {prop: new})
+            except (Conflict, Invalid, Denied) as err:
+                run.changes.pop()
+                holder = ", ".join(
+                    u.user_principal_name or u.id
+                    for u in self._directory.find_users(prop, new)
+                    if u.id != user.id
+                )
+                failures.append(
+                    f"{prop} was left as {old!r}: Entra refused {new!r} ({err.message})"
+                    + (f"; it is held by {holder}" if holder else "")
+                    + ". The other attributes were applied."
+                )
+
+    # -- manager ----------------------------------------------------------------------------
+    def _set_manager(
+        self,
+        run: _Run,
+        employee: LuccaEmployee,
+        user: DirectoryUser,
+        want: dict[str, str | None],
+    ) -> None:
+        if MANAGER not in self._owned:
+            return
+        manager_id = want.get(MANAGER)
+        current = self._directory.manager_id(user.id)
+        if manager_id is None:
+            if current is not None:
+                run.changes.append(Change(attribute=MANAGER, old=current, new=None))
+                if not self._observe:
+                    self._directory.remove_manager(user.id)
+                    self._links.set_pending_manager(employee.id, None)
+            return
+        manager_link = self._links.of_employee(manager_id)
+        if manager_link is None:
+            run.details["pending_manager"] = manager_id
+            if not self._observe:
+                self._links.set_pending_manager(employee.id, manager_id)
+            return
+        if current != manager_link.object_id:
+            run.changes.append(Change(attribute=MANAGER, old=current, new=manager_link.object_id))
+            if not self._observe:
+                self._directory.set_manager(user.id, manager_link.object_id)
+        if not self._observe:
+            self._links.set_pending_manager(employee.id, None)
+
+    def _resolve_pending_reports(self, manager_id: str, manager_object_id: str) -> None:
+        """Now that the manager is linked, give every waiting report its manager."""
+        for report_id in self._links.pending_reports(manager_id):
+            report = self._links.of_employee(report_id)
+            if report is None or report.pending_manager_id != manager_id:
+                continue
+            previous = self._directory.manager_id(report.object_id)
+            if previous != manager_object_id:
+                self._directory.set_manager(report.object_id, manager_object_id)
+            self._links.set_pending_manager(report_id, None)
+            self._log.write(
+                LogEntry(
+                    time=self._clock(),
+                    action=Action.UPDATED,
+                    employee_id=report_id,
+                    object_id=report.object_id,
+                    changes=(Change(attribute=MANAGER, old=previous, new=manager_object_id),),
+                    message=f"Manager set: the account of manager {manager_id} is now linked.",
+                )
+            )
+
+    # -- explaining -------------------------------------------------------------------------
+    def _denied(self, err: Permanent, doing: str) -> str:
+        roles = self._directory.granted_roles()
+        if roles is not None and WRITE_ROLE not in roles:
+            return (
+                f"Entra refused to {doing} the account: the connector's identity lacks the "
+                f"Microsoft Graph permission {WRITE_ROLE}. Grant it and give admin consent."
+            )
+        if roles is not None:
+            return (
+                f"Entra refused to {doing} the account although the connector holds "
+                f"{WRITE_ROLE}: the account holds a privileged administrator role the "
+                "connector may not change. Change it by hand, or remove the role."
+            )
+        return (
+            f"Entra refused to {doing} the account (Authorization_RequestDenied): either the "
+            f"connector's identity lacks {WRITE_ROLE} (grant it and give admin consent), or the "
+            "account holds a privileged administrator role the connector may not change."
+        )
+
+
+def _new_account(
+    employee: LuccaEmployee, want: dict[str, str | None], email: str
+) -> dict[str, object]:
+    """What a new account is created with: the owned values, and what Graph requires."""
+    properties: dict[str, object] = {
+        name: value for name, value in want.items() if name != MANAGER and value is not None
+    }
+    display_name = (
+        want.get("displayName")
+        or " ".join(p for p in (employee.given_name, employee.family_name) if p)
+        or email
+    )
+    properties.update(
+        accountEnabled=True,
+        displayName=display_name,
+        userPrincipalName=email,
+        mail=email,
+        mailNickname=mail_nickname(email),
+        employeeId=anchor(employee.id),
+    )
+    return properties
+
+
+def _differences(user: DirectoryUser, want: dict[str, str | None]) -> list[Change]:
+    """The owned attributes that differ (mail and manager have their own steps)."""
+    changes = []
+    for name, new in want.items():
+        if name in (MANAGER, "mail"):
+            continue
+        old = graph_value(user, name)
+        if name == "employeeId" and old is not None:
+            continue  # the anchor goes only into an empty value, never over another
+        if new is None and name in _NEVER_CLEARED:
+            continue
+        if old != new:
+            changes.append(Change(attribute=name, old=old, new=new))
+    return changes
+
+
+class _Run:
+    """What one sync has found and done so far, turned into its log entry at the end."""
+
+    def __init__(
+        self,
+        *,
+        log: IntegrationLog,
+        clock: Callable[[], datetime],
+        observed: bool,
+        employee_id: str,
+        event_keys: tuple[str, ...],
+    ) -> None:
+        self._log = log
+        self._clock = clock
+        self._observed = observed
+        self.employee_id = employee_id
+        self.event_keys = event_keys
+        self.object_id: str | None = None
+        self.linked_by: str | None = None
+        self.changes: list[Change] = []
+        self.details: dict[str, Any] = {}
+
+    def finish(
+        self,
+        action: Action,
+        message: str,
+        *,
+        object_id: str | None = None,
+        request_id: str | None = None,
+        details: dict[str, Any] | None = None,
+    ) -> LogEntry:
+        """Write the run's integration log entry and return it."""
+        entry = LogEntry(
+            time=self._clock(),
+            action=action,
+            message=("Observe mode, nothing written: " + message) if self._observed else message,
+            employee_id=self.employee_id,
+            object_id=object_id or self.object_id,
+            changes=tuple(self.changes),
+            event_keys=self.event_keys,
+            request_id=request_id,
+            observed=self._observed,
+            details={**self.details, **(details or {})},
+        )
+        self._log.write(entry)
+        return entry
