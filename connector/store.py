@@ -166,7 +166,7 @@ class Storage:
             try:
                 return client.get_entity(partition, row)
             except ResourceNotFoundError as err:
-                if getattr(err, "error_code", None) in _MISSING_CODES:
+                if _missing_container(err):
                     raise  # the table itself is missing: `on_table` makes it
                 return None
 
@@ -202,6 +202,17 @@ _DATA_ERRORS = (
 )
 
 
+def _missing_container(err: ResourceNotFoundError) -> bool:
+    """The table or queue itself is missing (some SDK calls leave `error_code` unset)."""
+    if getattr(err, "error_code", None) in _MISSING_CODES:
+        return True
+    try:
+        text = err.response.text() if err.response is not None else ""
+    except Exception:  # an unreadable body: not the container
+        return False
+    return any(f'"{code}"' in text or f"<Code>{code}</Code>" in text for code in _MISSING_CODES)
+
+
 def _translated(call: Callable[[], T]) -> T:
     """Run a storage call: a missing table or queue → `_Missing`; an answer about the data
     (exists, modified, not found, transaction refused) passes through; any other failure →
@@ -209,7 +220,7 @@ def _translated(call: Callable[[], T]) -> T:
     try:
         return call()
     except ResourceNotFoundError as err:
-        if getattr(err, "error_code", None) in _MISSING_CODES:
+        if _missing_container(err):
             raise _Missing from err
         raise
     except _DATA_ERRORS:

@@ -1,13 +1,14 @@
 """The connector's story, locally: `make demo` (python -m tests.story).
 
-Azurite stands in for Azure Storage and the Lucca sandbox for Lucca: employees are hired and
-changed in the sandbox, their signed events are delivered to the real `lucca_webhook`
-function, and the story prints what the connector answered, journaled and queued.
+Azurite stands in for Azure Storage, the sandboxes for Lucca and Microsoft Entra. Employees
+are hired and changed in the Lucca sandbox; their signed events go to the real
+`lucca_webhook` function; the queued changes run through the real `sync_employee` function
+(the Functions host's queue handling emulated by tests/host.py); the story prints what the
+connector answered, the resulting directory and the integration log.
 """
 
 from __future__ import annotations
 
-import base64
 import importlib
 import logging
 import os
@@ -18,13 +19,23 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from azure.data.tables import TableClient  # noqa: E402
-from azure.storage.queue import QueueClient  # noqa: E402
+from azure.data.tables import TableServiceClient  # noqa: E402
+from azure.storage.queue import QueueServiceClient  # noqa: E402
 
-from connector.changes import CHANGES_QUEUE, JOURNAL_TABLE, ChangeMessage  # noqa: E402
+from connector.integration_log import IntegrationLog  # noqa: E402
+from connector.store import Storage  # noqa: E402
 from tests.azurite import Azurite  # noqa: E402
-from tests.conftest import WEBHOOK_SECRET, base_settings, http_request  # noqa: E402
+from tests.conftest import (  # noqa: E402
+    WEBHOOK_SECRET,
+    base_settings,
+    http_request,
+    user_function,
+)
+from tests.host import QueueHost  # noqa: E402
+from tests.sandboxes.graph import GraphSandbox  # noqa: E402
 from tests.sandboxes.lucca import LuccaSandbox, signed_delivery  # noqa: E402
+
+DOMAIN = "acme.fr"
 
 
 def say(text: str = "") -> None:
@@ -32,74 +43,141 @@ def say(text: str = "") -> None:
     sys.stdout.write(text + "\n")
 
 
+class Story:
+    """The pieces, wired as the Functions app wires them in Azure."""
+
+    def __init__(self, azurite: Azurite, lucca: LuccaSandbox, graph: GraphSandbox) -> None:
+        os.environ.update(
+            {
+                **base_settings(azurite.connection_string),
+                "LUCCA_BASE_URL": lucca.base_url,
+                "LUCCA_TOKEN_URL": f"{lucca.base_url}/connect/token",
+                "LUCCA_CLIENT_ID": "lucca-client",
+                "LUCCA_CLIENT_SECRET": "lucca-client-secret",
+                "GRAPH_BASE_URL": f"{graph.base_url}/v1.0",
+                "LUCCA_MAX_RPM": "50",
+                "LUCCA_RATE_WINDOW_SECONDS": "1",
+            }
+        )
+        self.app = importlib.import_module("function_app")
+        self.host = QueueHost(self.app, azurite.connection_string)
+        self.webhook = user_function(self.app, "lucca_webhook")
+        self.lucca, self.graph = lucca, graph
+        self.log = IntegrationLog(
+            Storage(
+                table_service=TableServiceClient.from_connection_string(azurite.connection_string),
+                queue_service=QueueServiceClient.from_connection_string(azurite.connection_string),
+            )
+        )
+        self.delivered = 0
+
+    def deliver(self, events: list[dict[str, Any]]) -> None:
+        """Lucca delivers these events; each answer is shown."""
+        for event in events:
+            body, headers = signed_delivery(event, WEBHOOK_SECRET)
+            response = self.webhook(http_request("POST", body=body, headers=headers))
+            answer = response.get_body().decode().strip()
+            say(f"  {event['topic']:<22} → {response.status_code} {answer}")
+
+    def new_events(self) -> list[dict[str, Any]]:
+        """What Lucca recorded since the last call."""
+        events = self.lucca.recorded_events()[self.delivered :]
+        self.delivered += len(events)
+        return events
+
+    def sync(self) -> None:
+        """The queue trigger runs the waiting changes."""
+        calls = self.host.drain()
+        say(f"  sync_employee ran {calls} time(s)")
+
+    def show_directory(self) -> None:
+        """The Entra users, as the Graph sandbox holds them."""
+        names = {u["id"]: u.get("displayName") for u in self.graph.users}
+        for user in self.graph.users:
+            manager = names.get(self.graph.manager_of(user["id"]) or "", "-")
+            say(
+                f"  {user['userPrincipalName']:<26} {user.get('displayName') or '':<16} "
+                f"{user.get('jobTitle') or '-':<12} {user.get('department') or '-':<10} "
+                f"mail={user.get('mail')}  employeeId={user.get('employeeId') or '-'}  "
+                f"manager={manager}"
+            )
+
+    def show_log(self, employee_ids: list[str]) -> None:
+        """Each employee's integration log, oldest first."""
+        for employee_id in employee_ids:
+            for entry in reversed(self.log.for_employee(employee_id)):
+                changes = "; ".join(str(c) for c in entry.changes if c.attribute != "manager")
+                say(f"  [{entry.time:%H:%M:%S}] employee {employee_id} {entry.action.value}: ")
+                say(f"      {entry.message}")
+                if changes and entry.action.value != "created":
+                    say(f"      {changes}")
+
+
 def main() -> None:
     """Tell the story."""
-    logging.basicConfig(level=logging.WARNING, format="    log: %(message)s", stream=sys.stdout)
-    with Azurite() as azurite, LuccaSandbox() as lucca:
-        os.environ.update(base_settings(azurite.connection_string))
-        app = importlib.import_module("function_app")
-        webhook = next(
-            f.get_user_function()
-            for f in app.app.get_functions()
-            if f.get_function_name() == "lucca_webhook"
+    logging.basicConfig(level=logging.ERROR, stream=sys.stdout)
+    with (
+        Azurite() as azurite,
+        LuccaSandbox(rate_limit=1000, window_seconds=1) as lucca,
+        GraphSandbox() as graph,
+    ):
+        graph.add_domain(DOMAIN, is_verified=True, is_default=True)
+        story = Story(azurite, lucca, graph)
+        existing = graph.add_user(
+            userPrincipalName=f"ana.lopez@{DOMAIN}",
+            mail=f"ana.lopez@{DOMAIN}",
+            displayName="Ana Lopez",
+            givenName="Ana",
+            surname="Lopez",
         )
-
-        def deliver(label: str, body: bytes, headers: dict[str, str]) -> None:
-            response = webhook(http_request("POST", body=body, headers=headers))
-            answer = response.get_body().decode().strip()
-            say(f"  {label:<52} → {response.status_code} {answer}")
-
-        say("Azurite on 127.0.0.1; Lucca sandbox at " + lucca.base_url)
-        say()
-        say("1. Lucca activates the endpoint (GET ?echo=…)")
-        response = webhook(http_request("GET", params={"echo": "7f3a-activation"}))
-        say(f"  answered {response.status_code} {response.get_body().decode()!r}")
+        say(f"Azurite, Lucca sandbox {lucca.base_url}, Graph sandbox {graph.base_url}")
+        say(f"Entra already holds {existing['userPrincipalName']}, made by hand long ago.")
 
         say()
-        say("2. Three hires in Lucca: each fires employee, employment and job-position events")
-        manager = lucca.add_employee("Claire", "Moreau", "claire.moreau@acme.fr", job_title="CFO")
-        lucca.add_employee(
-            "Zoé", "O'Brien", "zoe.obrien@acme.fr", job_title="Comptable", manager_id=manager
+        say("1. Claire (manager) and Hugo (her report) are hired; Hugo's events arrive first")
+        finance = lucca.add_department("Finance")
+        audit = lucca.add_department("Audit")
+        claire = lucca.add_employee(
+            "Claire", "Moreau", f"claire.moreau@{DOMAIN}", job_title="CFO", department_id=finance
         )
-        lucca.add_employee("Hugo", "Bernard", "hugo.bernard@acme.fr", start="2027-01-04")
-        events = lucca.recorded_events()
-        for event in events:
-            deliver(
-                f"{event['topic']} (event {event['id']})", *signed_delivery(event, WEBHOOK_SECRET)
-            )
+        claire_events = story.new_events()
+        hugo = lucca.add_employee(
+            "Hugo",
+            "Bernard",
+            f"hugo.bernard@{DOMAIN}",
+            job_title="Comptable",
+            department_id=finance,
+            manager_id=claire,
+        )
+        story.deliver(story.new_events())
+        story.sync()
+        story.deliver(claire_events)
+        story.sync()
 
         say()
-        say("3. Lucca delivers one event again, and strangers knock")
-        deliver(f"{events[0]['topic']} again", *signed_delivery(events[0], WEBHOOK_SECRET))
-        body, headers = signed_delivery(events[1], WEBHOOK_SECRET)
-        altered = body.replace(events[1]["data"]["id"].encode(), b"666", 1)
-        deliver("the same event with its body altered", altered, headers)
-        deliver("signed with a secret we do not hold", *signed_delivery(events[1], "guess"))
-        deliver("ping", *signed_delivery(lucca.ping_event(), WEBHOOK_SECRET))
+        say("2. Hugo becomes an auditor; Claire's email changes; Lucca redelivers an event")
+        position = lucca.job_position_of(hugo)
+        assert position is not None
+        lucca.update_job_position(position, job_title="Auditeur", department_id=audit)
+        lucca.update_employee(claire, email=f"claire.moreau-roy@{DOMAIN}")
+        events = story.new_events()
+        story.deliver([*events, events[0]])
+        story.sync()
 
         say()
-        say("4. What the connector journaled (ids, topic, times, hash: never the personal data)")
-        for row in rows(azurite.connection_string):
-            say(
-                f"  {row['OccurredAt']:%Y-%m-%d %H:%M:%S}Z {row['Topic']:<22} "
-                f"employee {row.get('EmployeeId', '-'):<6} {row['Outcome']:<10} "
-                f"deliveries {row['Deliveries']}  sha256 {row['BodySha256'][:12]}…"
-            )
+        say("3. Ana, already in Entra, is entered in Lucca: matched by mail and linked")
+        ana = lucca.add_employee("Ana", "Lopez", f"ana.lopez@{DOMAIN}", job_title="Juriste")
+        story.deliver(story.new_events())
+        story.sync()
 
         say()
-        say("5. What waits on the queue 'lucca-changes' for the sync (one per employee)")
-        queue = QueueClient.from_connection_string(azurite.connection_string, CHANGES_QUEUE)
-        for message in queue.peek_messages(max_messages=32):
-            change = ChangeMessage.from_json(base64.b64decode(message.content).decode())
-            say(f"  sync employee {change.employee_id} (first event: {change.topic})")
+        say("The directory (Graph sandbox):")
+        story.show_directory()
         say()
-        say("Next in the story (coming issues): the sync into Entra, leaver schedules, emails.")
-
-
-def rows(connection_string: str) -> list[dict[str, Any]]:
-    """The journal, oldest first."""
-    table = TableClient.from_connection_string(connection_string, JOURNAL_TABLE)
-    return sorted((dict(r) for r in table.list_entities()), key=lambda r: int(r["EventId"]))
+        say("The integration log:")
+        story.show_log([claire, hugo, ana])
+        say()
+        say("Next in the story (coming issues): leaver schedules, notification emails.")
 
 
 if __name__ == "__main__":

@@ -13,10 +13,11 @@ from typing import Any
 import pytest
 
 from connector.integration_log import Action
-from connector.mapping import anchor
+from connector.mapping import DEFAULT_ATTRIBUTES, anchor
 from tests.e2e.conftest import DOMAIN, World
 
 pytestmark = pytest.mark.azurite
+OPTIONAL_ROWS = ("companyName", "officeLocation", "usageLocation", "employeeType")
 
 
 def hire(world: World, given: str, family: str, email: str | None, **job: Any) -> str:
@@ -466,3 +467,36 @@ def test_observe_mode_writes_nothing(make_world: Any) -> None:
     assert ("jobTitle", None, "Juriste") in {(c.attribute, c.old, c.new) for c in plan_link.changes}
     assert (plan_create.action, plan_create.observed) == (Action.CREATED, True)
     assert plan_create.message.startswith("Observe mode, nothing written")
+
+
+# -- optional attributes --------------------------------------------------------------------
+def test_optional_rows_fill_company_office_usage_location_and_type(make_world: Any) -> None:
+    """With the optional rows owned: companyName (legal entity), officeLocation
+    (establishment), usageLocation (the entity's country, alpha-2), employeeType."""
+    world = make_world(SYNC_ATTRIBUTES=",".join([*DEFAULT_ATTRIBUTES, *OPTIONAL_ROWS]))
+    entity = world.lucca.add_legal_entity("Acme Suisse SA", country_code="CHE")
+    office = world.lucca.add_establishment("Genève", "Europe/Zurich", legal_entity_id=entity)
+    permanent = hire(world, "Léon", "Favre", f"leon.favre@{DOMAIN}", establishment_id=office)
+    fixed = hire(
+        world, "Lina", "Keller", f"lina.keller@{DOMAIN}", establishment_id=office, end="2027-06-30"
+    )
+    account = world.account_of(permanent)
+    assert {k: account.get(k) for k in OPTIONAL_ROWS} == {
+        "companyName": "Acme Suisse SA",
+        "officeLocation": "Genève",
+        "usageLocation": "CH",
+        "employeeType": "permanent",
+    }
+    assert world.account_of(fixed)["employeeType"] == "fixed-term"
+
+
+def test_attributes_not_owned_are_never_written(make_world: Any) -> None:
+    """SYNC_ATTRIBUTES without jobTitle: a title changed by hand in Entra stays."""
+    owned_rows = [a for a in DEFAULT_ATTRIBUTES if a != "jobTitle"]
+    world = make_world(SYNC_ATTRIBUTES=",".join(owned_rows))
+    employee_id = hire(world, "Paul", "Marin", f"paul.marin@{DOMAIN}", job_title="Dev")
+    assert world.account_of(employee_id).get("jobTitle") is None
+    position = world.lucca.job_position_of(employee_id)
+    assert position is not None
+    change(world, lambda: world.lucca.update_job_position(position, job_title="Lead"))
+    assert world.account_of(employee_id).get("jobTitle") is None
