@@ -3,18 +3,18 @@
 from __future__ import annotations
 
 import logging
-from functools import cache
 from typing import TYPE_CHECKING
 
 import azure.functions as func
 
 from connector.changes import CHANGES_QUEUE, ChangeFeed
 from connector.intake import Intake
+from connector.lazy import Lazy
 from connector.settings import load_settings
 from connector.store import Storage
 
 if TYPE_CHECKING:
-    from connector.worker import ChangeWorker
+    from connector.worker import ChangeWorker, PoisonHandler
 
 # Validated once, at start-up: a missing or malformed setting stops the app here, naming it.
 settings = load_settings()
@@ -32,13 +32,24 @@ intake = Intake(
 storage = Storage.from_settings(settings)
 
 
-@cache
-def _worker() -> ChangeWorker:
-    """The sync and its Lucca and Graph clients, built once per worker, on first use."""
+def _build_worker() -> ChangeWorker:
+    """The sync and its Lucca and Graph clients."""
     # Imported here, not above: the webhook's cold start must not pay for Graph and httpx.
     from connector.runtime import build_worker  # noqa: PLC0415
 
     return build_worker(settings, storage)
+
+
+def _build_poison_handler() -> PoisonHandler:
+    """The poison handler: storage only, so it works when the sync's clients cannot."""
+    from connector.runtime import build_poison_handler  # noqa: PLC0415
+
+    return build_poison_handler(storage)
+
+
+# Built once per worker, on first use (a cold instance gets a batch of messages at once).
+_worker = Lazy(_build_worker)
+_poison_handler = Lazy(_build_poison_handler)
 
 
 @app.function_name("lucca_webhook")
@@ -65,5 +76,5 @@ def sync_employee(msg: func.QueueMessage) -> None:
 )
 def sync_employee_poison(msg: func.QueueMessage) -> None:
     """A change that failed every try: a "failed" entry in the integration log."""
-    _worker().handle_poison(msg.get_body().decode())
+    _poison_handler().handle(msg.get_body().decode())
     logging.warning("change %s could not be applied: logged as failed", msg.id)

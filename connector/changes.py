@@ -32,6 +32,7 @@ RESOURCE_INDEX_TABLE = "ResourceIndex"
 EMPLOYEE_SYNC_TABLE = "EmployeeSync"
 CHANGES_QUEUE = "lucca-changes"
 PENDING_ROW = "pending"
+ERROR_ROW = "last-error"
 APPLIED_ROW = "applied"
 
 # A message for an employee is taken as still waiting for this long after it becomes
@@ -304,6 +305,32 @@ class ChangeFeed:
         self._storage.on_table(
             EMPLOYEE_SYNC_TABLE, lambda t: t.upsert_entity(entity, mode=UpdateMode.REPLACE)
         )
+
+    # -- the last failure, for the poison entry ------------------------------------------------
+    def remember_error(
+        self, employee_id: str, sentence: str, request_id: str | None, at: datetime
+    ) -> None:
+        """Keep why the employee's last sync failed (a sentence: never a payload or secret)."""
+        entity = {
+            "PartitionKey": employee_id,
+            "RowKey": ERROR_ROW,
+            "Message": sentence,
+            "RequestId": request_id or "",
+            "At": at,
+        }
+        self._storage.on_table(
+            EMPLOYEE_SYNC_TABLE, lambda t: t.upsert_entity(entity, mode=UpdateMode.REPLACE)
+        )
+
+    def last_error(self, employee_id: str) -> tuple[str, str | None] | None:
+        """Why the employee's last sync failed, and Graph's request id, if it failed."""
+        row = self._storage.read(EMPLOYEE_SYNC_TABLE, employee_id, ERROR_ROW)
+        return (str(row["Message"]), row.get("RequestId") or None) if row else None
+
+    def forget_error(self, employee_id: str) -> None:
+        """A sync succeeded: no failure to quote any more."""
+        with contextlib.suppress(ResourceNotFoundError):
+            self._storage.delete(EMPLOYEE_SYNC_TABLE, employee_id, ERROR_ROW)
 
     # -- queue ------------------------------------------------------------------------------
     def enqueue(self, message: ChangeMessage, delay_seconds: int) -> None:

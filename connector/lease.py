@@ -22,6 +22,10 @@ from connector.store import Storage
 from connector.webhook import utc_now
 
 LEASE_ROW = "lease"
+# Longer than host.json's functionTimeout (10 min): the host stops a sync before its lease
+# can expire, so two syncs of one employee never overlap; a crashed worker blocks the
+# employee for this long at most.
+LEASE_DURATION = timedelta(minutes=12)
 
 
 class EmployeeLeases:
@@ -31,7 +35,7 @@ class EmployeeLeases:
         self,
         storage: Storage,
         *,
-        duration: timedelta = timedelta(minutes=5),
+        duration: timedelta = LEASE_DURATION,
         clock: Callable[[], datetime] = utc_now,
     ) -> None:
         self._storage = storage

@@ -16,7 +16,7 @@ from typing import Any
 
 from azure.data.tables import TableTransactionError, UpdateMode
 
-from connector.errors import Conflict
+from connector.errors import Transient
 from connector.store import Storage
 
 LINKS_TABLE = "IdentityLinks"
@@ -93,8 +93,9 @@ class Links:
         try:
             self._storage.on_table(LINKS_TABLE, lambda t: t.submit_transaction(operations))
         except TableTransactionError as err:
-            raise Conflict(
-                f"employee {employee_id} or account {object_id} is linked already",
+            # Another sync linked one side meanwhile: the retry finds that link and goes on.
+            raise Transient(
+                f"employee {employee_id} or account {object_id} was linked meanwhile",
                 service="storage",
                 code="LinkExists",
             ) from err

@@ -12,7 +12,7 @@ from connector.mapping import owned
 from connector.settings import Settings
 from connector.store import Storage
 from connector.sync import SyncService
-from connector.worker import ChangeWorker
+from connector.worker import ChangeWorker, PoisonHandler
 
 
 def build_service(
@@ -36,7 +36,6 @@ def build_worker(settings: Settings, storage: Storage) -> ChangeWorker:
     lucca = LuccaClient.from_settings(settings, storage)
     directory = GraphDirectory.from_settings(settings)
     return ChangeWorker(
-        storage=storage,
         feed=ChangeFeed(storage),
         leases=EmployeeLeases(storage),
         service=build_service(settings, storage, lucca, directory),
@@ -44,3 +43,8 @@ def build_worker(settings: Settings, storage: Storage) -> ChangeWorker:
         busy_delay_seconds=settings.SYNC_DELAY_SECONDS,
         resources=(lucca, directory),
     )
+
+
+def build_poison_handler(storage: Storage) -> PoisonHandler:
+    """What `sync_employee_poison` runs: storage only."""
+    return PoisonHandler(feed=ChangeFeed(storage), log=IntegrationLog(storage))

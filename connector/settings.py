@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 from collections.abc import Mapping
@@ -114,6 +115,13 @@ class Settings(BaseSettings):
             )
         return value
 
+    @field_validator("GRAPH_BASE_URL")
+    @classmethod
+    def _https_unless_loopback(cls, value: AnyHttpUrl) -> AnyHttpUrl:
+        if value.scheme != "https" and not _is_loopback(value.host or ""):
+            raise ValueError("must be an https:// URL (http:// only for a sandbox on loopback)")
+        return value
+
     @field_validator("SYNC_ATTRIBUTES")
     @classmethod
     def _known_attributes(cls, value: str) -> str:
@@ -171,6 +179,16 @@ class Settings(BaseSettings):
     def sync_attributes(self) -> tuple[str, ...]:
         """The attributes the connector owns, as `SYNC_ATTRIBUTES` names them."""
         return attribute_names(self.SYNC_ATTRIBUTES)
+
+
+def _is_loopback(host: str) -> bool:
+    """localhost, 127.0.0.0/8 or ::1."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
 
 
 def attribute_names(value: str) -> tuple[str, ...]:

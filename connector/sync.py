@@ -15,10 +15,18 @@ import string
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
-from connector.changes import ChangeFeed
-from connector.errors import Conflict, Denied, Invalid, NotFound, Permanent
+from connector.changes import ChangeFeed, ChangeMessage
+from connector.errors import (
+    Conflict,
+    ConnectorError,
+    Denied,
+    Invalid,
+    NotFound,
+    Permanent,
+    Transient,
+)
 from connector.integration_log import Action, Change, IntegrationLog, LogEntry
 from connector.links import Link, Links
 from connector.mapping import (
@@ -41,8 +49,11 @@ if TYPE_CHECKING:
         LuccaLegalEntity,
     )
 
+T = TypeVar("T")
+
 # Graph application permissions, named in entries when Graph answers 403.
 WRITE_ROLE = "User.ReadWrite.All"
+WRITE_ROLES = frozenset({WRITE_ROLE, "Directory.ReadWrite.All"})  # either one may write users
 
 # What a UPN's user name may hold: https://learn.microsoft.com/entra/identity/authentication/
 # concept-sspr-policy#userprincipalname-policies-that-apply-to-all-user-accounts
@@ -141,6 +152,7 @@ class _Match:
     """How the employee's account was (or was not) found."""
 
     user: DirectoryUser | None = None
+    object_id: str | None = None
     how: str | None = None
     linked: bool = False
     conflict: str | None = None
@@ -177,7 +189,10 @@ class SyncService:
 
     # -- the run ----------------------------------------------------------------------------
     def sync(self, employee_id: str, event_keys: Sequence[str] = ()) -> LogEntry:
-        """Bring the employee's Entra account in step with Lucca; return the log entry."""
+        """Bring the employee's Entra account in step with Lucca; return the log entry.
+
+        A permanent failure ends in a "failed" entry (retrying cannot help); a transient one
+        is raised for the queue to retry, after an entry for whatever was already written."""
         run = _Run(
             log=self._log,
             clock=self._clock,
@@ -186,19 +201,33 @@ class SyncService:
             event_keys=tuple(event_keys),
         )
         try:
+            return self._sync(run, employee_id)
+        except Permanent as err:
+            return run.finish(Action.FAILED, self._explain(err), request_id=err.request_id)
+        except Exception as err:
+            if run.wrote is not None:
+                reason = err.message if isinstance(err, ConnectorError) else type(err).__name__
+                run.finish(
+                    run.wrote,
+                    f"{run.summary()} Then the sync stopped ({reason}); the rest is retried.",
+                )
+            raise
+
+    def _sync(self, run: _Run, employee_id: str) -> LogEntry:
+        try:
             employee = self._lucca.employee(employee_id)
         except NotFound:
             action, message, object_id = self._not_in_lucca(employee_id)
             return run.finish(action, message, object_id=object_id)
         self._remember_resources(employee)
-        view = self._view(employee)
+        view = self._view(run, employee)
         want = desired(view, self._attributes)
         match = self._find(employee)
         if match.conflict is not None:
             return run.finish(
                 Action.CONFLICT,
                 match.conflict,
-                object_id=match.user.id if match.user else None,
+                object_id=match.user.id if match.user else match.object_id,
                 details={"candidates": match.candidates},
             )
         if match.user is None:
@@ -208,6 +237,8 @@ class SyncService:
             run.linked_by = match.how or "match"
             if not self._observe:
                 self._links.link(employee_id, user.id, how=run.linked_by, at=self._clock())
+                run.wrote = Action.LINKED
+                run.note = f"Linked to {user.user_principal_name} (matched by {run.linked_by})."
         return self._update(run, employee, user, want)
 
     # -- reading ----------------------------------------------------------------------------
@@ -218,16 +249,27 @@ class SyncService:
         if employee.job_position is not None:
             self._feed.remember_resource("job-position", employee.job_position.id, employee.id)
 
-    def _view(self, employee: LuccaEmployee) -> LuccaView:
+    @staticmethod
+    def _optional(run: _Run, read: Callable[[str], T], resource_id: str) -> T | None:
+        """A related resource the API client may not see: its attributes stay empty."""
+        try:
+            return read(resource_id)
+        except NotFound:
+            run.details.setdefault("not_visible_in_lucca", []).append(resource_id)
+            return None
+
+    def _view(self, run: _Run, employee: LuccaEmployee) -> LuccaView:
         position = employee.job_position
         employment = employee.employment
         department = legal_entity = establishment = None
         if Need.DEPARTMENT in self._needs and position and position.department_id:
-            department = self._lucca.department(position.department_id)
+            department = self._optional(run, self._lucca.department, position.department_id)
         if Need.LEGAL_ENTITY in self._needs and employment and employment.legal_entity_id:
-            legal_entity = self._lucca.legal_entity(employment.legal_entity_id)
+            legal_entity = self._optional(run, self._lucca.legal_entity, employment.legal_entity_id)
         if Need.ESTABLISHMENT in self._needs and position and position.establishment_id:
-            establishment = self._lucca.establishment(position.establishment_id)
+            establishment = self._optional(
+                run, self._lucca.establishment, position.establishment_id
+            )
         return LuccaView(
             employee=employee,
             department=department,
@@ -267,11 +309,12 @@ class SyncService:
         user = self._directory.get_user(link.object_id)
         if user is None:
             return _Match(
+                object_id=link.object_id,
                 conflict=(
                     f"The linked account {link.object_id} no longer exists in Entra. Restore "
                     "it from Deleted users (it keeps its link), or remove the link for the "
                     "connector to create a new account."
-                )
+                ),
             )
         return _Match(user=user, how="link", linked=True)
 
@@ -340,10 +383,12 @@ class SyncService:
         outcome = self._post(run, employee, email, properties)
         if isinstance(outcome, LogEntry):
             return outcome
-        self._links.link(employee.id, outcome.id, how="created", at=self._clock())
         run.object_id = outcome.id
-        self._set_manager(run, employee, outcome, want)
-        self._resolve_pending_reports(employee.id, outcome.id)
+        run.wrote = Action.CREATED
+        run.note = f"Created {email}."
+        self._links.link(employee.id, outcome.id, how="created", at=self._clock())
+        self._set_manager(run, employee, outcome, want, current=None)
+        self._requeue_pending_reports(employee.id)
         return run.finish(
             Action.CREATED,
             f"Created {email}; the password is random and must be changed at first sign-in.",
@@ -356,9 +401,19 @@ class SyncService:
         try:
             return self._directory.create_user(properties, new_password())
         except Conflict as err:
-            mine = self._concurrent_create(employee, email)
-            if mine is not None:
-                return mine
+            holder = self._directory.get_user(email)  # by key: no replication delay
+            if (
+                holder is not None
+                and holder.employee_id == anchor(employee.id)
+                and self._links.employee_of(holder.id) in (None, employee.id)
+            ):
+                return holder  # created meanwhile, or a retried POST that had gone through
+            if holder is None and "userPrincipalName" in err.message:
+                raise Transient(
+                    f"Graph says the login {email} is taken but shows no account with it yet",
+                    service="graph",
+                    request_id=err.request_id,
+                ) from err
             return run.finish(Action.CREATION_FAILED, self._clash(email), request_id=err.request_id)
         except Denied as err:
             return run.finish(
@@ -370,14 +425,6 @@ class SyncService:
                 f"Entra refused to create {email}: {err.message}",
                 request_id=err.request_id,
             )
-
-    def _concurrent_create(self, employee: LuccaEmployee, email: str) -> DirectoryUser | None:
-        """After ObjectConflict: the holder is ours when it carries our anchor."""
-        holders = self._directory.find_users("userPrincipalName", email)
-        mine = [u for u in holders if u.employee_id == anchor(employee.id)]
-        if len(mine) == 1 and self._links.employee_of(mine[0].id) in (None, employee.id):
-            return mine[0]
-        return None
 
     def _clash(self, email: str) -> str:
         """The sentence for a login already taken, naming who holds it."""
@@ -431,6 +478,7 @@ class SyncService:
         if patch and not self._observe:
             try:
                 self._directory.update_user(user.id, patch)
+                run.wrote = run.wrote or Action.UPDATED
             except Denied as err:
                 return run.finish(
                     Action.FAILED, self._denied(err, "update"), request_id=err.request_id
@@ -443,8 +491,8 @@ class SyncService:
                 )
         self._identity_changes(run, employee, user, want, failures)
         self._set_manager(run, employee, user, want)
-        if run.linked_by is not None and not self._observe:
-            self._resolve_pending_reports(employee.id, user.id)
+        if not self._observe:
+            self._requeue_pending_reports(employee.id)
         if failures:
             return run.finish(Action.CONFLICT, " ".join(failures))
         if run.linked_by is not None:
@@ -504,59 +552,68 @@ class SyncService:
         employee: LuccaEmployee,
         user: DirectoryUser,
         want: dict[str, str | None],
+        **known: str | None,
     ) -> None:
+        """Lucca's manager, between linked accounts; `current=` when already known."""
         if MANAGER not in self._owned:
             return
         manager_id = want.get(MANAGER)
-        current = self._directory.manager_id(user.id)
-        if manager_id is None:
-            if current is not None:
-                run.changes.append(Change(attribute=MANAGER, old=current, new=None))
-                if not self._observe:
-                    self._directory.remove_manager(user.id)
-                    self._links.set_pending_manager(employee.id, None)
-            return
-        manager_link = self._links.of_employee(manager_id)
-        if manager_link is None:
+        current = known["current"] if "current" in known else self._directory.manager_id(user.id)
+        manager_link = self._links.of_employee(manager_id) if manager_id else None
+        if manager_id is not None and manager_link is None:
             run.details["pending_manager"] = manager_id
             if not self._observe:
                 self._links.set_pending_manager(employee.id, manager_id)
-            return
-        if current != manager_link.object_id:
-            run.changes.append(Change(attribute=MANAGER, old=current, new=manager_link.object_id))
+                # The manager may have been linked while this ran: look once more.
+                manager_link = self._links.of_employee(manager_id)
+            if manager_link is None:
+                return
+            run.details.pop("pending_manager")
+        target = manager_link.object_id if manager_link else None
+        if current != target:
+            run.changes.append(Change(attribute=MANAGER, old=current, new=target))
             if not self._observe:
-                self._directory.set_manager(user.id, manager_link.object_id)
+                if target is None:
+                    self._directory.remove_manager(user.id)
+                else:
+                    self._directory.set_manager(user.id, target)
+                run.wrote = run.wrote or Action.UPDATED
         if not self._observe:
             self._links.set_pending_manager(employee.id, None)
 
-    def _resolve_pending_reports(self, manager_id: str, manager_object_id: str) -> None:
-        """Now that the manager is linked, give every waiting report its manager."""
+    def _requeue_pending_reports(self, manager_id: str) -> None:
+        """Reports waiting for this (linked) employee as manager: each gets a sync of its own,
+        under its own lease, which sets the manager."""
         for report_id in self._links.pending_reports(manager_id):
-            report = self._links.of_employee(report_id)
-            if report is None or report.pending_manager_id != manager_id:
-                continue
-            previous = self._directory.manager_id(report.object_id)
-            if previous != manager_object_id:
-                self._directory.set_manager(report.object_id, manager_object_id)
-            self._links.set_pending_manager(report_id, None)
-            self._log.write(
-                LogEntry(
-                    time=self._clock(),
-                    action=Action.UPDATED,
+            self._feed.enqueue(
+                ChangeMessage(
                     employee_id=report_id,
-                    object_id=report.object_id,
-                    changes=(Change(attribute=MANAGER, old=previous, new=manager_object_id),),
-                    message=f"Manager set: the account of manager {manager_id} is now linked.",
-                )
+                    event_key=f"manager-linked-{manager_id}",
+                    topic="manager-linked",
+                    queued_at=self._clock(),
+                ),
+                0,
             )
 
     # -- explaining -------------------------------------------------------------------------
+    def _explain(self, err: Permanent) -> str:
+        """The sentence for a permanent failure, with what to do."""
+        if isinstance(err, Denied) and err.service == "graph":
+            return self._denied(err, "change")
+        return f"{err.service.capitalize()} refused: {err.message}"
+
     def _denied(self, err: Permanent, doing: str) -> str:
+        """Graph's 403, explained from the roles in the connector's own token."""
         roles = self._directory.granted_roles()
-        if roles is not None and WRITE_ROLE not in roles:
+        if roles is not None and not roles & WRITE_ROLES:
             return (
                 f"Entra refused to {doing} the account: the connector's identity lacks the "
                 f"Microsoft Graph permission {WRITE_ROLE}. Grant it and give admin consent."
+            )
+        if roles is not None and doing == "create":
+            return (
+                f"Entra refused to create the account although the connector holds {WRITE_ROLE}: "
+                f"{err.message}"
             )
         if roles is not None:
             return (
@@ -631,6 +688,13 @@ class _Run:
         self.linked_by: str | None = None
         self.changes: list[Change] = []
         self.details: dict[str, Any] = {}
+        self.wrote: Action | None = None  # what was already written to Entra or the links
+        self.note = ""
+
+    def summary(self) -> str:
+        """What was already done, for an entry written when the run stops half-way."""
+        changed = "; ".join(str(c) for c in self.changes)
+        return f"{self.note} {changed}".strip()
 
     def finish(
         self,

@@ -3,8 +3,9 @@
 `ChangeWorker.handle` is what `sync_employee` runs for each message on `lucca-changes`:
 - another sync holds the employee's lease → the message goes back on the queue with a delay;
 - Lucca or Graph answered 429 → back on the queue after `Retry-After`, no retry used up;
+- a permanent failure ends in a "failed" entry at once (the sync writes it);
 - any other failure is raised for the queue to retry; its sentence is kept so that, after the
-  last try, `handle_poison` (on `lucca-changes-poison`) can write a "failed" entry with it.
+  last try, `PoisonHandler` (on `lucca-changes-poison`) can write a "failed" entry with it.
 """
 
 from __future__ import annotations
@@ -15,19 +16,14 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Protocol
 
-from azure.data.tables import UpdateMode
-
-from connector.changes import EMPLOYEE_SYNC_TABLE, ChangeFeed, ChangeMessage
+from connector.changes import ChangeFeed, ChangeMessage
 from connector.errors import ConnectorError, Throttled
 from connector.integration_log import Action, IntegrationLog, LogEntry
 from connector.lease import EmployeeLeases
-from connector.store import Storage
 from connector.sync import SyncService
 from connector.webhook import utc_now
 
 logger = logging.getLogger(__name__)
-
-ERROR_ROW = "last-error"
 
 
 class Closeable(Protocol):
@@ -44,7 +40,6 @@ class ChangeWorker:
     def __init__(
         self,
         *,
-        storage: Storage,
         feed: ChangeFeed,
         leases: EmployeeLeases,
         service: SyncService,
@@ -54,7 +49,6 @@ class ChangeWorker:
         resources: tuple[Closeable, ...] = (),
     ) -> None:
         self._resources = resources
-        self._storage = storage
         self._feed = feed
         self._leases = leases
         self._service = service
@@ -102,15 +96,41 @@ class ChangeWorker:
                 )
                 return "throttled"
             except Exception as err:
-                self._remember_error(employee_id, err)
+                self._remember(employee_id, err)
                 raise
-            self._feed.mark_applied(employee_id, read_started_at)
+            if not entry.observed:  # observe mode applies nothing: redeliveries stay new
+                self._feed.mark_applied(employee_id, read_started_at)
+            self._feed.forget_error(employee_id)
             return entry.action.value
         finally:
             self._leases.release(employee_id, token)
 
-    def handle_poison(self, text: str) -> None:
-        """After the last try: a "failed" entry naming the employee and the last error."""
+    def _remember(self, employee_id: str, err: Exception) -> None:
+        """Keep the failure's sentence for the poison entry (the failure itself matters more
+        than this note: a storage error here is only logged)."""
+        if isinstance(err, ConnectorError):
+            sentence, request_id = f"{err.service} answered: {err.message}", err.request_id
+        else:
+            sentence, request_id = f"unexpected {type(err).__name__}", None
+        try:
+            self._feed.remember_error(employee_id, sentence, request_id, self._clock())
+        except Exception:
+            logger.exception("could not record the failure of employee %s", employee_id)
+
+
+class PoisonHandler:
+    """After the last try: a "failed" entry naming the employee and the last error. Needs
+    only storage, so it works even when the Lucca or Graph clients cannot be built."""
+
+    def __init__(
+        self, *, feed: ChangeFeed, log: IntegrationLog, clock: Callable[[], datetime] = utc_now
+    ) -> None:
+        self._feed = feed
+        self._log = log
+        self._clock = clock
+
+    def handle(self, text: str) -> None:
+        """Write the "failed" entry for a poisoned message."""
         employee_id: str | None = None
         event_keys: tuple[str, ...] = ()
         try:
@@ -122,40 +142,18 @@ class ChangeWorker:
         if employee_id is not None:
             # No message waits for the employee any more: the next event must queue one.
             self._feed.mark_started(employee_id, self._clock())
-            last = self._storage.read(EMPLOYEE_SYNC_TABLE, employee_id, ERROR_ROW)
-        reason = str(last["Message"]) if last else "the reason was not recorded"
+            last = self._feed.last_error(employee_id)
+        reason, request_id = last if last else ("the reason was not recorded", None)
         self._log.write(
             LogEntry(
                 time=self._clock(),
                 action=Action.FAILED,
                 employee_id=employee_id,
                 event_keys=event_keys,
-                request_id=(last.get("RequestId") or None) if last else None,
+                request_id=request_id,
                 message=(
                     f"This change could not be applied after every retry: {reason}. "
                     "It will be applied with the employee's next change in Lucca."
                 ),
             )
         )
-
-    def _remember_error(self, employee_id: str, err: Exception) -> None:
-        """Keep the failure's sentence (never a payload or a secret) for the poison entry."""
-        if isinstance(err, ConnectorError):
-            sentence = f"{err.service} answered: {err.message}"
-            request_id = err.request_id or ""
-        else:
-            sentence = f"unexpected {type(err).__name__}"
-            request_id = ""
-        entity = {
-            "PartitionKey": employee_id,
-            "RowKey": ERROR_ROW,
-            "Message": sentence,
-            "RequestId": request_id,
-            "At": self._clock(),
-        }
-        try:
-            self._storage.on_table(
-                EMPLOYEE_SYNC_TABLE, lambda t: t.upsert_entity(entity, mode=UpdateMode.REPLACE)
-            )
-        except Exception:  # the original failure matters more than this note
-            logger.exception("could not record the failure of employee %s", employee_id)

@@ -10,6 +10,7 @@ from typing import Any
 import azure.functions as func
 import pytest
 
+from connector.changes import ChangeFeed, ChangeMessage
 from connector.integration_log import IntegrationLog, LogEntry
 from connector.links import Links
 from connector.store import Storage
@@ -45,6 +46,10 @@ class World:
         for event in events:
             assert self.deliver(event).status_code in (200, 202)
         return len(events)
+
+    def enqueue(self, message: ChangeMessage) -> None:
+        """Put a change on the queue directly, as a second delivery path would."""
+        ChangeFeed(self.storage).enqueue(message, 0)
 
     def sync(self, *, instances: int = 1) -> int:
         """Let the host run the queued syncs; returns how many function calls it made."""

@@ -8,11 +8,14 @@ the Lucca sandbox and writes the Graph sandbox through the real SDKs over HTTP.
 from __future__ import annotations
 
 import random
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
+from connector.changes import ChangeMessage
 from connector.integration_log import Action
+from connector.links import Links
 from connector.mapping import DEFAULT_ATTRIBUTES, anchor
 from tests.e2e.conftest import DOMAIN, World
 
@@ -112,8 +115,9 @@ def test_same_event_five_times_gives_one_account(world: World) -> None:
 
 
 def test_fifty_shuffled_events_for_twenty_employees_processed_concurrently(world: World) -> None:
-    """Out of order, twice over, four instances at once → exactly one account each, with
-    Lucca's current attributes."""
+    """Out of order, four instances at once, with changes for one employee queued several
+    times (as when events arrive while its sync runs) → exactly one account each, with
+    Lucca's current attributes, and no failure or conflict."""
     ids = [
         world.lucca.add_employee("Agent", f"N{n}", f"agent.n{n}@{DOMAIN}", job_title="Junior")
         for n in range(20)
@@ -127,7 +131,25 @@ def test_fifty_shuffled_events_for_twenty_employees_processed_concurrently(world
     shuffled += [e for e in events if e not in shuffled]  # every employee's events arrive
     for event in shuffled:
         assert world.deliver(event).status_code in (200, 202)
+    # Events that arrive while a sync runs queue a message of their own: three per employee.
+    for event in shuffled[:40]:
+        employee_id = (
+            event["data"]["id"]
+            if event["topic"].startswith("employee.")
+            else (event["data"]["employee"]["id"])
+        )
+        world.enqueue(
+            ChangeMessage(
+                employee_id=employee_id,
+                event_key=str(event["id"]),
+                topic=event["topic"],
+                queued_at=datetime.now(UTC),
+            )
+        )
     world.sync(instances=4)
+    assert world.host.failures == []
+    entries = [e for i in ids for e in world.entries(i)]
+    assert {e.action for e in entries} <= {Action.CREATED, Action.UNCHANGED, Action.UPDATED}
 
     assert posts_to_users(world) == 20
     anchors = sorted(u["employeeId"] for u in world.graph.users)
@@ -169,8 +191,9 @@ def test_creation_refused_without_a_request(
     assert reason in entry.message
 
 
-def test_login_already_taken_is_creation_failed_naming_the_holder(world: World) -> None:
-    """A UPN held by an account that is not a candidate (no such mail) → ObjectConflict."""
+def test_login_held_by_an_account_with_another_employee_id(world: World) -> None:
+    """The email is the login of an account whose employeeId holds another value: found by
+    userPrincipalName, not linked, nothing created; the conflict names it and why."""
     holder = world.graph.add_user(
         userPrincipalName=f"max.roux@{DOMAIN}",
         displayName="Max Roux (old)",
@@ -266,10 +289,7 @@ def test_unclear_candidates_are_conflicts(
 def test_account_linked_to_another_employee_is_a_conflict(world: World) -> None:
     """An account already linked to Lucca employee A is never taken for employee B."""
     first = hire(world, "Paul", "Henry", f"paul.henry@{DOMAIN}")
-    account = world.account_of(first)
-    world.graph.add_user(userPrincipalName=f"p.henry@{DOMAIN}", mail=None)  # unrelated
     # B carries the same professional email: the only candidate is A's account.
-    world.graph.user(account["id"])
     second = hire(world, "Paul", "Henry", f"paul.henry@{DOMAIN}")
     [entry] = world.entries(second)
     assert entry.action is Action.CONFLICT
@@ -338,6 +358,20 @@ def test_email_change_renames_the_login_with_sync_upn(make_world: Any) -> None:
     assert world.account_of(employee_id)["userPrincipalName"] == f"rose.leroy@{DOMAIN}"
 
 
+def test_login_rename_refused_leaves_the_login(make_world: Any) -> None:
+    """SYNC_UPN=true, but the new login is held by another account: the login stays, a
+    conflict names the holder, the mail follows."""
+    world = make_world(SYNC_UPN="true")
+    employee_id = hire(world, "Rose", "Dumas", f"rose.dumas@{DOMAIN}")
+    world.graph.add_user(userPrincipalName=f"rose@{DOMAIN}", mail=None, displayName="Rose B")
+    change(world, lambda: world.lucca.update_employee(employee_id, email=f"rose@{DOMAIN}"))
+    account = world.account_of(employee_id)
+    assert account["userPrincipalName"] == f"rose.dumas@{DOMAIN}"
+    entry = world.entries(employee_id)[0]
+    assert entry.action is Action.CONFLICT
+    assert "userPrincipalName was left as" in entry.message and f"rose@{DOMAIN}" in entry.message
+
+
 def test_mail_taken_leaves_mail_and_applies_the_rest(world: World) -> None:
     """A mail another account holds → mail unchanged, other attributes applied, a conflict
     entry naming the holder."""
@@ -386,6 +420,46 @@ def test_manager_hired_after_the_report(world: World) -> None:
     assert world.graph.manager_of(report["id"]) == manager["id"]
 
 
+def test_pending_manager_dropped_when_lucca_removes_it(world: World) -> None:
+    """A report waiting for a manager who is then removed in Lucca never gets that manager."""
+    manager_id = world.lucca.add_employee("Claire", "Moreau", f"claire.moreau@{DOMAIN}")
+    manager_events = world.lucca.recorded_events()
+    before = len(manager_events)
+    report_id = world.lucca.add_employee(
+        "Hugo", "Bernard", f"hugo.bernard@{DOMAIN}", manager_id=manager_id
+    )
+    world.deliver_all(since=before)
+    world.sync()
+    position = world.lucca.job_position_of(report_id)
+    assert position is not None
+    change(world, lambda: world.lucca.update_job_position(position, manager_id=None))
+    for event in manager_events:
+        world.deliver(event)
+    world.sync()
+    assert world.graph.manager_of(world.account_of(report_id)["id"]) is None
+
+
+def test_pending_report_resolved_when_the_manager_is_matched(world: World) -> None:
+    """The manager's account existed already and is linked by mail: the report gets it."""
+    existing = world.graph.add_user(
+        userPrincipalName=f"claire.moreau@{DOMAIN}",
+        mail=f"claire.moreau@{DOMAIN}",
+        displayName="Claire Moreau",
+    )
+    manager_id = world.lucca.add_employee("Claire", "Moreau", f"claire.moreau@{DOMAIN}")
+    manager_events = world.lucca.recorded_events()
+    before = len(manager_events)
+    report_id = world.lucca.add_employee(
+        "Hugo", "Bernard", f"hugo.bernard@{DOMAIN}", manager_id=manager_id
+    )
+    world.deliver_all(since=before)
+    world.sync()
+    for event in manager_events:
+        world.deliver(event)
+    world.sync()
+    assert world.graph.manager_of(world.account_of(report_id)["id"]) == existing["id"]
+
+
 def test_manager_removed_in_lucca_is_removed(world: World) -> None:
     """No manager in Lucca any more → manager/$ref deleted."""
     manager_id = hire(world, "Claire", "Moreau", f"claire.moreau@{DOMAIN}")
@@ -430,6 +504,60 @@ def test_throttling_then_success(world: World) -> None:
     assert world.host.failures == []
 
 
+def test_failure_after_creation_still_logs_the_creation(world: World) -> None:
+    """Graph fails on the manager after the account was created: the creation is logged at
+    once, the change is retried, and the retry sets the manager without a second account."""
+    manager_id = hire(world, "Claire", "Moreau", f"claire.moreau@{DOMAIN}")
+    world.graph.unavailable(times=8, path=r"/manager/\$ref$")
+    report_id = hire(world, "Hugo", "Bernard", f"hugo.bernard@{DOMAIN}", manager_id=manager_id)
+    actions = [e.action for e in reversed(world.entries(report_id))]
+    assert actions[0] is Action.CREATED
+    assert "the rest is retried" in world.entries(report_id)[-1].message
+    assert posts_to_users(world) == 2
+    report = world.account_of(report_id)
+    assert world.graph.manager_of(report["id"]) == world.account_of(manager_id)["id"]
+
+
+def test_permanent_lucca_refusal_is_logged_at_once(world: World) -> None:
+    """Lucca's 403 (a scope missing) is not retried five times: one "failed" entry naming it."""
+    employee_id = world.lucca.add_employee("Iris", "Noel", f"iris.noel@{DOMAIN}")
+    world.lucca.inject(
+        403,
+        path=rf"^/lucca-api/employees/{employee_id}$",
+        times=10,
+        body={
+            "title": "Forbidden",
+            "status": 403,
+            "detail": "needs the scope employees.readonly",
+        },
+    )
+    world.deliver_all()
+    world.sync()
+    assert world.host.failures == []
+    [entry] = world.entries(employee_id)
+    assert entry.action is Action.FAILED and "employees.readonly" in entry.message
+
+
+def test_unseen_department_leaves_the_attribute_empty(world: World) -> None:
+    """A department the API client may not see (404): the account is still created, without
+    a department, and the entry says which resource was not visible."""
+    department = world.lucca.add_department("Secret R&D")
+    world.lucca.inject(
+        404,
+        path=rf"^/lucca-api/departments/{department}$",
+        times=10,
+        body={
+            "title": "Not Found",
+            "status": 404,
+        },
+    )
+    employee_id = hire(world, "Tess", "Vial", f"tess.vial@{DOMAIN}", department_id=department)
+    assert world.account_of(employee_id).get("department") is None
+    [entry] = world.entries(employee_id)
+    assert entry.action is Action.CREATED
+    assert entry.details["not_visible_in_lucca"] == [department]
+
+
 def test_lucca_unavailable_ends_as_a_failed_entry(world: World) -> None:
     """Lucca down for every try → the queue retries, then the poison handler writes "failed"
     naming the employee and the last error."""
@@ -467,6 +595,8 @@ def test_observe_mode_writes_nothing(make_world: Any) -> None:
     assert ("jobTitle", None, "Juriste") in {(c.attribute, c.old, c.new) for c in plan_link.changes}
     assert (plan_create.action, plan_create.observed) == (Action.CREATED, True)
     assert plan_create.message.startswith("Observe mode, nothing written")
+    links = Links(world.storage)
+    assert links.of_employee(linked) is None and links.of_employee(created) is None
 
 
 # -- optional attributes --------------------------------------------------------------------

@@ -128,7 +128,6 @@ def test_busy_employee_is_requeued_not_failed(
     employee_id = lucca.add_employee("Emma", "Roux", f"emma.roux@{DOMAIN}")
     leases = EmployeeLeases(storage)
     worker = ChangeWorker(
-        storage=storage,
         feed=ChangeFeed(storage),
         leases=leases,
         service=service(lucca, graph, storage),

@@ -71,6 +71,7 @@ def test_previous_secret_is_accepted_during_rotation() -> None:
         ({"LUCCA_WEBHOOK_SECRET": "  "}, "setting LUCCA_WEBHOOK_SECRET is malformed"),
         ({"LUCCA_BASE_URL": "acme-secretish"}, "setting LUCCA_BASE_URL is malformed"),
         ({"GRAPH_BASE_URL": "graph-secretish"}, "setting GRAPH_BASE_URL is malformed"),
+        ({"GRAPH_BASE_URL": "http://graph.example/v1.0"}, "setting GRAPH_BASE_URL is malformed"),
         ({"LEAVER_TIME_ZONE": "Mars/Olympus"}, "setting LEAVER_TIME_ZONE is malformed"),
         ({"MAX_SUDDEN_DEACTIVATIONS": "-1"}, "setting MAX_SUDDEN_DEACTIVATIONS is malformed"),
         ({"CONNECTOR_MODE": "yolo-secretish"}, "setting CONNECTOR_MODE is malformed"),
