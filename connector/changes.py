@@ -106,6 +106,12 @@ class ChangeMessage:
     event_key: str
     topic: str
     queued_at: datetime
+    event_id: str | None = None  # Lucca's id of the event, when it has one
+
+    @property
+    def reference(self) -> str:
+        """How the integration log names the change: Lucca's event id, else the journal key."""
+        return self.event_id or self.event_key
 
     def to_json(self) -> str:
         """The message text (the queue client base64-encodes it)."""
@@ -113,6 +119,7 @@ class ChangeMessage:
             {
                 "employeeId": self.employee_id,
                 "eventKey": self.event_key,
+                "eventId": self.event_id,
                 "topic": self.topic,
                 "queuedAt": self.queued_at.isoformat(),
             },
@@ -128,6 +135,7 @@ class ChangeMessage:
             event_key=str(payload["eventKey"]),
             topic=str(payload["topic"]),
             queued_at=datetime.fromisoformat(payload["queuedAt"]),
+            event_id=payload.get("eventId"),
         )
 
 

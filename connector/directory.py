@@ -106,6 +106,9 @@ class DirectoryUser:
     office_location: str | None = None
     usage_location: str | None = None
     employee_type: str | None = None
+    # Read with the user by `get_user` (one request instead of two); unknown otherwise.
+    manager_known: bool = False
+    manager_id: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -254,9 +257,9 @@ class GraphDirectory:
 
     # -- users ------------------------------------------------------------------------------
     def get_user(self, object_id: str) -> DirectoryUser | None:
-        """The user with this object id (or UPN), or None if there is none."""
+        """The user with this object id (or UPN), with its manager's id, or None."""
         query = UserItemRequestBuilder.UserItemRequestBuilderGetQueryParameters(
-            select=list(USER_SELECT)
+            select=list(USER_SELECT), expand=["manager($select=id)"]
         )
         request = self._client.users.by_user_id(object_id).get(
             request_configuration=RequestConfiguration(query_parameters=query)
@@ -265,7 +268,10 @@ class GraphDirectory:
             user = self._run(request)
         except NotFound:
             return None
-        return None if user is None else _to_user(user)
+        if user is None:
+            return None
+        manager = user.manager.id if user.manager is not None else None
+        return replace(_to_user(user), manager_known=True, manager_id=manager)
 
     def find_users(self, prop: FindBy, value: str) -> list[DirectoryUser]:
         """Every user whose `prop` equals `value` (Graph compares case-insensitively)."""

@@ -186,7 +186,11 @@ class Intake:
     def _queue(self, employee_id: str, event: Event, identity: Identity, now: datetime) -> Outcome:
         """Make sure a sync that starts after this event is on its way for the employee."""
         message = ChangeMessage(
-            employee_id=employee_id, event_key=identity.key, topic=event.topic, queued_at=now
+            employee_id=employee_id,
+            event_key=identity.key,
+            topic=event.topic,
+            queued_at=now,
+            event_id=None if event.id is None else str(event.id),
         )
         for pause in CLAIM_PAUSES:
             pending = self._feed.pending(employee_id)

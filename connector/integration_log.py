@@ -20,6 +20,7 @@ from azure.data.tables import UpdateMode
 from connector.store import Storage
 
 LOG_TABLE = "IntegrationLog"
+ATTENTION_PARTITION = "attention"
 _MAX_MICROSECONDS = 10**17  # beyond year 5000: keeps inverted keys positive and fixed-width
 
 
@@ -35,6 +36,10 @@ class Action(StrEnum):
     SKIPPED = "skipped"
     NOT_IN_LUCCA = "no longer visible in Lucca"
     FAILED = "failed"
+
+
+# Entries an operator must act on, listed together as well.
+NEEDS_AN_OPERATOR = frozenset({Action.NOT_IN_LUCCA})
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -59,7 +64,7 @@ class LogEntry:
     employee_id: str | None = None
     object_id: str | None = None
     changes: tuple[Change, ...] = ()
-    event_keys: tuple[str, ...] = ()
+    event_keys: tuple[str, ...] = ()  # Lucca's event ids (the journal key without one)
     request_id: str | None = None
     observed: bool = False
     details: dict[str, Any] = field(default_factory=dict)
@@ -124,11 +129,14 @@ class IntegrationLog:
         self._storage = storage
 
     def write(self, entry: LogEntry) -> None:
-        """Store the entry under the day view and, when it has one, the employee view."""
+        """Store the entry under the day view, the employee view, and the list of what an
+        operator must decide (an employee Lucca no longer shows)."""
         row = f"{_inverted(entry.time)}-{secrets.token_hex(4)}"
         partitions = [day_partition(entry.time)]
         if entry.employee_id:
             partitions.append(employee_partition(entry.employee_id))
+        if entry.action in NEEDS_AN_OPERATOR and not entry.observed:
+            partitions.append(ATTENTION_PARTITION)
         for partition in partitions:
             self._upsert(entry.to_entity(partition, row))
 
@@ -140,6 +148,10 @@ class IntegrationLog:
     def for_employee(self, employee_id: str, limit: int = 50) -> list[LogEntry]:
         """The employee's entries, newest first."""
         return self._read(employee_partition(employee_id), limit)
+
+    def for_attention(self, limit: int = 200) -> list[LogEntry]:
+        """What waits for an operator's decision, newest first."""
+        return self._read(ATTENTION_PARTITION, limit)
 
     def for_day(self, moment: datetime, limit: int = 200) -> list[LogEntry]:
         """The entries of the UTC day of `moment`, newest first."""

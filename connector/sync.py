@@ -15,7 +15,7 @@ import string
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeVar
 
 from connector.changes import ChangeFeed, ChangeMessage
 from connector.errors import (
@@ -41,7 +41,7 @@ from connector.mapping import (
 from connector.webhook import utc_now
 
 if TYPE_CHECKING:
-    from connector.directory import DirectoryUser, Domain
+    from connector.directory import DirectoryUser, Domain, FindBy
     from connector.lucca import (
         LuccaDepartment,
         LuccaEmployee,
@@ -93,7 +93,7 @@ class Directory(Protocol):
         """A user by object id, or None."""
         ...
 
-    def find_users(self, prop: Any, value: str) -> list[DirectoryUser]:
+    def find_users(self, prop: FindBy, value: str) -> list[DirectoryUser]:
         """Users whose `prop` equals `value`."""
         ...
 
@@ -219,6 +219,8 @@ class SyncService:
         except NotFound:
             action, message, object_id = self._not_in_lucca(employee_id)
             return run.finish(action, message, object_id=object_id)
+        if employee.email is not None:  # " a@b.fr " in Lucca is a@b.fr everywhere
+            employee = employee.model_copy(update={"email": employee.email.strip() or None})
         self._remember_resources(employee)
         view = self._view(run, employee)
         want = desired(view, self._attributes)
@@ -515,7 +517,7 @@ class SyncService:
     ) -> None:
         """mail, then (with SYNC_UPN) the login, each in its own PATCH; a clash is reported."""
         email = want.get("mail") if "mail" in self._owned else None
-        steps: list[tuple[str, str | None]] = [("mail", email)]
+        steps: list[tuple[Literal["mail", "userPrincipalName"], str | None]] = [("mail", email)]
         if self._sync_upn and employee.email:
             steps.append(("userPrincipalName", employee.email))
         for prop, new in steps:
@@ -532,6 +534,7 @@ class SyncService:
                 continue
             try:
                 self._directory.update_user(user.id, {prop: new})
+                run.wrote = run.wrote or Action.UPDATED
             except (Conflict, Invalid, Denied) as err:
                 run.changes.pop()
                 holder = ", ".join(
@@ -558,7 +561,12 @@ class SyncService:
         if MANAGER not in self._owned:
             return
         manager_id = want.get(MANAGER)
-        current = known["current"] if "current" in known else self._directory.manager_id(user.id)
+        if "current" in known:
+            current = known["current"]
+        elif user.manager_known:
+            current = user.manager_id
+        else:
+            current = self._directory.manager_id(user.id)
         manager_link = self._links.of_employee(manager_id) if manager_id else None
         if manager_id is not None and manager_link is None:
             run.details["pending_manager"] = manager_id

@@ -84,7 +84,7 @@ class ChangeWorker:
             self._feed.mark_started(employee_id, self._clock())
             read_started_at = self._clock()
             try:
-                entry = self._service.sync(employee_id, (message.event_key,))
+                entry = self._service.sync(employee_id, (message.reference,))
             except Throttled as err:
                 delay = max(1, math.ceil(err.retry_after))
                 self._feed.enqueue(message, delay)
@@ -135,7 +135,7 @@ class PoisonHandler:
         event_keys: tuple[str, ...] = ()
         try:
             message = ChangeMessage.from_json(text)
-            employee_id, event_keys = message.employee_id, (message.event_key,)
+            employee_id, event_keys = message.employee_id, (message.reference,)
         except (ValueError, KeyError, TypeError):
             pass  # written as a failure without an employee
         last = None

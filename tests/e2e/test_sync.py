@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from connector.changes import ChangeMessage
-from connector.integration_log import Action
+from connector.integration_log import Action, IntegrationLog
 from connector.links import Links
 from connector.mapping import DEFAULT_ATTRIBUTES, anchor
 from tests.e2e.conftest import DOMAIN, World
@@ -301,9 +301,15 @@ def test_account_linked_to_another_employee_is_a_conflict(world: World) -> None:
 def test_event_that_changes_nothing_writes_nothing(world: World) -> None:
     """A re-sync with Lucca unchanged → zero Graph writes, an "unchanged" entry."""
     employee_id = hire(world, "Inès", "Morel", f"ines.morel@{DOMAIN}", job_title="RH")
-    writes = world.graph_writes()
+    world.graph.reset_log()
+    world.lucca.reset_log()
     change(world, lambda: world.lucca.update_employee(employee_id, employee_number="E-77"))
-    assert world.graph_writes() == writes
+    assert world.graph_writes() == 0
+    # One read each: the employee (with its job embedded) and the account (with its manager).
+    assert [(r.method, r.path) for r in world.graph.requests] == [
+        ("GET", f"/v1.0/users/{world.account_of(employee_id)['id']}")
+    ]
+    assert world.lucca.count(path=r"^/lucca-api/") == 1
     assert world.entries(employee_id)[0].action is Action.UNCHANGED
 
 
@@ -491,7 +497,10 @@ def test_linked_employee_gone_from_lucca_changes_nothing(world: World) -> None:
     assert world.graph_writes() == writes
     entry = world.entries(employee_id)[0]
     assert entry.action is Action.NOT_IN_LUCCA
+    assert entry.event_keys == ("999999",)
     assert world.account_of(employee_id)["accountEnabled"] is True
+    listed = IntegrationLog(world.storage).for_attention()
+    assert [e.employee_id for e in listed] == [employee_id] * len(listed) and listed
 
 
 def test_throttling_then_success(world: World) -> None:

@@ -10,6 +10,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -186,8 +187,14 @@ def test_every_selected_property_is_read(graph: GraphSandbox, directory: GraphDi
     )  # fmt: skip
 
     assert directory.find_users("employeeId", "lucca-7") == [expected]
-    assert directory.get_user(stored["id"]) == expected
+    # get_user reads the manager in the same request.
+    assert directory.get_user(stored["id"]) == replace(expected, manager_known=True)
     assert graph.requests[-1].param("$select") == SELECT
+    assert graph.requests[-1].param("$expand") == "manager($select=id)"
+    manager = graph.add_user(userPrincipalName="boss@acme.fr")
+    graph.set_manager(stored["id"], manager["id"])
+    read = directory.get_user(stored["id"])
+    assert read is not None and read.manager_id == manager["id"]
 
 
 def test_find_users_follows_every_page(graph: GraphSandbox, directory: GraphDirectory) -> None:
