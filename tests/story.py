@@ -104,9 +104,15 @@ class Story:
 
     def show_log(self, employee_ids: list[str]) -> None:
         """Each employee's integration log, oldest first."""
+        names = {u["id"]: u.get("displayName") for u in self.graph.users}
         for employee_id in employee_ids:
             for entry in reversed(self.log.for_employee(employee_id)):
-                changes = "; ".join(str(c) for c in entry.changes if c.attribute != "manager")
+                changes = "; ".join(
+                    f"manager: {names.get(c.old or '', '-')} → {names.get(c.new or '', '-')}"
+                    if c.attribute == "manager"
+                    else str(c)
+                    for c in entry.changes
+                )
                 say(f"  [{entry.time:%H:%M:%S}] employee {employee_id} {entry.action.value}: ")
                 say(f"      {entry.message}")
                 if changes and entry.action.value != "created":

@@ -1,0 +1,39 @@
+"""The README's first command tells the whole story: it must keep working."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+pytestmark = pytest.mark.azurite
+
+
+def test_story_runs_and_shows_directory_and_log() -> None:
+    """`python -m tests.story` ends well and prints the directory and the integration log
+    with the hire, the manager set later, the move, the new email and the matched account."""
+    result = subprocess.run(
+        [sys.executable, "-m", "tests.story"],
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    out = result.stdout
+    for expected in (
+        "The directory (Graph sandbox):",
+        "hugo.bernard@acme.fr       Hugo Bernard     Auditeur     Audit",
+        "manager=Claire Moreau",
+        "mail=claire.moreau-roy@acme.fr",
+        "employeeId=lucca-1003",
+        "manager: - → Claire Moreau",
+        "Linked to the existing account ana.lopez@acme.fr (matched by mail).",
+    ):
+        assert expected in out, expected
