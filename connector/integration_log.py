@@ -36,10 +36,15 @@ class Action(StrEnum):
     SKIPPED = "skipped"
     NOT_IN_LUCCA = "no longer visible in Lucca"
     FAILED = "failed"
+    SCHEDULED = "schedule changed"
+    DEACTIVATED = "deactivated"
+    ENABLED = "enabled"
+    DEACTIVATION_FAILED = "deactivation failed"
+    RUN_HELD = "run held"
 
 
 # Entries an operator must act on, listed together as well.
-NEEDS_AN_OPERATOR = frozenset({Action.NOT_IN_LUCCA})
+NEEDS_AN_OPERATOR = frozenset({Action.NOT_IN_LUCCA, Action.RUN_HELD})
 
 
 @dataclass(frozen=True, kw_only=True)

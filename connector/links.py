@@ -41,6 +41,9 @@ class Link:
     linked_at: datetime
     how: str
     pending_manager_id: str | None = None
+    # The connector disabled the account (a leaver, or a future hire created closed): only
+    # then may it enable it again. An account disabled by someone else stays disabled.
+    disabled_by_connector: bool = False
 
 
 class Links:
@@ -60,6 +63,7 @@ class Links:
             linked_at=row["LinkedAt"],
             how=str(row.get("How", "")),
             pending_manager_id=row.get("PendingManagerId") or None,
+            disabled_by_connector=bool(row.get("DisabledByConnector")),
         )
 
     def employee_of(self, object_id: str) -> str | None:
@@ -100,6 +104,17 @@ class Links:
                 code="LinkExists",
             ) from err
         return Link(employee_id=employee_id, object_id=object_id, linked_at=at, how=how)
+
+    def set_disabled_by_connector(self, employee_id: str, value: bool) -> None:
+        """Record whether the connector itself disabled the employee's account."""
+        update = {
+            "PartitionKey": PARTITION,
+            "RowKey": _employee_row(employee_id),
+            "DisabledByConnector": value,
+        }
+        self._storage.on_table(
+            LINKS_TABLE, lambda t: t.upsert_entity(update, mode=UpdateMode.MERGE)
+        )
 
     # -- pending managers -------------------------------------------------------------------
     def set_pending_manager(self, report_id: str, manager_id: str | None) -> None:

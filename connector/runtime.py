@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from connector.access import AccessPlanner
 from connector.changes import ChangeFeed
 from connector.directory import GraphDirectory
 from connector.integration_log import IntegrationLog
@@ -9,6 +10,7 @@ from connector.lease import EmployeeLeases
 from connector.links import Links
 from connector.lucca import LuccaClient
 from connector.mapping import owned
+from connector.schedule import ScheduleStore
 from connector.settings import Settings
 from connector.store import Storage
 from connector.sync import SyncService
@@ -22,12 +24,24 @@ def build_service(
     return SyncService(
         lucca=lucca,
         directory=directory,
+        planner=build_planner(settings, lucca),
+        schedule=ScheduleStore(storage),
         feed=ChangeFeed(storage),
         links=Links(storage),
         log=IntegrationLog(storage),
         attributes=owned(settings.sync_attributes),
         sync_upn=settings.SYNC_UPN,
         observe=settings.CONNECTOR_MODE == "observe",
+    )
+
+
+def build_planner(settings: Settings, lucca: LuccaClient) -> AccessPlanner:
+    """Plans enables and disables from the employments, in `LEAVER_TIME_ZONE`."""
+    return AccessPlanner(
+        lucca,
+        time_zone=settings.LEAVER_TIME_ZONE,
+        contract_gap_days=settings.CONTRACT_GAP_DAYS,
+        enable_days_before_start=settings.ENABLE_DAYS_BEFORE_START,
     )
 
 

@@ -68,6 +68,11 @@ class Settings(BaseSettings):
     SYNC_DELAY_SECONDS: PositiveSeconds = 10
     SYNC_ATTRIBUTES: str = ",".join(DEFAULT_ATTRIBUTES)
     SYNC_UPN: bool = False
+    CONTRACT_GAP_DAYS: int = Field(default=0, ge=0, le=366)
+    ENABLE_DAYS_BEFORE_START: int = Field(default=0, ge=0, le=60)
+    SCHEDULE_TIMER: str = "0 */5 * * * *"
+    REVOKE_SESSIONS: bool = True
+    RELEASE_HELD_RUN: str = ""
     LUCCA_MAX_RPM: int = Field(default=30, ge=1, le=50)
     LUCCA_RATE_WINDOW_SECONDS: float = Field(default=60.0, gt=0, le=60)
 

@@ -17,7 +17,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeVar
 
+from connector.access import AccessPlanner
 from connector.changes import ChangeFeed, ChangeMessage
+from connector.contract_dates import AccessPlan
 from connector.errors import (
     Conflict,
     ConnectorError,
@@ -38,6 +40,7 @@ from connector.mapping import (
     desired,
     needs_of,
 )
+from connector.schedule import ScheduleStore
 from connector.webhook import utc_now
 
 if TYPE_CHECKING:
@@ -155,6 +158,7 @@ class _Match:
     object_id: str | None = None
     how: str | None = None
     linked: bool = False
+    disabled_by_connector: bool = False
     conflict: str | None = None
     candidates: list[dict[str, str]] = field(default_factory=list)
 
@@ -171,10 +175,14 @@ class SyncService:
         links: Links,
         log: IntegrationLog,
         attributes: tuple[Attribute, ...],
+        planner: AccessPlanner | None = None,
+        schedule: ScheduleStore | None = None,
         sync_upn: bool = False,
         observe: bool = False,
         clock: Callable[[], datetime] = utc_now,
     ) -> None:
+        self._planner = planner
+        self._schedule = schedule
         self._lucca = lucca
         self._directory = directory
         self._feed = feed
@@ -232,9 +240,12 @@ class SyncService:
                 object_id=match.user.id if match.user else match.object_id,
                 details={"candidates": match.candidates},
             )
+        if self._planner is not None:
+            run.access = self._planner.plan(employee, self._clock())
         if match.user is None:
             return self._create(run, employee, want)
         user = match.user
+        run.disabled_by_connector = match.disabled_by_connector
         if not match.linked:
             run.linked_by = match.how or "match"
             if not self._observe:
@@ -318,7 +329,9 @@ class SyncService:
                     "connector to create a new account."
                 ),
             )
-        return _Match(user=user, how="link", linked=True)
+        return _Match(
+            user=user, how="link", linked=True, disabled_by_connector=link.disabled_by_connector
+        )
 
     def _judge(self, employee_id: str, found: list[DirectoryUser], *, how: str) -> _Match:
         """Link a single clean candidate; anything else is a conflict for a human."""
@@ -378,7 +391,8 @@ class SyncService:
         problem = self._login_problem(email)
         if problem is not None:
             return run.finish(Action.CREATION_FAILED, problem)
-        properties = _new_account(employee, want, email)
+        enabled = run.access.enabled_now if run.access is not None else True
+        properties = _new_account(employee, want, email, enabled=enabled)
         run.changes = [Change(attribute=k, old=None, new=str(v)) for k, v in properties.items()]
         if self._observe:
             return run.finish(Action.CREATED, f"Would create the account {email}.")
@@ -389,11 +403,16 @@ class SyncService:
         run.wrote = Action.CREATED
         run.note = f"Created {email}."
         self._links.link(employee.id, outcome.id, how="created", at=self._clock())
+        if not enabled:
+            self._links.set_disabled_by_connector(employee.id, True)
         self._set_manager(run, employee, outcome, want, current=None)
         self._requeue_pending_reports(employee.id)
+        self._keep_schedule(run, employee.id, account_enabled=enabled)
+        closed = "" if enabled else " It stays disabled until the first day (scheduled)."
         return run.finish(
             Action.CREATED,
-            f"Created {email}; the password is random and must be changed at first sign-in.",
+            f"Created {email}; the password is random and must be changed at first sign-in."
+            + closed,
         )
 
     def _post(
@@ -493,8 +512,10 @@ class SyncService:
                 )
         self._identity_changes(run, employee, user, want, failures)
         self._set_manager(run, employee, user, want)
+        enabled = self._open_if_due(run, employee, user)
         if not self._observe:
             self._requeue_pending_reports(employee.id)
+        self._keep_schedule(run, employee.id, account_enabled=enabled)
         if failures:
             return run.finish(Action.CONFLICT, " ".join(failures))
         if run.linked_by is not None:
@@ -547,6 +568,49 @@ class SyncService:
                     + (f"; it is held by {holder}" if holder else "")
                     + ". The other attributes were applied."
                 )
+
+    # -- start and end dates -----------------------------------------------------------------
+    def _open_if_due(self, run: _Run, employee: LuccaEmployee, user: DirectoryUser) -> bool:
+        """An employment that has started opens an account the connector had closed; one
+        closed by someone else stays closed. Returns whether the account is enabled now."""
+        enabled = user.account_enabled is not False
+        access = run.access
+        if access is None or enabled or not access.enabled_now:
+            return enabled
+        if not run.disabled_by_connector:
+            run.details["disabled_by_someone_else"] = True
+            return False
+        run.changes.append(Change(attribute="accountEnabled", old="False", new="True"))
+        if self._observe:
+            return True
+        self._directory.update_user(user.id, {"accountEnabled": True})
+        self._links.set_disabled_by_connector(employee.id, False)
+        run.wrote = run.wrote or Action.UPDATED
+        return True
+
+    def _keep_schedule(self, run: _Run, employee_id: str, *, account_enabled: bool) -> None:
+        """Store the upcoming enables and disables (and a disable already due, for the
+        timer and its safety rails); each change of the schedule is an entry of its own."""
+        access = run.access
+        if access is None or self._schedule is None:
+            return
+        actions = list(access.upcoming)
+        if access.last is not None and access.last.kind == "disable" and account_enabled:
+            actions.insert(0, access.last)  # due already: the next timer run disables
+        if self._observe:
+            run.details["schedule"] = [a.describe() for a in actions]
+            return
+        for change in self._schedule.replace(employee_id, actions):
+            self._log.write(
+                LogEntry(
+                    time=self._clock(),
+                    action=Action.SCHEDULED,
+                    employee_id=employee_id,
+                    object_id=run.object_id,
+                    event_keys=run.event_keys,
+                    message=change.describe(),
+                )
+            )
 
     # -- manager ----------------------------------------------------------------------------
     def _set_manager(
@@ -637,7 +701,7 @@ class SyncService:
 
 
 def _new_account(
-    employee: LuccaEmployee, want: dict[str, str | None], email: str
+    employee: LuccaEmployee, want: dict[str, str | None], email: str, *, enabled: bool
 ) -> dict[str, object]:
     """What a new account is created with: the owned values, and what Graph requires."""
     properties: dict[str, object] = {
@@ -649,7 +713,7 @@ def _new_account(
         or email
     )
     properties.update(
-        accountEnabled=True,
+        accountEnabled=enabled,
         displayName=display_name,
         userPrincipalName=email,
         mail=email,
@@ -698,6 +762,8 @@ class _Run:
         self.details: dict[str, Any] = {}
         self.wrote: Action | None = None  # what was already written to Entra or the links
         self.note = ""
+        self.access: AccessPlan | None = None
+        self.disabled_by_connector = False
 
     def summary(self) -> str:
         """What was already done, for an entry written when the run stops half-way."""

@@ -340,6 +340,11 @@ class GraphSandbox(Sandbox):
             self._users[user["id"]] = user
         return copy.deepcopy(user)
 
+    def edit_user(self, user_id: str, **attrs: Any) -> None:
+        """Change a user as an administrator would in the Entra admin center."""
+        with self._lock:
+            self._users[user_id].update(attrs)
+
     def user(self, user_id: str) -> dict[str, Any]:
         """A copy of every stored property of a user (KeyError if none)."""
         with self._lock:
