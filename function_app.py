@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 import azure.functions as func
@@ -12,8 +13,11 @@ from connector.intake import Intake
 from connector.lazy import Lazy
 from connector.settings import load_settings
 from connector.store import Storage
+from connector.webhook import utc_now
 
 if TYPE_CHECKING:
+    from connector.leavers import LeaverRun
+    from connector.runtime import Clients
     from connector.worker import ChangeWorker, PoisonHandler
 
 # Validated once, at start-up: a missing or malformed setting stops the app here, naming it.
@@ -32,24 +36,46 @@ intake = Intake(
 storage = Storage.from_settings(settings)
 
 
-def _build_worker() -> ChangeWorker:
-    """The sync and its Lucca and Graph clients."""
+def clock() -> datetime:
+    """The connector's clock, UTC: what the sync plans with and the timer compares to."""
+    return utc_now()
+
+
+def _now() -> datetime:
+    # Looked up at each call, so a test can move the clock of the whole app.
+    return clock()
+
+
+def _build_clients() -> Clients:
     # Imported here, not above: the webhook's cold start must not pay for Graph and httpx.
+    from connector.runtime import Clients  # noqa: PLC0415
+
+    return Clients.from_settings(settings, storage)
+
+
+def _build_worker() -> ChangeWorker:
     from connector.runtime import build_worker  # noqa: PLC0415
 
-    return build_worker(settings, storage)
+    return build_worker(settings, storage, _clients(), _now)
+
+
+def _build_leaver_run() -> LeaverRun:
+    from connector.runtime import build_leaver_run  # noqa: PLC0415
+
+    return build_leaver_run(settings, storage, _clients(), _now)
 
 
 def _build_poison_handler() -> PoisonHandler:
-    """The poison handler: storage only, so it works when the sync's clients cannot."""
     from connector.runtime import build_poison_handler  # noqa: PLC0415
 
     return build_poison_handler(storage)
 
 
 # Built once per worker, on first use (a cold instance gets a batch of messages at once).
+_clients = Lazy(_build_clients)
 _worker = Lazy(_build_worker)
-_poison_handler = Lazy(_build_poison_handler)
+_leaver_run = Lazy(_build_leaver_run)
+_poison_handler = Lazy(_build_poison_handler)  # storage only: works when the clients cannot
 
 
 @app.function_name("lucca_webhook")
@@ -78,3 +104,11 @@ def sync_employee_poison(msg: func.QueueMessage) -> None:
     """A change that failed every try: a "failed" entry in the integration log."""
     _poison_handler().handle(msg.get_body().decode())
     logging.warning("change %s could not be applied: logged as failed", msg.id)
+
+
+@app.function_name("deactivate_leavers")
+@app.timer_trigger(arg_name="timer", schedule="%SCHEDULE_TIMER%", run_on_startup=False)
+def deactivate_leavers(timer: func.TimerRequest) -> None:
+    """Due disables and enables (a missed run is caught up: whatever is due, is done)."""
+    report = _leaver_run().run(_now())
+    logging.info("leavers run%s: %s", " (past due)" if timer.past_due else "", report.summary())

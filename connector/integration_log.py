@@ -41,10 +41,11 @@ class Action(StrEnum):
     ENABLED = "enabled"
     DEACTIVATION_FAILED = "deactivation failed"
     RUN_HELD = "run held"
+    LEFT_FOR_OPERATOR = "left for an operator"
 
 
 # Entries an operator must act on, listed together as well.
-NEEDS_AN_OPERATOR = frozenset({Action.NOT_IN_LUCCA, Action.RUN_HELD})
+NEEDS_AN_OPERATOR = frozenset({Action.NOT_IN_LUCCA, Action.RUN_HELD, Action.LEFT_FOR_OPERATOR})
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -1,12 +1,17 @@
-"""Builds the sync's collaborators from the settings, once per worker (or command)."""
+"""Builds the sync's and the timer's collaborators from the settings, once per worker."""
 
 from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
 
 from connector.access import AccessPlanner
 from connector.changes import ChangeFeed
 from connector.directory import GraphDirectory
 from connector.integration_log import IntegrationLog
 from connector.lease import EmployeeLeases
+from connector.leavers import LeaverRun
 from connector.links import Links
 from connector.lucca import LuccaClient
 from connector.mapping import owned
@@ -16,23 +21,28 @@ from connector.store import Storage
 from connector.sync import SyncService
 from connector.worker import ChangeWorker, PoisonHandler
 
+Clock = Callable[[], datetime]
 
-def build_service(
-    settings: Settings, storage: Storage, lucca: LuccaClient, directory: GraphDirectory
-) -> SyncService:
-    """The sync service, with its Lucca client, Graph directory, links and log."""
-    return SyncService(
-        lucca=lucca,
-        directory=directory,
-        planner=build_planner(settings, lucca),
-        schedule=ScheduleStore(storage),
-        feed=ChangeFeed(storage),
-        links=Links(storage),
-        log=IntegrationLog(storage),
-        attributes=owned(settings.sync_attributes),
-        sync_upn=settings.SYNC_UPN,
-        observe=settings.CONNECTOR_MODE == "observe",
-    )
+
+@dataclass(frozen=True)
+class Clients:
+    """The Lucca and Graph clients a worker shares between its triggers."""
+
+    lucca: LuccaClient
+    directory: GraphDirectory
+
+    @classmethod
+    def from_settings(cls, settings: Settings, storage: Storage) -> Clients:
+        """Both clients, for the configured Lucca instance and tenant."""
+        return cls(
+            lucca=LuccaClient.from_settings(settings, storage),
+            directory=GraphDirectory.from_settings(settings),
+        )
+
+    def close(self) -> None:
+        """Close their connections (and Graph's event loop)."""
+        self.lucca.close()
+        self.directory.close()
 
 
 def build_planner(settings: Settings, lucca: LuccaClient) -> AccessPlanner:
@@ -45,17 +55,55 @@ def build_planner(settings: Settings, lucca: LuccaClient) -> AccessPlanner:
     )
 
 
-def build_worker(settings: Settings, storage: Storage) -> ChangeWorker:
+def build_service(
+    settings: Settings, storage: Storage, clients: Clients, clock: Clock
+) -> SyncService:
+    """The sync service, with its Lucca client, Graph directory, links, schedule and log."""
+    return SyncService(
+        lucca=clients.lucca,
+        directory=clients.directory,
+        planner=build_planner(settings, clients.lucca),
+        schedule=ScheduleStore(storage, clock=clock),
+        feed=ChangeFeed(storage),
+        links=Links(storage),
+        log=IntegrationLog(storage),
+        attributes=owned(settings.sync_attributes),
+        sync_upn=settings.SYNC_UPN,
+        observe=settings.CONNECTOR_MODE == "observe",
+        clock=clock,
+    )
+
+
+def build_worker(
+    settings: Settings, storage: Storage, clients: Clients, clock: Clock
+) -> ChangeWorker:
     """What `sync_employee` runs for each queued change."""
-    lucca = LuccaClient.from_settings(settings, storage)
-    directory = GraphDirectory.from_settings(settings)
     return ChangeWorker(
         feed=ChangeFeed(storage),
         leases=EmployeeLeases(storage),
-        service=build_service(settings, storage, lucca, directory),
+        service=build_service(settings, storage, clients, clock),
         log=IntegrationLog(storage),
         busy_delay_seconds=settings.SYNC_DELAY_SECONDS,
-        resources=(lucca, directory),
+        clock=clock,
+    )
+
+
+def build_leaver_run(
+    settings: Settings, storage: Storage, clients: Clients, clock: Clock
+) -> LeaverRun:
+    """What `deactivate_leavers` runs at each tick."""
+    return LeaverRun(
+        schedule=ScheduleStore(storage, clock=clock),
+        planner=build_planner(settings, clients.lucca),
+        lucca=clients.lucca,
+        directory=clients.directory,
+        links=Links(storage),
+        leases=EmployeeLeases(storage),
+        log=IntegrationLog(storage),
+        max_sudden=settings.MAX_SUDDEN_DEACTIVATIONS,
+        release_id=settings.RELEASE_HELD_RUN,
+        revoke_sessions=settings.REVOKE_SESSIONS,
+        clock=clock,
     )
 
 

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from azure.core.exceptions import (
     AzureError,
+    HttpResponseError,
     ResourceExistsError,
     ResourceModifiedError,
     ResourceNotFoundError,
@@ -202,7 +203,7 @@ _DATA_ERRORS = (
 )
 
 
-def _missing_container(err: ResourceNotFoundError) -> bool:
+def _missing_container(err: HttpResponseError) -> bool:
     """The table or queue itself is missing (some SDK calls leave `error_code` unset)."""
     if getattr(err, "error_code", None) in _MISSING_CODES:
         return True
@@ -219,8 +220,8 @@ def _translated(call: Callable[[], T]) -> T:
     `StorageUnavailable`."""
     try:
         return call()
-    except ResourceNotFoundError as err:
-        if _missing_container(err):
+    except (ResourceNotFoundError, TableTransactionError) as err:
+        if _missing_container(err):  # a transaction on a missing table says so too
             raise _Missing from err
         raise
     except _DATA_ERRORS:

@@ -14,7 +14,6 @@ import logging
 import math
 from collections.abc import Callable
 from datetime import datetime
-from typing import Protocol
 
 from connector.changes import ChangeFeed, ChangeMessage
 from connector.errors import ConnectorError, Throttled
@@ -24,14 +23,6 @@ from connector.sync import SyncService
 from connector.webhook import utc_now
 
 logger = logging.getLogger(__name__)
-
-
-class Closeable(Protocol):
-    """A client holding connections."""
-
-    def close(self) -> None:
-        """Release them."""
-        ...
 
 
 class ChangeWorker:
@@ -46,20 +37,13 @@ class ChangeWorker:
         log: IntegrationLog,
         busy_delay_seconds: int,
         clock: Callable[[], datetime] = utc_now,
-        resources: tuple[Closeable, ...] = (),
     ) -> None:
-        self._resources = resources
         self._feed = feed
         self._leases = leases
         self._service = service
         self._log = log
         self._busy_delay = max(1, busy_delay_seconds)
         self._clock = clock
-
-    def close(self) -> None:
-        """Close the clients the worker was built with (HTTP pools, Graph's event loop)."""
-        for resource in self._resources:
-            resource.close()
 
     def handle(self, text: str) -> str:
         """Process one message; returns what happened (for the trigger's log line)."""

@@ -87,8 +87,8 @@ def load_app(monkeypatch: pytest.MonkeyPatch, azurite: Azurite) -> Iterator[AppL
 
     yield load
     for module in loaded:
-        if module._worker.built is not None:
-            module._worker.built.close()
+        if module._clients.built is not None:
+            module._clients.built.close()
     sys.modules.pop("function_app", None)
     _wipe(azurite.connection_string)
 

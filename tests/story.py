@@ -13,13 +13,17 @@ import importlib
 import logging
 import os
 import sys
+from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from zoneinfo import ZoneInfo  # noqa: E402
+
 from azure.data.tables import TableServiceClient  # noqa: E402
+from azure.functions.timer import TimerRequest  # noqa: E402
 from azure.storage.queue import QueueServiceClient  # noqa: E402
 
 from connector.integration_log import IntegrationLog  # noqa: E402
@@ -62,6 +66,7 @@ class Story:
         self.app = importlib.import_module("function_app")
         self.host = QueueHost(self.app, azurite.connection_string)
         self.webhook = user_function(self.app, "lucca_webhook")
+        self.timer = user_function(self.app, "deactivate_leavers")
         self.lucca, self.graph = lucca, graph
         self.log = IntegrationLog(
             Storage(
@@ -102,6 +107,23 @@ class Story:
                 f"manager={manager}"
             )
 
+    def tick(self, moment: datetime) -> None:
+        """Move the connector's clock to `moment` and let the timer run what is due."""
+        self.app.clock = lambda: moment
+        self.lucca.today = moment.astimezone(ZoneInfo("Europe/Paris")).date()
+        self.timer(TimerRequest(past_due=False))
+
+    def show_accounts(self, logins: list[str]) -> None:
+        """Whether these accounts are enabled."""
+        states = {
+            u["userPrincipalName"].partition("@")[0]: u.get("accountEnabled")
+            for u in self.graph.users
+        }
+        shown = ", ".join(
+            f"{login} {'enabled' if states.get(login) else 'disabled'}" for login in logins
+        )
+        say(f"    → {shown}")
+
     def show_log(self, employee_ids: list[str]) -> None:
         """Each employee's integration log, oldest first."""
         names = {u["id"]: u.get("displayName") for u in self.graph.users}
@@ -113,7 +135,8 @@ class Story:
                     else str(c)
                     for c in entry.changes
                 )
-                say(f"  [{entry.time:%H:%M:%S}] employee {employee_id} {entry.action.value}: ")
+                stamp = f"{entry.time:%Y-%m-%d %H:%M:%S}"
+                say(f"  [{stamp}] employee {employee_id} {entry.action.value}:")
                 say(f"      {entry.message}")
                 if changes and entry.action.value != "created":
                     say(f"      {changes}")
@@ -177,13 +200,37 @@ def main() -> None:
         story.sync()
 
         say()
+        paris = ZoneInfo("Europe/Paris")
+        today = datetime.now(UTC).astimezone(paris).date()
+        last_day, first_day = today + timedelta(days=1), today + timedelta(days=3)
+        say(f"4. Hugo's last day will be {last_day}; Léo starts on {first_day}")
+        lucca.end_employment(hugo, last_day)
+        leo = lucca.add_employee(
+            "Léo",
+            "Faure",
+            f"leo.faure@{DOMAIN}",
+            start=first_day.isoformat(),
+            job_title="Stagiaire",
+        )
+        story.deliver(story.new_events())
+        story.sync()
+        story.show_accounts(["hugo.bernard", "leo.faure"])
+
+        for day in (last_day + timedelta(days=1), first_day):
+            midnight = datetime.combine(day, time(), paris).astimezone(UTC)
+            for moment in (midnight - timedelta(milliseconds=1), midnight):
+                say(f"  the timer fires at {moment:%Y-%m-%d %H:%M:%S.%f}"[:-3] + " UTC")
+                story.tick(moment)
+                story.show_accounts(["hugo.bernard", "leo.faure"])
+
+        say()
         say("The directory (Graph sandbox):")
         story.show_directory()
         say()
         say("The integration log:")
-        story.show_log([claire, hugo, ana])
+        story.show_log([claire, hugo, ana, leo])
         say()
-        say("Next in the story (coming issues): leaver schedules, notification emails.")
+        say("Next in the story (coming issues): notification emails.")
 
 
 if __name__ == "__main__":

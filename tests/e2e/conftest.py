@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from types import ModuleType
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import azure.functions as func
 import pytest
+from azure.functions.timer import TimerRequest
 
 from connector.changes import ChangeFeed, ChangeMessage
 from connector.integration_log import IntegrationLog, LogEntry
@@ -50,6 +53,17 @@ class World:
     def enqueue(self, message: ChangeMessage) -> None:
         """Put a change on the queue directly, as a second delivery path would."""
         ChangeFeed(self.storage).enqueue(message, 0)
+
+    def set_clock(self, moment: datetime) -> None:
+        """Move the connector's clock (and Lucca's idea of today) to `moment`."""
+        self.app.clock = lambda: moment
+        self.lucca.today = moment.astimezone(ZoneInfo("Europe/Paris")).date()
+
+    def tick(self, moment: datetime, *, past_due: bool = False) -> None:
+        """The timer fires at `moment`: `deactivate_leavers` runs what is due."""
+        self.set_clock(moment)
+        timer = user_function(self.app, "deactivate_leavers")
+        timer(TimerRequest(past_due=past_due))
 
     def sync(self, *, instances: int = 1) -> int:
         """Let the host run the queued syncs; returns how many function calls it made."""

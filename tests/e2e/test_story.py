@@ -34,6 +34,10 @@ def test_story_runs_and_shows_directory_and_log() -> None:
         "mail=claire.moreau-roy@acme.fr",
         "employeeId=lucca-1003",
         "manager: - → Claire Moreau",
+        "→ hugo.bernard enabled, leo.faure disabled",
+        "→ hugo.bernard disabled, leo.faure enabled",
+        "disable scheduled for",
+        "It stays disabled until the first day (scheduled).",
         "Linked to the existing account ana.lopez@acme.fr (matched by mail).",
     ):
         assert expected in out, expected

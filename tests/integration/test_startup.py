@@ -87,3 +87,30 @@ def test_queue_encoding_matches_host_json() -> None:
     host = json.loads((ROOT / "host.json").read_text())
     assert host["extensions"]["queues"]["messageEncoding"] == QUEUE_MESSAGE_ENCODING == "base64"
     assert host["extensionBundle"]["version"] == "[4.*, 5.0.0)"
+
+
+def test_trigger_declarations(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The queue triggers read lucca-changes and its poison queue through AzureWebJobsStorage;
+    the timer's schedule is the SCHEDULE_TIMER app setting (NCRONTAB, UTC)."""
+    for name, value in base_settings("UseDevelopmentStorage=true").items():
+        monkeypatch.setenv(name, value)
+    sys.modules.pop("function_app", None)
+    import function_app  # noqa: PLC0415
+
+    try:
+        bindings = {
+            f.get_function_name(): [json.loads(b) for b in f.get_raw_bindings()]
+            for f in function_app.app.get_functions()
+        }
+    finally:
+        sys.modules.pop("function_app", None)
+    [sync] = bindings["sync_employee"]
+    [poison] = bindings["sync_employee_poison"]
+    [timer] = bindings["deactivate_leavers"]
+    assert (sync["type"], sync["queueName"], sync["connection"]) == (
+        "queueTrigger",
+        "lucca-changes",
+        "AzureWebJobsStorage",
+    )
+    assert poison["queueName"] == "lucca-changes-poison"
+    assert (timer["type"], timer["schedule"]) == ("timerTrigger", "%SCHEDULE_TIMER%")
