@@ -78,6 +78,8 @@ WRITABLE: Final = frozenset(
         "accountEnabled", "displayName", "givenName", "surname", "mail", "userPrincipalName",
         "mailNickname", "department", "jobTitle", "employeeId", "companyName",
         "officeLocation", "usageLocation", "employeeType",
+        # Written (never read) with LIFECYCLE_DATES: reading them needs a permission more.
+        "employeeHireDate", "employeeLeaveDateTime",
     }
 )  # fmt: skip
 DOMAIN_SELECT: Final = ("id", "isVerified", "isDefault", "authenticationType")

@@ -44,6 +44,8 @@ class Link:
     # The connector disabled the account (a leaver, or a future hire created closed): only
     # then may it enable it again. An account disabled by someone else stays disabled.
     disabled_by_connector: bool = False
+    # employeeHireDate and employeeLeaveDateTime as last written (LIFECYCLE_DATES).
+    lifecycle: tuple[str | None, str | None] = (None, None)
 
 
 class Links:
@@ -64,6 +66,7 @@ class Links:
             how=str(row.get("How", "")),
             pending_manager_id=row.get("PendingManagerId") or None,
             disabled_by_connector=bool(row.get("DisabledByConnector")),
+            lifecycle=(row.get("HireDate") or None, row.get("LeaveDateTime") or None),
         )
 
     def employee_of(self, object_id: str) -> str | None:
@@ -111,6 +114,18 @@ class Links:
             "PartitionKey": PARTITION,
             "RowKey": _employee_row(employee_id),
             "DisabledByConnector": value,
+        }
+        self._storage.on_table(
+            LINKS_TABLE, lambda t: t.upsert_entity(update, mode=UpdateMode.MERGE)
+        )
+
+    def set_lifecycle(self, employee_id: str, hire: str | None, leave: str | None) -> None:
+        """Record the lifecycle dates last written to the account."""
+        update = {
+            "PartitionKey": PARTITION,
+            "RowKey": _employee_row(employee_id),
+            "HireDate": hire or "",
+            "LeaveDateTime": leave or "",
         }
         self._storage.on_table(
             LINKS_TABLE, lambda t: t.upsert_entity(update, mode=UpdateMode.MERGE)

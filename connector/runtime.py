@@ -64,6 +64,7 @@ def build_service(
         directory=clients.directory,
         planner=build_planner(settings, clients.lucca),
         schedule=ScheduleStore(storage, clock=clock),
+        lifecycle_dates=settings.LIFECYCLE_DATES,
         feed=ChangeFeed(storage),
         links=Links(storage),
         log=IntegrationLog(storage),

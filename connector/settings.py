@@ -73,6 +73,7 @@ class Settings(BaseSettings):
     SCHEDULE_TIMER: str = "0 */5 * * * *"
     REVOKE_SESSIONS: bool = True
     RELEASE_HELD_RUN: str = ""
+    LIFECYCLE_DATES: bool = False
     LUCCA_MAX_RPM: int = Field(default=30, ge=1, le=50)
     LUCCA_RATE_WINDOW_SECONDS: float = Field(default=60.0, gt=0, le=60)
 

@@ -14,12 +14,12 @@ import secrets
 import string
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeVar
 
 from connector.access import AccessPlanner
 from connector.changes import ChangeFeed, ChangeMessage
-from connector.contract_dates import AccessPlan
+from connector.contract_dates import AccessPlan, local_midnight_utc
 from connector.errors import (
     Conflict,
     ConnectorError,
@@ -159,6 +159,7 @@ class _Match:
     how: str | None = None
     linked: bool = False
     disabled_by_connector: bool = False
+    lifecycle: tuple[str | None, str | None] = (None, None)
     conflict: str | None = None
     candidates: list[dict[str, str]] = field(default_factory=list)
 
@@ -177,12 +178,14 @@ class SyncService:
         attributes: tuple[Attribute, ...],
         planner: AccessPlanner | None = None,
         schedule: ScheduleStore | None = None,
+        lifecycle_dates: bool = False,
         sync_upn: bool = False,
         observe: bool = False,
         clock: Callable[[], datetime] = utc_now,
     ) -> None:
         self._planner = planner
         self._schedule = schedule
+        self._lifecycle_dates = lifecycle_dates
         self._lucca = lucca
         self._directory = directory
         self._feed = feed
@@ -246,6 +249,7 @@ class SyncService:
             return self._create(run, employee, want)
         user = match.user
         run.disabled_by_connector = match.disabled_by_connector
+        run.lifecycle = match.lifecycle
         if not match.linked:
             run.linked_by = match.how or "match"
             if not self._observe:
@@ -330,7 +334,11 @@ class SyncService:
                 ),
             )
         return _Match(
-            user=user, how="link", linked=True, disabled_by_connector=link.disabled_by_connector
+            user=user,
+            how="link",
+            linked=True,
+            disabled_by_connector=link.disabled_by_connector,
+            lifecycle=link.lifecycle,
         )
 
     def _judge(self, employee_id: str, found: list[DirectoryUser], *, how: str) -> _Match:
@@ -407,6 +415,7 @@ class SyncService:
             self._links.set_disabled_by_connector(employee.id, True)
         self._set_manager(run, employee, outcome, want, current=None)
         self._requeue_pending_reports(employee.id)
+        self._write_lifecycle(run, employee, outcome.id)
         self._keep_schedule(run, employee.id, account_enabled=enabled)
         closed = "" if enabled else " It stays disabled until the first day (scheduled)."
         return run.finish(
@@ -513,6 +522,7 @@ class SyncService:
         self._identity_changes(run, employee, user, want, failures)
         self._set_manager(run, employee, user, want)
         enabled = self._open_if_due(run, employee, user)
+        self._write_lifecycle(run, employee, user.id)
         if not self._observe:
             self._requeue_pending_reports(employee.id)
         self._keep_schedule(run, employee.id, account_enabled=enabled)
@@ -587,6 +597,35 @@ class SyncService:
         self._links.set_disabled_by_connector(employee.id, False)
         run.wrote = run.wrote or Action.UPDATED
         return True
+
+    def _write_lifecycle(self, run: _Run, employee: LuccaEmployee, object_id: str) -> None:
+        """With LIFECYCLE_DATES: employeeHireDate (the current employment's first day) and
+        employeeLeaveDateTime (the planned disable), for Entra Lifecycle Workflows; written
+        when they differ from what was last written (Graph's values are not read: that needs
+        a permission more)."""
+        access = run.access
+        if not self._lifecycle_dates or access is None or self._planner is None:
+            return
+        start = employee.employment.start if employee.employment else None
+        zone = self._planner.zone_of(employee)
+        hire = _graph_instant(local_midnight_utc(start, zone)) if start else None
+        disables = [a.at for a in access.upcoming if a.kind == "disable"]
+        if not disables and access.last is not None and access.last.kind == "disable":
+            disables = [access.last.at]
+        leave = _graph_instant(disables[0]) if disables else None
+        if (hire, leave) == run.lifecycle:
+            return
+        run.changes.append(Change(attribute="employeeHireDate", old=run.lifecycle[0], new=hire))
+        run.changes.append(
+            Change(attribute="employeeLeaveDateTime", old=run.lifecycle[1], new=leave)
+        )
+        if self._observe:
+            return
+        self._directory.update_user(
+            object_id, {"employeeHireDate": hire, "employeeLeaveDateTime": leave}
+        )
+        self._links.set_lifecycle(employee.id, hire, leave)
+        run.wrote = run.wrote or Action.UPDATED
 
     def _keep_schedule(self, run: _Run, employee_id: str, *, account_enabled: bool) -> None:
         """Store the upcoming enables and disables (and a disable already due, for the
@@ -700,6 +739,11 @@ class SyncService:
         )
 
 
+def _graph_instant(moment: datetime) -> str:
+    """A DateTimeOffset as Graph writes it back: `2026-10-24T22:00:00Z`."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
 def _new_account(
     employee: LuccaEmployee, want: dict[str, str | None], email: str, *, enabled: bool
 ) -> dict[str, object]:
@@ -764,6 +808,7 @@ class _Run:
         self.note = ""
         self.access: AccessPlan | None = None
         self.disabled_by_connector = False
+        self.lifecycle: tuple[str | None, str | None] = (None, None)
 
     def summary(self) -> str:
         """What was already done, for an entry written when the run stops half-way."""

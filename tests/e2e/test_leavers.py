@@ -4,6 +4,7 @@ fired by the timer with the connector's clock moved across midnight Paris."""
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 import pytest
 
@@ -89,3 +90,36 @@ def test_contract_a_month_later_disables_then_enables(world: World) -> None:
     assert world.account_of(employee_id)["accountEnabled"] is False
     world.tick(datetime(2026, 4, 27, 22, 0, tzinfo=UTC))
     assert world.account_of(employee_id)["accountEnabled"] is True
+
+
+def test_establishment_time_zone(make_world: Any) -> None:
+    """LEAVER_TIME_ZONE=establishment: a New York employee leaves at midnight New York."""
+    world = make_world(LEAVER_TIME_ZONE="establishment")
+    world.set_clock(datetime(2026, 11, 1, 12, 0, tzinfo=UTC))
+    office = world.lucca.add_establishment("New York", "America/New_York")
+    employee_id = hire(
+        world, "Ann", "Lee", f"ann.lee@{DOMAIN}", start="2020-01-01", establishment_id=office
+    )
+    change(world, lambda: world.lucca.end_employment(employee_id, date(2026, 11, 10)))
+    midnight_new_york = datetime(2026, 11, 11, 5, 0, tzinfo=UTC)  # EST, UTC-5
+    world.tick(midnight_new_york - MS)
+    assert world.account_of(employee_id)["accountEnabled"] is True
+    world.tick(midnight_new_york)
+    assert world.account_of(employee_id)["accountEnabled"] is False
+    assert "America/New_York" in world.entries(employee_id)[0].message
+
+
+def test_lifecycle_dates_written_when_they_change(make_world: Any) -> None:
+    """LIFECYCLE_DATES=true: employeeHireDate and employeeLeaveDateTime follow Lucca, written
+    once, and not again while they stay the same."""
+    world = make_world(LIFECYCLE_DATES="true")
+    world.set_clock(datetime(2026, 10, 1, 9, 0, tzinfo=UTC))
+    employee_id = hire(world, "Zoé", "Blanc", f"zoe.blanc@{DOMAIN}", start="2026-03-30")
+    account = world.account_of(employee_id)
+    assert account["employeeHireDate"] == "2026-03-29T22:00:00Z"
+    assert account.get("employeeLeaveDateTime") is None
+    change(world, lambda: world.lucca.end_employment(employee_id, date(2026, 10, 24)))
+    assert world.account_of(employee_id)["employeeLeaveDateTime"] == "2026-10-24T22:00:00Z"
+    world.graph.reset_log()
+    change(world, lambda: world.lucca.update_employee(employee_id, employee_number="Z-9"))
+    assert world.graph_writes() == 0
