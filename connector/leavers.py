@@ -192,8 +192,10 @@ class LeaverRun:
         max_sudden: int = 20,
         release_id: str = "",
         revoke_sessions: bool = True,
+        observe: bool = False,
         clock: Callable[[], datetime] = utc_now,
     ) -> None:
+        self._observe = observe
         self._schedule = schedule
         self._planner = planner
         self._lucca = lucca
@@ -214,8 +216,14 @@ class LeaverRun:
         report = RunReport(rows_read=self._schedule.rows_read, due=len(due))
         if not due:
             return report
+        if self._observe:
+            report.deferred = len(due)  # observe mode: plans only, nothing carried out
+            return report
         disables = [action for action in due if action.kind == "disable"]
-        report.sudden = sum(1 for action in disables if is_sudden(action))
+        already = self._schedule.released() if any(map(is_sudden, disables)) else frozenset()
+        report.sudden = sum(
+            1 for action in disables if is_sudden(action) and action.due_key not in already
+        )
         released: str | None = None
         if report.sudden > self._max_sudden:
             report.run_id = run_id(disables)
@@ -223,6 +231,7 @@ class LeaverRun:
                 self._hold(report, disables)
                 return report
             released = report.run_id
+            self._schedule.release([a.due_key for a in disables])
         groups: dict[str, list[ScheduledAction]] = {}
         for action in due:  # soonest first, as the index sorts them
             groups.setdefault(action.employee_id, []).append(action)
@@ -332,6 +341,20 @@ class LeaverRun:
                 self._schedule.done(action)
                 report.failed += 1
             return
+        except Denied as err:
+            # The connector's own Lucca access (an expired secret, a missing scope), not this
+            # account: the whole run stops, and nothing is counted against the actions.
+            self._log.write(
+                LogEntry(
+                    time=self._clock(),
+                    action=Action.FAILED,
+                    message=(
+                        f"Lucca refused the timer's reads ({err.message}); no due enable or "
+                        "disable was carried out, they wait for the next run."
+                    ),
+                )
+            )
+            raise _Stop from err
         except Permanent as err:
             for action in actions:
                 self._failed(action, link, err, report)
@@ -445,10 +468,11 @@ class LeaverRun:
             self._schedule.done(action)
             report.unchanged += 1
             return
-        self._guard(lambda: self._directory.update_user(object_id, {"accountEnabled": False}))
-        # Recorded at once: a run that stops before the end finds it and does not mistake
-        # the account for one disabled by someone else (which it would never enable).
+        # Recorded first: a run that stops after the PATCH finds it and does not mistake the
+        # account for one disabled by someone else; if the PATCH fails, the next sync sees
+        # the account enabled and clears the flag.
         self._links.set_disabled_by_connector(action.employee_id, True)
+        self._guard(lambda: self._directory.update_user(object_id, {"accountEnabled": False}))
         sessions = self._revoke_sessions(object_id)
         self._entry(
             action,

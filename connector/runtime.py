@@ -104,6 +104,7 @@ def build_leaver_run(
         max_sudden=settings.MAX_SUDDEN_DEACTIVATIONS,
         release_id=settings.RELEASE_HELD_RUN,
         revoke_sessions=settings.REVOKE_SESSIONS,
+        observe=settings.CONNECTOR_MODE == "observe",
         clock=clock,
     )
 

@@ -13,6 +13,7 @@ Table `Schedule`, two kinds of partitions:
 from __future__ import annotations
 
 import contextlib
+import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -30,6 +31,8 @@ from connector.webhook import utc_now
 SCHEDULE_TABLE = "Schedule"
 DUE_PARTITION = "due"
 POINTER_ROW = "pointer"
+RUNS_PARTITION = "runs"
+RELEASED_ROW = "released"
 
 Change = Literal["scheduled", "rescheduled", "cancelled"]
 
@@ -189,16 +192,17 @@ class ScheduleStore:
         keep = {ScheduledAction.planned(employee_id, a, now).key for a in planned}
         cancelled = [old for key, old in stored.items() if key not in keep]
         changes.extend(ScheduleChange(change="cancelled", action=old) for old in cancelled)
+        # The index rows first, for every action kept (idempotent): a crash after them leaves
+        # only stale rows, which the timer drops; a crash before the partition write is
+        # mended by the next replace, since it re-indexes unchanged actions too.
+        for key in keep:
+            self._index(wanted.get(key) or stored[key])
         if not changes:
             return []
         self._write(employee_id, pointer, wanted.values(), cancelled)
-        # The index follows; a stale or missing index row is mended by the next replace,
-        # and a stale one is ignored by the timer (the employee's rows decide).
         for change_ in changes:
             if change_.before is not None or change_.change == "cancelled":
                 self._unindex(change_.before or change_.action)
-            if change_.change != "cancelled":
-                self._index(change_.action)
         return changes
 
     def due(self, now: datetime) -> list[ScheduledAction]:
@@ -246,6 +250,21 @@ class ScheduleStore:
             SCHEDULE_TABLE, lambda t: t.upsert_entity(entity, mode=UpdateMode.MERGE)
         )
         return attempts
+
+    # -- released runs ------------------------------------------------------------------------
+    def released(self) -> frozenset[str]:
+        """Due keys of disables an operator released (RELEASE_HELD_RUN): no longer sudden."""
+        row = self._storage.read(SCHEDULE_TABLE, RUNS_PARTITION, RELEASED_ROW)
+        return frozenset(json.loads(row["Keys"])) if row else frozenset()
+
+    def release(self, due_keys: Sequence[str]) -> None:
+        """Remember that these disables were released, so a later run (after a 429, or with
+        more disables due) does not hold them again."""
+        keys = sorted(self.released() | set(due_keys))
+        entity = {"PartitionKey": RUNS_PARTITION, "RowKey": RELEASED_ROW, "Keys": json.dumps(keys)}
+        self._storage.on_table(
+            SCHEDULE_TABLE, lambda t: t.upsert_entity(entity, mode=UpdateMode.REPLACE)
+        )
 
     # -- helpers ----------------------------------------------------------------------------
     def _partition(self, employee_id: str) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:

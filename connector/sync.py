@@ -584,6 +584,10 @@ class SyncService:
         """An employment that has started opens an account the connector had closed; one
         closed by someone else stays closed. Returns whether the account is enabled now."""
         enabled = user.account_enabled is not False
+        if enabled and run.disabled_by_connector and not self._observe:
+            # Someone enabled it since the connector closed it: from now on it is theirs.
+            self._links.set_disabled_by_connector(employee.id, False)
+            run.disabled_by_connector = False
         access = run.access
         if access is None or enabled or not access.enabled_now:
             return enabled

@@ -108,3 +108,15 @@ def test_account_disabled_by_someone_else_is_not_reopened(world: World) -> None:
     change(world, lambda: world.lucca.update_employee(employee_id, employee_number="X-1"))
     assert world.account_of(employee_id)["accountEnabled"] is False
     assert world.entries(employee_id)[0].details.get("disabled_by_someone_else") is True
+
+
+def test_flag_cleared_once_someone_enables_the_account(world: World) -> None:
+    """The connector closed the account, an administrator opened it again: the next sync
+    forgets that the connector closed it, so it will never reopen it after a later manual
+    disable."""
+    employee_id = hire(world, "Gus", "Perrin", f"gus.perrin@{DOMAIN}")
+    links = Links(world.storage)
+    links.set_disabled_by_connector(employee_id, True)  # closed once by the connector…
+    change(world, lambda: world.lucca.update_employee(employee_id, employee_number="G-1"))
+    link = links.of_employee(employee_id)
+    assert link is not None and not link.disabled_by_connector  # …but enabled since

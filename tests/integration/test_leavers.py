@@ -557,3 +557,45 @@ def test_a_run_reads_only_what_is_due(world: World) -> None:
     assert sorted(employee_reads) == sorted(f"/lucca-api/employees/{e}" for e, _ in leavers)
     assert not any(world.enabled(account) for _, account in leavers)
     assert len(world.schedule.upcoming("90000")) == 10
+
+
+def test_a_released_run_is_not_held_again_when_more_fall_due(world: World) -> None:
+    """Released, then throttled half-way, with one more sudden disable due by the next run:
+    the released ones are not held again (the operator's release stays valid)."""
+    accounts = _leavers(world, 21, scheduled_before=timedelta(hours=1))
+    held = world.run(DISABLE_AT)
+    world.graph.throttle(times=1, retry_after=600, path=r"^/v1\.0/users/")
+    first = world.run(DISABLE_AT + timedelta(minutes=5), release_id=held.run_id)
+    assert first.throttled
+    _leavers(world, 1, scheduled_before=timedelta(hours=1))
+    second = world.run(DISABLE_AT + timedelta(minutes=10))
+    assert second.held == 0
+    assert not any(world.enabled(account) for account in accounts)
+
+
+def test_lucca_refusing_the_timer_stops_the_run_without_using_attempts(world: World) -> None:
+    """Lucca's 401/403 for the connector itself (expired secret, missing scope) stops the
+    run: nothing is done, nothing is counted against the actions, they wait."""
+    employee_id, account = world.hire(start=date(2021, 1, 4), end=LAST_DAY)
+    world.plan_at(employee_id, DISABLE_AT - timedelta(days=30))
+    world.lucca.inject(403, path=r"^/lucca-api/employees/", times=10, body={
+        "title": "Forbidden", "status": 403, "detail": "needs the scope employees.readonly",
+    })  # fmt: skip
+    for minutes in (0, 5, 10, 15):
+        assert world.run(DISABLE_AT + timedelta(minutes=minutes)).acted == 0
+    [action] = world.schedule.upcoming(employee_id)
+    assert action.attempts == 0
+    assert world.entries(employee_id, Action.LEFT_FOR_OPERATOR) == []
+    world.lucca.clear_faults()
+    assert world.run(DISABLE_AT + timedelta(minutes=20)).disabled == 1
+    assert not world.enabled(account)
+
+
+def test_observe_mode_timer_changes_nothing(world: World) -> None:
+    """CONNECTOR_MODE=observe: the timer carries nothing out; the actions stay due."""
+    employee_id, account = world.hire(start=date(2021, 1, 4), end=LAST_DAY)
+    world.plan_at(employee_id, DISABLE_AT - timedelta(days=30))
+    report = world.run(DISABLE_AT, observe=True)
+    assert (report.acted, report.deferred) == (0, 1)
+    assert world.enabled(account)
+    assert len(world.schedule.upcoming(employee_id)) == 1

@@ -136,3 +136,16 @@ def test_stale_index_row_is_ignored_and_dropped(store: ScheduleStore, storage: S
     storage.on_table(SCHEDULE_TABLE, lambda t: t.upsert_entity(entity))
     assert store.due(datetime(2026, 10, 25, tzinfo=UTC)) == []
     assert storage.read(SCHEDULE_TABLE, DUE_PARTITION, action.due_key) is None
+
+
+def test_lost_index_row_is_mended_by_the_next_replace(
+    store: ScheduleStore, storage: Storage
+) -> None:
+    """A crash after the employee's rows and before the index row: the next sync (same plan)
+    writes the index row again, so the disable is not lost."""
+    store.replace("416", [disable_after(date(2026, 10, 24))])
+    [action] = store.upcoming("416")
+    storage.delete(SCHEDULE_TABLE, DUE_PARTITION, action.due_key)  # as if never written
+    assert store.due(datetime(2026, 10, 25, tzinfo=UTC)) == []
+    assert store.replace("416", [disable_after(date(2026, 10, 24))]) == []
+    assert store.due(datetime(2026, 10, 25, tzinfo=UTC)) == [action]
