@@ -600,7 +600,7 @@ class LeaverRun:
             details=details,
             request_id=err.request_id,
         )
-        self._schedule.done(action)
+        self._schedule.give_up(action)
         report.failed += 1
 
     def _explain(self, err: Permanent, kind: str) -> str:

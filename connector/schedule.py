@@ -31,6 +31,8 @@ from connector.webhook import utc_now
 SCHEDULE_TABLE = "Schedule"
 DUE_PARTITION = "due"
 POINTER_ROW = "pointer"
+ACTION_PREFIX = "action-"
+GIVEN_UP_PREFIX = "given-up-"
 RUNS_PARTITION = "runs"
 RELEASED_ROW = "released"
 
@@ -64,7 +66,7 @@ class ScheduledAction:
     @property
     def key(self) -> str:
         """The employee's row for this action: one per kind and employment."""
-        return f"action-{self.kind}-{self.employment_id}"
+        return f"{ACTION_PREFIX}{self.kind}-{self.employment_id}"
 
     @property
     def due_key(self) -> str:
@@ -165,7 +167,7 @@ class ScheduleStore:
             (
                 ScheduledAction.from_entity(employee_id, r)
                 for r in rows
-                if r["RowKey"] != POINTER_ROW
+                if r["RowKey"].startswith(ACTION_PREFIX)
             ),
             key=lambda a: a.at,
         )
@@ -176,8 +178,19 @@ class ScheduleStore:
         stored = {
             r["RowKey"]: ScheduledAction.from_entity(employee_id, r)
             for r in rows
-            if r["RowKey"] != POINTER_ROW
+            if r["RowKey"].startswith(ACTION_PREFIX)
         }
+        given_up = {
+            r["RowKey"].removeprefix(GIVEN_UP_PREFIX): r["At"]
+            for r in rows
+            if r["RowKey"].startswith(GIVEN_UP_PREFIX)
+        }
+        # An action left for an operator is not planned again at the same instant.
+        planned = [
+            a
+            for a in planned
+            if given_up.get(ScheduledAction.planned(employee_id, a, a.at).key) != a.at
+        ]
         now = self._clock()
         changes: list[ScheduleChange] = []
         wanted: dict[str, ScheduledAction] = {}
@@ -241,6 +254,19 @@ class ScheduleStore:
         if any(r["RowKey"] == action.key for r in rows):
             self._write(action.employee_id, pointer, (), [action])
         self._unindex(action)
+
+    def give_up(self, action: ScheduledAction) -> None:
+        """The action failed too often: drop it, and remember not to plan it again at this
+        instant (an operator acts by hand; a new date plans it anew)."""
+        marker = {
+            "PartitionKey": employee_partition(action.employee_id),
+            "RowKey": GIVEN_UP_PREFIX + action.key,
+            "At": action.at,
+        }
+        self._storage.on_table(
+            SCHEDULE_TABLE, lambda t: t.upsert_entity(marker, mode=UpdateMode.REPLACE)
+        )
+        self.done(action)
 
     def failed_once_more(self, action: ScheduledAction) -> int:
         """Count a failed attempt on the action; returns the attempts so far."""

@@ -149,3 +149,17 @@ def test_lost_index_row_is_mended_by_the_next_replace(
     assert store.due(datetime(2026, 10, 25, tzinfo=UTC)) == []
     assert store.replace("416", [disable_after(date(2026, 10, 24))]) == []
     assert store.due(datetime(2026, 10, 25, tzinfo=UTC)) == [action]
+
+
+def test_given_up_action_is_not_planned_again_at_the_same_instant(store: ScheduleStore) -> None:
+    """Left for an operator: the next sync's same plan does not bring it back; a new date
+    does."""
+    store.replace("416", [disable_after(date(2026, 10, 24))])
+    [action] = store.upcoming("416")
+    store.give_up(action)
+    assert store.upcoming("416") == []
+    assert store.replace("416", [disable_after(date(2026, 10, 24))]) == []
+    assert store.upcoming("416") == []
+    assert store.due(datetime(2026, 10, 26, tzinfo=UTC)) == []
+    [change] = store.replace("416", [disable_after(date(2026, 10, 31))])
+    assert change.change == "scheduled"
