@@ -441,9 +441,8 @@ class LeaverRun:
     ) -> None:
         """Disable the account (already disabled counts as done), then revoke its sessions."""
         object_id = link.object_id
-        user = self._guard(lambda: self._directory.get_user(object_id))
+        user = self._account(action, link, report)
         if user is None:
-            self._gone(action, link, report)
             return
         name = user.user_principal_name or object_id
         details: dict[str, Any] = {"released_run": released} if released else {}
@@ -499,14 +498,22 @@ class LeaverRun:
             )
         return "its sign-in sessions were revoked"
 
+    def _account(
+        self, action: ScheduledAction, link: Link, report: RunReport
+    ) -> DirectoryUser | None:
+        """The linked account; None (and the action settled as gone) if Entra has none."""
+        user = self._guard(lambda: self._directory.get_user(link.object_id))
+        if user is None:
+            self._gone(action, link, report)
+        return user
+
     def _enable(
         self, action: ScheduledAction, link: Link, now: datetime, report: RunReport
     ) -> None:
         """Enable the account, only if the connector itself disabled it."""
         object_id = link.object_id
-        user = self._guard(lambda: self._directory.get_user(object_id))
+        user = self._account(action, link, report)
         if user is None:
-            self._gone(action, link, report)
             return
         name = user.user_principal_name or object_id
         if user.account_enabled is not False:

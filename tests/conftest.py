@@ -15,6 +15,7 @@ from azure.storage.queue import QueueServiceClient
 
 from connector.store import Storage
 from tests.azurite import Azurite
+from tests.sandboxes.graph import GraphSandbox
 
 WEBHOOK_SECRET = "whsec-current-3b1f0c"
 PREVIOUS_WEBHOOK_SECRET = "whsec-previous-9d2e47"
@@ -48,6 +49,22 @@ def storage(azurite: Azurite) -> Iterator[Storage]:
     yield store
     store.close()
     _wipe(connection)
+
+
+@pytest.fixture(scope="module")
+def running_graph() -> Iterator[GraphSandbox]:
+    """One listening Graph sandbox per test module (stopping one takes a moment)."""
+    with GraphSandbox() as sandbox:
+        yield sandbox
+
+
+@pytest.fixture
+def graph(running_graph: GraphSandbox) -> GraphSandbox:
+    """The Graph sandbox, emptied: a tenant with the verified, managed, default domain
+    acme.fr (a module may define its own `graph` instead)."""
+    running_graph.reset()
+    running_graph.add_domain("acme.fr", is_default=True)
+    return running_graph
 
 
 def base_settings(connection_string: str) -> dict[str, str]:

@@ -45,23 +45,6 @@ SELECT = ",".join(USER_SELECT)
 GRAPH_AUDIENCE = "https://graph.microsoft.com"
 
 
-@pytest.fixture(scope="module")
-def running_graph() -> Iterator[GraphSandbox]:
-    """One listening sandbox for the module."""
-    sandbox = GraphSandbox()
-    sandbox.start()
-    yield sandbox
-    sandbox.stop()
-
-
-@pytest.fixture
-def graph(running_graph: GraphSandbox) -> GraphSandbox:
-    """An empty tenant with the verified, managed, default domain acme.fr."""
-    running_graph.reset()
-    running_graph.add_domain("acme.fr", is_default=True)
-    return running_graph
-
-
 @pytest.fixture
 def make_directory(graph: GraphSandbox) -> Iterator[Callable[..., GraphDirectory]]:
     """Build directories on the sandbox (closed after the test)."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 import httpx
@@ -27,23 +27,6 @@ T = TypeVar("T")
 USERS = r"^/v1\.0/users$"
 PASSWORD = "Lucca-2024!sync"
 Query = UsersRequestBuilder.UsersRequestBuilderGetQueryParameters
-
-
-@pytest.fixture(scope="module")
-def running_graph() -> Iterator[GraphSandbox]:
-    """One listening sandbox for the module (stopping one takes half a second)."""
-    sandbox = GraphSandbox()
-    sandbox.start()
-    yield sandbox
-    sandbox.stop()
-
-
-@pytest.fixture
-def graph(running_graph: GraphSandbox) -> GraphSandbox:
-    """The sandbox, emptied: its tenant has the verified, managed, default domain acme.fr."""
-    running_graph.reset()
-    running_graph.add_domain("acme.fr", is_default=True)
-    return running_graph
 
 
 def call(graph: GraphSandbox, scenario: Callable[[GraphServiceClient], Awaitable[T]]) -> T:
