@@ -17,6 +17,7 @@ from connector.webhook import utc_now
 
 if TYPE_CHECKING:
     from connector.leavers import LeaverRun
+    from connector.notify import NotificationRun
     from connector.runtime import Clients
     from connector.worker import ChangeWorker, PoisonHandler
 
@@ -65,6 +66,12 @@ def _build_leaver_run() -> LeaverRun:
     return build_leaver_run(settings, storage, _clients(), _now)
 
 
+def _build_notification_run() -> NotificationRun:
+    from connector.runtime import build_notification_run  # noqa: PLC0415
+
+    return build_notification_run(settings, storage, _now)
+
+
 def _build_poison_handler() -> PoisonHandler:
     from connector.runtime import build_poison_handler  # noqa: PLC0415
 
@@ -75,6 +82,7 @@ def _build_poison_handler() -> PoisonHandler:
 _clients = Lazy(_build_clients)
 _worker = Lazy(_build_worker)
 _leaver_run = Lazy(_build_leaver_run)
+_notification_run = Lazy(_build_notification_run)
 _poison_handler = Lazy(_build_poison_handler)  # storage only: works when the clients cannot
 
 
@@ -112,3 +120,13 @@ def deactivate_leavers(timer: func.TimerRequest) -> None:
     """Due disables and enables (a missed run is caught up: whatever is due, is done)."""
     report = _leaver_run().run(_now())
     logging.info("leavers run%s: %s", " (past due)" if timer.past_due else "", report.summary())
+
+
+@app.function_name("send_notifications")
+@app.timer_trigger(arg_name="timer", schedule="%NOTIFY_TIMER%", run_on_startup=False)
+def send_notifications(timer: func.TimerRequest) -> None:
+    """The outbox's emails, within the sending limits (nothing without NOTIFY_RECIPIENTS)."""
+    if not settings.notify_recipients:
+        return
+    report = _notification_run().run(_now())
+    logging.info("notifications%s: %s", " (past due)" if timer.past_due else "", report.summary())

@@ -8,6 +8,7 @@ Entries hold ids, attribute names and values, and sentences: never a secret or a
 
 from __future__ import annotations
 
+import contextlib
 import json
 import secrets
 from dataclasses import dataclass, field
@@ -15,6 +16,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
+from azure.core.exceptions import ResourceNotFoundError
 from azure.data.tables import UpdateMode
 
 from connector.store import Storage
@@ -42,10 +44,18 @@ class Action(StrEnum):
     DEACTIVATION_FAILED = "deactivation failed"
     RUN_HELD = "run held"
     LEFT_FOR_OPERATOR = "left for an operator"
+    NOTIFICATION_FAILED = "notification failed"
 
 
 # Entries an operator must act on, listed together as well.
-NEEDS_AN_OPERATOR = frozenset({Action.NOT_IN_LUCCA, Action.RUN_HELD, Action.LEFT_FOR_OPERATOR})
+NEEDS_AN_OPERATOR = frozenset(
+    {Action.NOT_IN_LUCCA, Action.RUN_HELD, Action.LEFT_FOR_OPERATOR, Action.NOTIFICATION_FAILED}
+)
+# A sync ending so opens (or refreshes) the employee's conflict; ending in one of
+# `SETTLED` closes it. Open conflicts are listed in the daily digest.
+OPENS_A_CONFLICT = frozenset({Action.CONFLICT, Action.CREATION_FAILED})
+SETTLES_A_CONFLICT = frozenset({Action.CREATED, Action.LINKED, Action.UPDATED, Action.UNCHANGED})
+CONFLICTS_PARTITION = "open-conflicts"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -145,6 +155,12 @@ class IntegrationLog:
             partitions.append(ATTENTION_PARTITION)
         for partition in partitions:
             self._upsert(entry.to_entity(partition, row))
+        if entry.employee_id and not entry.observed:
+            if entry.action in OPENS_A_CONFLICT:
+                self._upsert(entry.to_entity(CONFLICTS_PARTITION, entry.employee_id))
+            elif entry.action in SETTLES_A_CONFLICT:
+                with contextlib.suppress(ResourceNotFoundError):
+                    self._storage.delete(LOG_TABLE, CONFLICTS_PARTITION, entry.employee_id)
 
     def _upsert(self, entity: dict[str, Any]) -> None:
         self._storage.on_table(
@@ -158,6 +174,10 @@ class IntegrationLog:
     def for_attention(self, limit: int = 200) -> list[LogEntry]:
         """What waits for an operator's decision, newest first."""
         return self._read(ATTENTION_PARTITION, limit)
+
+    def open_conflicts(self, limit: int = 500) -> list[LogEntry]:
+        """The latest conflict or failed creation of each employee still in one."""
+        return self._read(CONFLICTS_PARTITION, limit)
 
     def for_day(self, moment: datetime, limit: int = 200) -> list[LogEntry]:
         """The entries of the UTC day of `moment`, newest first."""

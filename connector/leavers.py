@@ -36,6 +36,7 @@ from connector.errors import ConnectorError, Denied, NotFound, Permanent, Thrott
 from connector.integration_log import Action, IntegrationLog, LogEntry
 from connector.lease import EmployeeLeases
 from connector.links import Link, Links
+from connector.notify import DISABLED, Notifier
 from connector.schedule import ScheduleChange, ScheduledAction, ScheduleStore
 from connector.webhook import utc_now
 
@@ -172,6 +173,9 @@ def _local(moment: datetime, zone: str) -> str:
     return f"{moment.astimezone(ZoneInfo(zone)):%Y-%m-%d %H:%M} {zone}"
 
 
+SESSIONS_REVOKED = "its sign-in sessions were revoked"
+
+
 class _Stop(Exception):
     """Graph or Lucca throttled the run: the rest waits for the next run."""
 
@@ -193,8 +197,10 @@ class LeaverRun:
         release_id: str = "",
         revoke_sessions: bool = True,
         observe: bool = False,
+        notifier: Notifier = DISABLED,
         clock: Callable[[], datetime] = utc_now,
     ) -> None:
+        self._notifier = notifier
         self._observe = observe
         self._schedule = schedule
         self._planner = planner
@@ -357,7 +363,7 @@ class LeaverRun:
             raise _Stop from err
         except Permanent as err:
             for action in actions:
-                self._failed(action, link, err, report)
+                self._failed(action, link, err, report, name="")
             return
         plan = self._guard(lambda: self._planner.plan(employee, now))
         act_on = self._still_due(employee_id, plan, actions)
@@ -366,7 +372,8 @@ class LeaverRun:
             self._replan(employee_id, plan, act_on, link)
             report.rescheduled += len(stale)
         if act_on is not None:
-            self._act(act_on, link, now, report, released)
+            name = f"{employee.given_name} {employee.family_name}".strip()
+            self._act(act_on, link, now, report, released, name=name)
 
     def _still_due(
         self, employee_id: str, plan: AccessPlan, actions: Sequence[ScheduledAction]
@@ -421,15 +428,17 @@ class LeaverRun:
         now: datetime,
         report: RunReport,
         released: str | None,
+        *,
+        name: str,
     ) -> None:
         """Carry out one action that is still due."""
         try:
             if action.kind == "disable":
-                self._disable(action, link, now, report, released)
+                self._disable(action, link, now, report, released, name=name)
             else:
                 self._enable(action, link, now, report)
         except Permanent as err:
-            self._failed(action, link, err, report)
+            self._failed(action, link, err, report, name=name)
 
     def _disable(
         self,
@@ -438,13 +447,15 @@ class LeaverRun:
         now: datetime,
         report: RunReport,
         released: str | None,
+        *,
+        name: str,
     ) -> None:
         """Disable the account (already disabled counts as done), then revoke its sessions."""
         object_id = link.object_id
         user = self._account(action, link, report)
         if user is None:
             return
-        name = user.user_principal_name or object_id
+        login = user.user_principal_name or object_id
         details: dict[str, Any] = {"released_run": released} if released else {}
         if user.account_enabled is False:
             if link.disabled_by_connector:
@@ -453,17 +464,19 @@ class LeaverRun:
                 sessions = self._revoke_sessions(object_id)
                 kind, message = (
                     Action.DEACTIVATED,
-                    f"Account {name} disabled at {_when(action)}, after the last day "
+                    f"Account {login} disabled at {_when(action)}, after the last day "
                     f"{action.contract_day:%Y-%m-%d} (employment {action.employment_id}): the "
                     f"connector had disabled it already; {sessions}.",
                 )
             else:
                 kind, message = (
                     Action.UNCHANGED,
-                    f"Account {name} was already disabled (not by the connector): the disable "
+                    f"Account {login} was already disabled (not by the connector): the disable "
                     f"due {_when(action)} counts as done, and the connector will not enable it.",
                 )
             self._entry(action, kind, message, link=link, details=details)
+            if kind is Action.DEACTIVATED:  # an earlier run's disable: its email, if not sent
+                self._deactivated_notice(action, link, name, login, sessions)
             self._schedule.done(action)
             report.unchanged += 1
             return
@@ -476,14 +489,30 @@ class LeaverRun:
         self._entry(
             action,
             Action.DEACTIVATED,
-            f"Account {name} disabled at {_when(action)}, after the last day "
+            f"Account {login} disabled at {_when(action)}, after the last day "
             f"{action.contract_day:%Y-%m-%d} (employment {action.employment_id})"
             f"{self._late(action, now)}; {sessions}.",
             link=link,
             details=details,
         )
+        # Before the action is settled: a run stopping in between does it again, finds the
+        # account disabled by the connector, and raises the same notice (one email).
+        self._deactivated_notice(action, link, name, login, sessions)
         self._schedule.done(action)
         report.disabled += 1
+
+    def _deactivated_notice(
+        self, action: ScheduledAction, link: Link, name: str, login: str, sessions: str
+    ) -> None:
+        self._notifier.deactivated(
+            employee_id=action.employee_id,
+            name=name,
+            login=login,
+            object_id=link.object_id,
+            at=action.at,
+            zone=action.zone,
+            sessions=None if sessions == SESSIONS_REVOKED else sessions,
+        )
 
     def _revoke_sessions(self, object_id: str) -> str:
         """Revoke the sign-in sessions if asked to; the sentence saying what happened."""
@@ -496,7 +525,7 @@ class LeaverRun:
                 f"revoking its sign-in sessions was refused ({err.message}): grant "
                 f"{REVOKE_ROLE} (or User.ReadWrite.All) and give admin consent"
             )
-        return "its sign-in sessions were revoked"
+        return SESSIONS_REVOKED
 
     def _account(
         self, action: ScheduledAction, link: Link, report: RunReport
@@ -568,7 +597,13 @@ class LeaverRun:
 
     # -- failures ---------------------------------------------------------------------------
     def _failed(
-        self, action: ScheduledAction, link: Link, err: Permanent, report: RunReport
+        self,
+        action: ScheduledAction,
+        link: Link,
+        err: Permanent,
+        report: RunReport,
+        *,
+        name: str,
     ) -> None:
         """Log the failure; try again at the next runs, then leave it to an operator."""
         attempts = self._schedule.failed_once_more(action)
@@ -607,6 +642,16 @@ class LeaverRun:
             details=details,
             request_id=err.request_id,
         )
+        if action.kind == "disable":
+            self._notifier.deactivation_failed(
+                employee_id=action.employee_id,
+                name=name,
+                login=None,
+                object_id=link.object_id,
+                at=action.at,
+                zone=action.zone,
+                reason=reason,
+            )
         self._schedule.give_up(action)
         report.failed += 1
 

@@ -15,6 +15,9 @@ from connector.leavers import LeaverRun
 from connector.links import Links
 from connector.lucca import LuccaClient
 from connector.mapping import owned
+from connector.notices import Links as EmailLinks
+from connector.notify import DailyBuilder, NotificationRun, Notifier
+from connector.outbox import Outbox
 from connector.schedule import ScheduleStore
 from connector.settings import Settings
 from connector.store import Storage
@@ -71,6 +74,7 @@ def build_service(
         attributes=owned(settings.sync_attributes),
         sync_upn=settings.SYNC_UPN,
         observe=settings.CONNECTOR_MODE == "observe",
+        notifier=build_notifier(settings, storage, clock),
         clock=clock,
     )
 
@@ -105,6 +109,7 @@ def build_leaver_run(
         release_id=settings.RELEASE_HELD_RUN,
         revoke_sessions=settings.REVOKE_SESSIONS,
         observe=settings.CONNECTOR_MODE == "observe",
+        notifier=build_notifier(settings, storage, clock),
         clock=clock,
     )
 
@@ -112,3 +117,42 @@ def build_leaver_run(
 def build_poison_handler(storage: Storage) -> PoisonHandler:
     """What `sync_employee_poison` runs: storage only."""
     return PoisonHandler(feed=ChangeFeed(storage), log=IntegrationLog(storage))
+
+
+def build_notifier(settings: Settings, storage: Storage, clock: Clock) -> Notifier:
+    """Raises notices into the outbox; with no `NOTIFY_RECIPIENTS`, raises none."""
+    outbox = Outbox(storage, clock=clock) if settings.notify_recipients else None
+    return Notifier(outbox, clock=clock)
+
+
+def notice_zone(settings: Settings) -> str:
+    """The time zone the daily digest's "tomorrow" is in."""
+    zone = settings.LEAVER_TIME_ZONE
+    return "Europe/Paris" if zone == "establishment" else zone
+
+
+def build_notification_run(settings: Settings, storage: Storage, clock: Clock) -> NotificationRun:
+    """What `send_notifications` runs at each tick (only with `NOTIFY_RECIPIENTS`)."""
+    from connector.mailer import AcsMailer  # noqa: PLC0415
+
+    zone = notice_zone(settings)
+    log = IntegrationLog(storage)
+    return NotificationRun(
+        outbox=Outbox(storage, clock=clock),
+        mailer=AcsMailer.from_settings(settings),
+        log=log,
+        links=EmailLinks(
+            lucca_base=str(settings.LUCCA_BASE_URL),
+            employee_template=settings.LUCCA_EMPLOYEE_URL_TEMPLATE,
+        ),
+        language=settings.NOTIFY_LANGUAGE,
+        max_per_minute=settings.NOTIFY_MAX_PER_MINUTE,
+        max_per_hour=settings.NOTIFY_MAX_PER_HOUR,
+        max_attempts=settings.NOTIFY_MAX_ATTEMPTS,
+        daily_at=settings.NOTIFY_DAILY_DIGEST,
+        daily_zone=zone,
+        daily=DailyBuilder(
+            schedule=ScheduleStore(storage, clock=clock), log=log, zone=zone, clock=clock
+        ),
+        clock=clock,
+    )

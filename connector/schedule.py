@@ -243,6 +243,30 @@ class ScheduleStore:
             found.append(current)
         return found
 
+    def between(self, start: datetime, end: datetime) -> list[ScheduledAction]:
+        """The indexed actions due in [start, end), soonest first (reads only those; a stale
+        index row is skipped, not mended: the timer does that)."""
+
+        def query(table: TableClient) -> list[dict[str, Any]]:
+            return [
+                dict(row)
+                for row in table.query_entities(
+                    "PartitionKey eq @due and RowKey ge @lower and RowKey lt @upper",
+                    parameters={
+                        "due": DUE_PARTITION,
+                        "lower": _instant(start),
+                        "upper": _instant(end),
+                    },
+                )
+            ]
+
+        found = []
+        for row in self._storage.on_table(SCHEDULE_TABLE, query):
+            current = self.current(str(row["EmployeeId"]), str(row["ActionKey"]))
+            if current is not None and current.due_key == row["RowKey"]:
+                found.append(current)
+        return found
+
     def current(self, employee_id: str, key: str) -> ScheduledAction | None:
         """One stored action of an employee, or None."""
         row = self._storage.read(SCHEDULE_TABLE, employee_partition(employee_id), key)

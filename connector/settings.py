@@ -7,6 +7,7 @@ import os
 import re
 from collections.abc import Mapping
 from typing import Annotated, Literal
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
@@ -22,6 +23,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 from connector.mapping import DEFAULT_ATTRIBUTES, owned
 
 KEY_VAULT_REFERENCE = re.compile(r"^\s*@Microsoft\.KeyVault\(", re.IGNORECASE)
+EMAIL_ADDRESS = re.compile(r"[^@\s,;<>]+@[^@\s,;<>]+\.[^@\s,;<>]+")
 
 # The identity-based forms of AzureWebJobsStorage, as the Functions host reads them:
 # https://learn.microsoft.com/azure/azure-functions/functions-reference#connecting-to-host-storage-with-an-identity
@@ -77,6 +79,18 @@ class Settings(BaseSettings):
     LUCCA_MAX_RPM: int = Field(default=30, ge=1, le=50)
     LUCCA_RATE_WINDOW_SECONDS: float = Field(default=60.0, gt=0, le=60)
 
+    NOTIFY_RECIPIENTS: str = ""
+    NOTIFY_SENDER: str = ""
+    ACS_ENDPOINT: AnyHttpUrl | None = None
+    ACS_CONNECTION_STRING: SecretStr | None = None
+    NOTIFY_LANGUAGE: Literal["en", "fr"] = "en"
+    LUCCA_EMPLOYEE_URL_TEMPLATE: str = "{base}/directory/user/{id}"
+    NOTIFY_MAX_PER_MINUTE: int = Field(default=5, ge=1, le=10_000)
+    NOTIFY_MAX_PER_HOUR: int = Field(default=10, ge=1, le=1_000_000)
+    NOTIFY_MAX_ATTEMPTS: int = Field(default=5, ge=1, le=50)
+    NOTIFY_TIMER: str = "30 * * * * *"
+    NOTIFY_DAILY_DIGEST: str = ""
+
     @classmethod
     def settings_customise_sources(
         cls,
@@ -128,6 +142,65 @@ class Settings(BaseSettings):
             raise ValueError("must be an https:// URL (http:// only for a sandbox on loopback)")
         return value
 
+    @field_validator("NOTIFY_RECIPIENTS")
+    @classmethod
+    def _addresses(cls, value: str) -> str:
+        for address in email_addresses(value):
+            if not EMAIL_ADDRESS.fullmatch(address):
+                raise ValueError("must be email addresses separated by commas")
+        return value
+
+    @field_validator("NOTIFY_SENDER")
+    @classmethod
+    def _sender(cls, value: str) -> str:
+        if value.strip() and not EMAIL_ADDRESS.fullmatch(value.strip()):
+            raise ValueError("must be an email address of the linked sending domain")
+        return value.strip()
+
+    @field_validator("ACS_ENDPOINT")
+    @classmethod
+    def _acs_endpoint(cls, value: AnyHttpUrl | None) -> AnyHttpUrl | None:
+        if value is not None and value.scheme != "https" and not _is_loopback(value.host or ""):
+            raise ValueError(
+                "must be an https:// URL (http:// only for a test endpoint on loopback)"
+            )
+        return value
+
+    @field_validator("ACS_CONNECTION_STRING")
+    @classmethod
+    def _acs_connection_string(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or not value.get_secret_value().strip():
+            return None
+        endpoint, _key = acs_connection_parts(value.get_secret_value())
+        host = urlsplit(endpoint).hostname or ""
+        if not endpoint.startswith("https://") and not _is_loopback(host):
+            raise ValueError(
+                "must be endpoint=https://…;accesskey=… (http:// only for a test endpoint on "
+                "loopback)"
+            )
+        return value
+
+    @field_validator("LUCCA_EMPLOYEE_URL_TEMPLATE")
+    @classmethod
+    def _employee_url(cls, value: str) -> str:
+        try:
+            example = value.format(base="https://acme.ilucca.net", id="416")
+        except (KeyError, IndexError, ValueError):
+            raise ValueError("may use only the placeholders {base} and {id}") from None
+        if "{id}" not in value or not example.startswith(("https://", "http://")):
+            raise ValueError(
+                "must be an address containing {id}, such as {base}/directory/user/{id}"
+            )
+        return value
+
+    @field_validator("NOTIFY_DAILY_DIGEST")
+    @classmethod
+    def _daily_time(cls, value: str) -> str:
+        value = value.strip()
+        if value and not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d", value):
+            raise ValueError("must be empty (off) or a local time HH:MM such as 07:30")
+        return value
+
     @field_validator("SYNC_ATTRIBUTES")
     @classmethod
     def _known_attributes(cls, value: str) -> str:
@@ -173,6 +246,28 @@ class Settings(BaseSettings):
                 raise ValueError(f"{missing[0]} is missing: the identity-based form needs it")
         return self
 
+    @model_validator(mode="after")
+    def _notifications_can_be_sent(self) -> Settings:
+        if not self.notify_recipients:
+            return self
+        if not self.NOTIFY_SENDER:
+            raise ValueError(
+                "NOTIFY_SENDER is missing: NOTIFY_RECIPIENTS is set, so emails need a sender "
+                "address of the domain linked to Azure Communication Services"
+            )
+        if self.ACS_ENDPOINT is None and self.ACS_CONNECTION_STRING is None:
+            raise ValueError(
+                "ACS_ENDPOINT is missing: NOTIFY_RECIPIENTS is set, so emails need the "
+                "Communication Services endpoint (with the managed identity), or "
+                "ACS_CONNECTION_STRING"
+            )
+        return self
+
+    @property
+    def notify_recipients(self) -> tuple[str, ...]:
+        """Who gets the emails; empty: no emails at all."""
+        return email_addresses(self.NOTIFY_RECIPIENTS)
+
     @property
     def webhook_secrets(self) -> tuple[str, ...]:
         """The current signing secret, then the previous one while a rotation is under way."""
@@ -195,6 +290,25 @@ def _is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host.strip("[]")).is_loopback
     except ValueError:
         return False
+
+
+def email_addresses(value: str) -> tuple[str, ...]:
+    """`a@x.fr, b@x.fr` → ("a@x.fr", "b@x.fr")."""
+    return tuple(part.strip() for part in value.split(",") if part.strip())
+
+
+def acs_connection_parts(value: str) -> tuple[str, str]:
+    """(endpoint, access key) of `endpoint=…;accesskey=…`; ValueError naming no value."""
+    parts = {}
+    for element in value.strip().split(";"):
+        name, _, part = element.partition("=")
+        parts[name.strip().lower()] = part.strip()
+    endpoint, key = parts.get("endpoint", ""), parts.get("accesskey", "")
+    if not endpoint or not key:
+        raise ValueError(
+            "must be a Communication Services connection string endpoint=…;accesskey=…"
+        )
+    return endpoint.rstrip("/"), key
 
 
 def attribute_names(value: str) -> tuple[str, ...]:

@@ -40,6 +40,7 @@ from connector.mapping import (
     desired,
     needs_of,
 )
+from connector.notify import DISABLED, Notifier
 from connector.schedule import ScheduleStore
 from connector.webhook import utc_now
 
@@ -181,8 +182,10 @@ class SyncService:
         lifecycle_dates: bool = False,
         sync_upn: bool = False,
         observe: bool = False,
+        notifier: Notifier = DISABLED,
         clock: Callable[[], datetime] = utc_now,
     ) -> None:
+        self._notifier = notifier
         self._planner = planner
         self._schedule = schedule
         self._lifecycle_dates = lifecycle_dates
@@ -237,12 +240,22 @@ class SyncService:
         want = desired(view, self._attributes)
         match = self._find(employee)
         if match.conflict is not None:
-            return run.finish(
+            entry = run.finish(
                 Action.CONFLICT,
                 match.conflict,
                 object_id=match.user.id if match.user else match.object_id,
                 details={"candidates": match.candidates},
             )
+            if match.candidates and not self._observe:
+                # Accounts were found, none could be linked: no account, say why.
+                self._notifier.not_created(
+                    employee_id=employee.id,
+                    name=_name(employee),
+                    login=employee.email,
+                    reason=match.conflict,
+                    code="conflict",
+                )
+            return entry
         if self._planner is not None:
             run.access = self._planner.plan(employee, self._clock())
         if match.user is None:
@@ -253,6 +266,10 @@ class SyncService:
         if not match.linked:
             run.linked_by = match.how or "match"
             if not self._observe:
+                if match.how == "employeeId" and self._notifier.was_creating(employee_id):
+                    # The connector's own POST went through and the sync stopped before it
+                    # said so: say it now (the outbox keeps it to one email).
+                    self._created_notice(run, employee, user)
                 self._links.link(employee_id, user.id, how=run.linked_by, at=self._clock())
                 run.wrote = Action.LINKED
                 run.note = f"Linked to {user.user_principal_name} (matched by {run.linked_by})."
@@ -398,18 +415,38 @@ class SyncService:
         email = employee.email or ""
         problem = self._login_problem(email)
         if problem is not None:
-            return run.finish(Action.CREATION_FAILED, problem)
+            entry = run.finish(Action.CREATION_FAILED, problem)
+            if not self._observe:
+                self._notifier.not_created(
+                    employee_id=employee.id,
+                    name=_name(employee),
+                    login=employee.email,
+                    reason=problem,
+                    code="login",
+                )
+            return entry
         enabled = run.access.enabled_now if run.access is not None else True
         properties = _new_account(employee, want, email, enabled=enabled)
         run.changes = [Change(attribute=k, old=None, new=str(v)) for k, v in properties.items()]
         if self._observe:
             return run.finish(Action.CREATED, f"Would create the account {email}.")
+        self._notifier.creating(employee.id)
         outcome = self._post(run, employee, email, properties)
         if isinstance(outcome, LogEntry):
+            self._notifier.not_created(
+                employee_id=employee.id,
+                name=_name(employee),
+                login=email,
+                reason=outcome.message,
+                code="post",
+            )
             return outcome
         run.object_id = outcome.id
         run.wrote = Action.CREATED
         run.note = f"Created {email}."
+        # The notice before the link: a sync stopping in between finds the account by its
+        # anchor and the creation intent, and raises the notice then.
+        self._created_notice(run, employee, outcome)
         self._links.link(employee.id, outcome.id, how="created", at=self._clock())
         if not enabled:
             self._links.set_disabled_by_connector(employee.id, True)
@@ -455,6 +492,20 @@ class SyncService:
                 f"Entra refused to create {email}: {err.message}",
                 request_id=err.request_id,
             )
+
+    def _created_notice(self, run: _Run, employee: LuccaEmployee, user: DirectoryUser) -> None:
+        """ "Account created", with the instant it opens when it was created disabled."""
+        opens = None
+        if run.access is not None and not run.access.enabled_now:
+            opens = next((a for a in run.access.upcoming if a.kind == "enable"), None)
+        self._notifier.created(
+            employee_id=employee.id,
+            name=_name(employee),
+            login=user.user_principal_name or employee.email,
+            object_id=user.id,
+            opens_at=opens.at if opens is not None else None,
+            zone=opens.zone if opens is not None else "Europe/Paris",  # shown only with `opens`
+        )
 
     def _clash(self, email: str) -> str:
         """The sentence for a login already taken, naming who holds it."""
@@ -741,6 +792,11 @@ class SyncService:
             f"connector's identity lacks {WRITE_ROLE} (grant it and give admin consent), or the "
             "account holds a privileged administrator role the connector may not change."
         )
+
+
+def _name(employee: LuccaEmployee) -> str:
+    """First and last name, as the emails show them."""
+    return f"{employee.given_name} {employee.family_name}".strip()
 
 
 def _graph_instant(moment: datetime) -> str:

@@ -36,6 +36,7 @@ from tests.conftest import (  # noqa: E402
     user_function,
 )
 from tests.host import QueueHost  # noqa: E402
+from tests.sandboxes.acs import AcsSandbox  # noqa: E402
 from tests.sandboxes.graph import GraphSandbox  # noqa: E402
 from tests.sandboxes.lucca import LuccaSandbox, signed_delivery  # noqa: E402
 
@@ -50,7 +51,9 @@ def say(text: str = "") -> None:
 class Story:
     """The pieces, wired as the Functions app wires them in Azure."""
 
-    def __init__(self, azurite: Azurite, lucca: LuccaSandbox, graph: GraphSandbox) -> None:
+    def __init__(
+        self, azurite: Azurite, lucca: LuccaSandbox, graph: GraphSandbox, acs: AcsSandbox
+    ) -> None:
         os.environ.update(
             {
                 **base_settings(azurite.connection_string),
@@ -61,13 +64,17 @@ class Story:
                 "GRAPH_BASE_URL": f"{graph.base_url}/v1.0",
                 "LUCCA_MAX_RPM": "50",
                 "LUCCA_RATE_WINDOW_SECONDS": "1",
+                "NOTIFY_RECIPIENTS": "it-team@acme.fr",
+                "NOTIFY_SENDER": "DoNotReply@connector.acme.fr",
+                "ACS_CONNECTION_STRING": acs.connection_string,
             }
         )
         self.app = importlib.import_module("function_app")
         self.host = QueueHost(self.app, azurite.connection_string)
         self.webhook = user_function(self.app, "lucca_webhook")
         self.timer = user_function(self.app, "deactivate_leavers")
-        self.lucca, self.graph = lucca, graph
+        self.notifier = user_function(self.app, "send_notifications")
+        self.lucca, self.graph, self.acs = lucca, graph, acs
         self.log = IntegrationLog(
             Storage(
                 table_service=TableServiceClient.from_connection_string(azurite.connection_string),
@@ -113,6 +120,20 @@ class Story:
         self.lucca.today = moment.astimezone(ZoneInfo("Europe/Paris")).date()
         self.timer(TimerRequest(past_due=False))
 
+    def notify(self) -> None:
+        """The notification timer sends what waits in the outbox."""
+        before = len(self.acs.sent)
+        self.notifier(TimerRequest(past_due=False))
+        say(f"  send_notifications sent {len(self.acs.sent) - before} email(s)")
+
+    def show_emails(self) -> None:
+        """Every email ACS accepted: recipients, subject, plain-text part."""
+        for email in self.acs.sent:
+            say(f"  To: {', '.join(email.to)}   Subject: {email.subject}")
+            for line in (email.plain_text or "").splitlines():
+                say(f"    {line}" if line else "")
+            say()
+
     def show_accounts(self, logins: list[str]) -> None:
         """Whether these accounts are enabled."""
         states = {
@@ -149,9 +170,10 @@ def main() -> None:
         Azurite() as azurite,
         LuccaSandbox(rate_limit=1000, window_seconds=1) as lucca,
         GraphSandbox() as graph,
+        AcsSandbox() as acs,
     ):
         graph.add_domain(DOMAIN, is_verified=True, is_default=True)
-        story = Story(azurite, lucca, graph)
+        story = Story(azurite, lucca, graph, acs)
         existing = graph.add_user(
             userPrincipalName=f"ana.lopez@{DOMAIN}",
             mail=f"ana.lopez@{DOMAIN}",
@@ -182,6 +204,7 @@ def main() -> None:
         story.sync()
         story.deliver(claire_events)
         story.sync()
+        story.notify()
 
         say()
         say("2. Hugo becomes an auditor; Claire's email changes; Lucca redelivers an event")
@@ -194,10 +217,14 @@ def main() -> None:
         story.sync()
 
         say()
-        say("3. Ana, already in Entra, is entered in Lucca: matched by mail and linked")
+        say("3. Ana, already in Entra, is entered in Lucca: matched by mail and linked;")
+        say("   Zoé's email is in a domain the tenant has not verified: no account, and an")
+        say("   email says why")
         ana = lucca.add_employee("Ana", "Lopez", f"ana.lopez@{DOMAIN}", job_title="Juriste")
+        zoe = lucca.add_employee("Zoé", "Petit", "zoe.petit@acme-partner.example")
         story.deliver(story.new_events())
         story.sync()
+        story.notify()
 
         say()
         paris = ZoneInfo("Europe/Paris")
@@ -222,15 +249,17 @@ def main() -> None:
                 say(f"  the timer fires at {moment:%Y-%m-%d %H:%M:%S.%f}"[:-3] + " UTC")
                 story.tick(moment)
                 story.show_accounts(["hugo.bernard", "leo.faure"])
+            story.notify()
 
         say()
         say("The directory (Graph sandbox):")
         story.show_directory()
         say()
         say("The integration log:")
-        story.show_log([claire, hugo, ana, leo])
+        story.show_log([claire, hugo, ana, leo, zoe])
         say()
-        say("Next in the story (coming issues): notification emails.")
+        say("The emails sent (ACS sandbox, through the real azure-communication-email client):")
+        story.show_emails()
 
 
 if __name__ == "__main__":

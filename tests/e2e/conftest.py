@@ -20,10 +20,13 @@ from connector.store import Storage
 from tests.azurite import Azurite
 from tests.conftest import WEBHOOK_SECRET, AppLoader, http_request, user_function
 from tests.host import QueueHost
+from tests.sandboxes.acs import AcsSandbox, SentEmail
 from tests.sandboxes.graph import GraphSandbox
 from tests.sandboxes.lucca import LuccaSandbox, signed_delivery
 
 DOMAIN = "acme.fr"
+NOTIFY_TO = "it-team@acme.fr"
+NOTIFY_FROM = "DoNotReply@connector.acme.fr"
 LUCCA_CLIENT = {"client_id": "connector-e2e", "client_secret": "lucca-e2e-secret-8f2c"}
 
 
@@ -36,6 +39,7 @@ class World:
     app: ModuleType
     host: QueueHost
     storage: Storage
+    acs: AcsSandbox | None = None
 
     def deliver(self, event: dict[str, Any]) -> func.HttpResponse:
         """Lucca delivers one event to the webhook."""
@@ -65,6 +69,18 @@ class World:
         timer = user_function(self.app, "deactivate_leavers")
         timer(TimerRequest(past_due=past_due))
 
+    def notify(self, moment: datetime | None = None, *, past_due: bool = False) -> None:
+        """The notification timer fires (at `moment`, if given): the outbox is sent."""
+        if moment is not None:
+            self.set_clock(moment)
+        timer = user_function(self.app, "send_notifications")
+        timer(TimerRequest(past_due=past_due))
+
+    def emails(self) -> list[SentEmail]:
+        """The messages ACS accepted, in order."""
+        assert self.acs is not None, "this world sends no email (make_world(notify=True))"
+        return self.acs.sent
+
     def sync(self, *, instances: int = 1) -> int:
         """Let the host run the queued syncs; returns how many function calls it made."""
         return self.host.drain(instances=instances)
@@ -89,12 +105,22 @@ def make_world(load_app: AppLoader, azurite: Azurite, storage: Storage) -> Itera
     """Builds a world; keyword arguments override settings (e.g. CONNECTOR_MODE)."""
     sandboxes: list[Any] = []
 
-    def make(**settings: str) -> World:
+    def make(*, notify: bool = False, **settings: str) -> World:
         lucca = LuccaSandbox(**LUCCA_CLIENT, rate_limit=1000, window_seconds=1)
         graph = GraphSandbox()
         lucca.start()
         graph.start()
         sandboxes.extend([lucca, graph])
+        acs = None
+        if notify:
+            acs = AcsSandbox()
+            acs.start()
+            sandboxes.append(acs)
+            settings = {
+                "NOTIFY_RECIPIENTS": NOTIFY_TO,
+                "NOTIFY_SENDER": NOTIFY_FROM,
+                "ACS_CONNECTION_STRING": acs.connection_string,
+            } | settings
         graph.add_domain(DOMAIN, is_verified=True, is_default=True)
         app = load_app(
             LUCCA_BASE_URL=lucca.base_url,
@@ -107,7 +133,7 @@ def make_world(load_app: AppLoader, azurite: Azurite, storage: Storage) -> Itera
             **settings,
         )
         host = QueueHost(app, azurite.connection_string)
-        return World(lucca=lucca, graph=graph, app=app, host=host, storage=storage)
+        return World(lucca=lucca, graph=graph, app=app, host=host, storage=storage, acs=acs)
 
     yield make
     for sandbox in sandboxes:

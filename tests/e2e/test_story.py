@@ -39,5 +39,13 @@ def test_story_runs_and_shows_directory_and_log() -> None:
         "disable scheduled for",
         "It stays disabled until the first day (scheduled).",
         "Linked to the existing account ana.lopez@acme.fr (matched by mail).",
+        "Subject: Entra account created: Claire Moreau",
+        "Subject: Entra account created: Hugo Bernard",
+        "Subject: Entra account created: Léo Faure",
+        "Subject: Entra account not created: Zoé Petit",
+        "Reason: The domain acme-partner.example is not a verified domain",
+        "Subject: Entra account deactivated: Hugo Bernard",
     ):
         assert expected in out, expected
+    # Ana's account was matched, not created: no email about her.
+    assert "Ana Lopez" not in out.partition("The emails sent")[2]

@@ -91,7 +91,8 @@ def test_queue_encoding_matches_host_json() -> None:
 
 def test_trigger_declarations(monkeypatch: pytest.MonkeyPatch) -> None:
     """The queue triggers read lucca-changes and its poison queue through AzureWebJobsStorage;
-    the timer's schedule is the SCHEDULE_TIMER app setting (NCRONTAB, UTC)."""
+    the timers' schedules are the SCHEDULE_TIMER and NOTIFY_TIMER app settings (NCRONTAB,
+    UTC)."""
     for name, value in base_settings("UseDevelopmentStorage=true").items():
         monkeypatch.setenv(name, value)
     sys.modules.pop("function_app", None)
@@ -114,3 +115,5 @@ def test_trigger_declarations(monkeypatch: pytest.MonkeyPatch) -> None:
     )
     assert poison["queueName"] == "lucca-changes-poison"
     assert (timer["type"], timer["schedule"]) == ("timerTrigger", "%SCHEDULE_TIMER%")
+    [notify] = bindings["send_notifications"]
+    assert (notify["type"], notify["schedule"]) == ("timerTrigger", "%NOTIFY_TIMER%")
