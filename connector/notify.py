@@ -9,6 +9,7 @@ nothing is sent.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
@@ -26,11 +27,18 @@ from connector.webhook import utc_now
 # A creation intent older than this is not trusted to explain an account found by its anchor.
 INTENT_TRUSTED_FOR = timedelta(days=1)
 # A claimed notice is left alone this long by other sends (a send that stops mid-way is
-# retried after it, with the same operation id).
-CLAIM_SECONDS = 300
+# retried after it, with the same operation id, inside the 5 minutes ACS is documented to
+# remember a request for).
+CLAIM_SECONDS = 120
 # Waits between attempts after a failure: 1, 2, 4, 8 … minutes, at most an hour.
 FIRST_BACKOFF_SECONDS = 60
 MAX_BACKOFF_SECONDS = 3600
+# A digest lists at most this many notices (the rest go in the next one): its row and its
+# email stay well inside Table Storage's 64 KiB property and ACS's message size.
+DIGEST_MAX = 200
+# The daily digest lists at most this many open conflicts, each sentence cut to this length.
+DAILY_MAX_CONFLICTS = 40
+DAILY_MAX_SENTENCE = 400
 
 Language = Literal["en", "fr"]
 
@@ -247,7 +255,7 @@ class DailyBuilder:
             if a.kind == "disable"
         )
         held = tuple(
-            entry.message
+            _cut(entry.message)
             for entry in self._log.for_attention()
             if entry.action is Action.RUN_HELD and now - entry.time <= timedelta(days=1)
         )
@@ -255,10 +263,10 @@ class DailyBuilder:
             DailyItem(
                 employee_id=entry.employee_id or "",
                 name="",
-                what=entry.message,
+                what=_cut(entry.message),
                 object_id=entry.object_id,
             )
-            for entry in self._log.open_conflicts()
+            for entry in self._log.open_conflicts(limit=DAILY_MAX_CONFLICTS)
         )
         return DailyDigest(
             day=day,
@@ -308,9 +316,13 @@ class NotificationRun:
         than the hour allows."""
         now = self._clock() if now is None else now
         report = SendReport()
-        self._raise_daily(now, report)
+        try:
+            self._raise_daily(now, report)
+        except Exception as err:  # the daily digest never stops the four emails
+            logging.exception("the daily digest could not be raised")
+            report.errors.append(f"daily digest: {type(err).__name__}")
         for digest in self._outbox.pending_digests():
-            if not self._send_digest(digest, now, report):
+            if not self._budget(now).any or not self._send_digest(digest, now, report):
                 return report
         waiting = self._outbox.waiting()
         due = [w for w in waiting if w.next_attempt <= now]
@@ -329,7 +341,8 @@ class NotificationRun:
                     break
             if self._budget(now).any and not report.throttled:
                 reason = self._digest_reason(len(notices), budget)
-                digest = self._outbox.start_digest([w.key for w in notices], reason)
+                covered = [w.key for w in notices[:DIGEST_MAX]]
+                digest = self._outbox.start_digest(covered, reason)
                 self._send_digest(digest, now, report)
         else:
             for wait in dailies + notices:
@@ -378,7 +391,7 @@ class NotificationRun:
                 at=later(now, err.retry_after),
                 error=err.message,
                 count=False,
-                new_operation=True,
+                unknown=False,
             )
             report.throttled = True
             return False
@@ -396,13 +409,16 @@ class NotificationRun:
         attempts = wait.attempts + 1
         report.errors.append(f"{wait.key}: {err.message}")
         if attempts < self._max_attempts:
-            backoff = min(FIRST_BACKOFF_SECONDS * 2 ** (attempts - 1), MAX_BACKOFF_SECONDS)
+            unknown = isinstance(err, MailUnknown)
+            # An unknown outcome is retried soon, under the same operation id, while ACS
+            # still remembers it; a refusal backs off.
+            backoff = (
+                FIRST_BACKOFF_SECONDS
+                if unknown
+                else min(FIRST_BACKOFF_SECONDS * 2 ** (attempts - 1), MAX_BACKOFF_SECONDS)
+            )
             self._outbox.retry_later(
-                wait,
-                at=later(now, backoff),
-                error=err.message,
-                count=True,
-                new_operation=isinstance(err, MailRejected),
+                wait, at=later(now, backoff), error=err.message, count=True, unknown=unknown
             )
             report.retried += 1
             return
@@ -451,18 +467,27 @@ class NotificationRun:
         try:
             sent = self._mailer.send(rendered, digest.operation_id)
         except MailThrottled as err:
-            self._outbox.drop_digest(digest)
+            if not digest.attempts:  # never possibly accepted: its notices wait again
+                self._outbox.drop_digest(digest)
             report.throttled = True
             report.errors.append(f"digest: {err.message}")
             return False
-        except MailUnknown as err:
-            report.errors.append(f"digest: {err.message}")  # kept: sent again, same id
-            return False
         except MailError as err:
-            self._outbox.drop_digest(digest)  # the notices wait again, with their attempts
-            for key in digest.keys:
-                if key in waits:
-                    self._failed_attempt(waits[key], err, now, report)
+            report.errors.append(f"digest: {err.message}")
+            if isinstance(err, MailRejected) and not digest.attempts:
+                self._outbox.drop_digest(digest)  # certainly not sent: the notices wait again
+                for key in digest.keys:
+                    if key in waits:
+                        self._failed_attempt(waits[key], err, now, report)
+                return False
+            # ACS may have accepted it (now or at an earlier attempt): the digest is kept and
+            # sent again under the same operation id, a bounded number of times.
+            if self._outbox.digest_unknown(digest) >= self._max_attempts:
+                self._outbox.finish_digest(digest, at=now, state="failed", error=err.message)
+                for key in digest.keys:
+                    if key in waits:
+                        self._log_failure(waits[key], err, self._max_attempts, now)
+                report.failed += len(notices)
             return False
         self._outbox.finish_digest(
             PendingDigest(
@@ -497,3 +522,12 @@ class NotificationRun:
         end = datetime.combine(tomorrow + timedelta(days=1), time(0), zone).astimezone(UTC)
         digest = self._daily.build(start, end, tomorrow.isoformat())
         report.daily_raised = self._outbox.put_daily(digest)
+        if report.daily_raised and digest.empty:  # nothing to tell: no email today
+            self._outbox.settle(daily_key(digest.day), state="empty", at=now, operation_id="")
+
+
+def _cut(sentence: str) -> str:
+    """A sentence cut to `DAILY_MAX_SENTENCE` characters."""
+    if len(sentence) <= DAILY_MAX_SENTENCE:
+        return sentence
+    return sentence[: DAILY_MAX_SENTENCE - 1] + "…"

@@ -163,6 +163,7 @@ class Waiting:
     operation_id: str
     last_error: str
     etag: str
+    maybe_sent: bool = False  # an attempt's outcome was unknown: keep its operation id
 
     @property
     def notice(self) -> Notice:
@@ -186,6 +187,7 @@ class Waiting:
             "NextAttempt": self.next_attempt,
             "OperationId": self.operation_id,
             "LastError": self.last_error,
+            "MaybeSent": self.maybe_sent,
         }
 
     @classmethod
@@ -201,6 +203,7 @@ class Waiting:
             operation_id=row.get("OperationId") or "",
             last_error=row.get("LastError") or "",
             etag=row.metadata["etag"],
+            maybe_sent=bool(row.get("MaybeSent")),
         )
 
 
@@ -213,6 +216,7 @@ class PendingDigest:
     operation_id: str
     reason: str
     started_at: datetime
+    attempts: int = 0  # attempts whose outcome was unknown (ACS may have accepted it)
 
 
 class Outbox:
@@ -338,16 +342,19 @@ class Outbox:
         return replace(claimed, etag=metadata["etag"])
 
     def retry_later(
-        self, wait: Waiting, *, at: datetime, error: str, count: bool, new_operation: bool
+        self, wait: Waiting, *, at: datetime, error: str, count: bool, unknown: bool
     ) -> Waiting:
-        """Put the notice back for a later attempt; `count` spends an attempt, and
-        `new_operation` gives it a fresh operation id (the last one certainly sent nothing)."""
+        """Put the notice back for a later attempt; `count` spends an attempt. After an
+        outcome that is `unknown` (ACS may have accepted it), and ever after, the notice keeps
+        its operation id; otherwise it gets a fresh one (the last one sent nothing)."""
+        maybe_sent = wait.maybe_sent or unknown
         again = replace(
             wait,
             attempts=wait.attempts + (1 if count else 0),
             next_attempt=at,
             last_error=error[:2000],
-            operation_id=str(uuid.uuid4()) if new_operation else wait.operation_id,
+            operation_id=wait.operation_id if maybe_sent else str(uuid.uuid4()),
+            maybe_sent=maybe_sent,
         )
         self._storage.on_table(
             OUTBOX_TABLE, lambda t: t.upsert_entity(again.to_entity(), mode=UpdateMode.REPLACE)
@@ -367,11 +374,16 @@ class Outbox:
             "OperationId": operation_id,
             "LastError": error[:2000],
         }
-        self._storage.on_table(
-            OUTBOX_TABLE, lambda t: t.upsert_entity(entity, mode=UpdateMode.MERGE)
-        )
-        with contextlib.suppress(ResourceNotFoundError):
-            self._storage.delete(OUTBOX_TABLE, PARTITION, WAIT_PREFIX + key)
+        both: list[Any] = [
+            ("upsert", entity, {"mode": UpdateMode.MERGE}),
+            ("delete", {"PartitionKey": PARTITION, "RowKey": WAIT_PREFIX + key}),
+        ]
+        try:  # one transaction: a crash cannot leave a settled notice waiting
+            self._storage.on_table(OUTBOX_TABLE, lambda t: t.submit_transaction(both))
+        except (TableTransactionError, ResourceNotFoundError):  # no wait row left: settle it
+            self._storage.on_table(
+                OUTBOX_TABLE, lambda t: t.upsert_entity(entity, mode=UpdateMode.MERGE)
+            )
 
     # -- digests ----------------------------------------------------------------------------
     def start_digest(self, keys: Iterable[str], reason: str) -> PendingDigest:
@@ -417,14 +429,30 @@ class Outbox:
                 operation_id=r["OperationId"],
                 reason=r.get("Reason") or "",
                 started_at=r["StartedAt"],
+                attempts=int(r.get("Attempts") or 0),
             )
             for r in rows
         ]
 
-    def finish_digest(self, digest: PendingDigest, *, at: datetime) -> None:
-        """Every notice it covers is sent; the digest row goes last."""
+    def digest_unknown(self, digest: PendingDigest) -> int:
+        """Count one more attempt whose outcome is unknown; the new count."""
+        entity = {
+            "PartitionKey": PARTITION,
+            "RowKey": DIGEST_PREFIX + digest.digest_id,
+            "Attempts": digest.attempts + 1,
+        }
+        self._storage.on_table(
+            OUTBOX_TABLE, lambda t: t.upsert_entity(entity, mode=UpdateMode.MERGE)
+        )
+        return digest.attempts + 1
+
+    def finish_digest(
+        self, digest: PendingDigest, *, at: datetime, state: str = "digested", error: str = ""
+    ) -> None:
+        """Every notice it covers is settled (sent in it, or given up); the digest row goes
+        last, so a run that stops midway finishes it next time."""
         for key in digest.keys:
-            self.settle(key, state="digested", at=at, operation_id=digest.operation_id)
+            self.settle(key, state=state, at=at, operation_id=digest.operation_id, error=error)
         self._storage.delete(OUTBOX_TABLE, PARTITION, DIGEST_PREFIX + digest.digest_id)
 
     def drop_digest(self, digest: PendingDigest) -> None:

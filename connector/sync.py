@@ -246,7 +246,7 @@ class SyncService:
                 object_id=match.user.id if match.user else match.object_id,
                 details={"candidates": match.candidates},
             )
-            if match.candidates and not self._observe:
+            if match.candidates and employee.status != "deactivated" and not self._observe:
                 # Accounts were found, none could be linked: no account, say why.
                 self._notifier.not_created(
                     employee_id=employee.id,
@@ -266,7 +266,9 @@ class SyncService:
         if not match.linked:
             run.linked_by = match.how or "match"
             if not self._observe:
-                if match.how == "employeeId" and self._notifier.was_creating(employee_id):
+                if user.employee_id == anchor(employee_id) and self._notifier.was_creating(
+                    employee_id
+                ):
                     # The connector's own POST went through and the sync stopped before it
                     # said so: say it now (the outbox keeps it to one email).
                     self._created_notice(run, employee, user)

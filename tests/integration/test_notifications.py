@@ -369,3 +369,57 @@ def test_each_email_reaches_acs_as_the_stored_rendering(
         assert email.plain_text == (stem.parent / f"{stem.name}.txt").read_text(encoding="utf-8")
         assert email.html == (stem.parent / f"{stem.name}.html").read_text(encoding="utf-8")
         assert email.to == list(TO)
+
+
+def test_digest_never_answered_is_given_up_after_the_attempts_and_sending_resumes(
+    storage: Storage, acs: AcsSandbox
+) -> None:
+    """ACS never answers a digest (5xx): it is sent again under its operation id at most
+    NOTIFY_MAX_ATTEMPTS times, then its notices are logged as failed, and later notices are
+    sent again (one stuck digest does not stop the outbox)."""
+    clock = Clock(NOW)
+    run = sender(storage, acs, clock, per_minute=5, per_hour=2)
+    outbox = Outbox(storage, clock=clock)
+    for n in range(4):
+        outbox.put(created(str(n + 1), f"Person{n} Stuck", clock))
+    acs.inject(503, method="POST", path=r"^/emails:send$", times=3)
+    for _ in range(4):
+        run.run()
+        clock.now += timedelta(minutes=1)
+    posts = [r for r in acs.requests if r.method == "POST"]
+    assert len(posts) == 3
+    assert len({r.header("Operation-Id") for r in posts}) == 1
+    assert outbox.pending_digests() == []
+    assert outbox.waiting() == []
+    failed = [
+        e
+        for n in range(4)
+        for e in IntegrationLog(storage).for_employee(str(n + 1))
+        if e.action is Action.NOTIFICATION_FAILED
+    ]
+    assert len(failed) == 4
+    outbox.put(created("9", "After Stuck", clock))
+    clock.now += timedelta(hours=2)
+    assert run.run().sent == 1
+
+
+def test_throttled_after_an_unknown_outcome_keeps_the_operation_id(
+    storage: Storage, acs: AcsSandbox
+) -> None:
+    """A 504 (ACS may have accepted it), then a 429: the next attempt still uses the first
+    operation id, so ACS can tell it is the same email."""
+    clock = Clock(NOW)
+    run = sender(storage, acs, clock, per_minute=10, per_hour=100)
+    Outbox(storage, clock=clock).put(created("5", "Same Operation", clock))
+    acs.inject(504, method="POST", path=r"^/emails:send$")
+    run.run()
+    acs.inject(429, method="POST", path=r"^/emails:send$", headers={"Retry-After": "30"})
+    clock.now += timedelta(minutes=1)
+    run.run()
+    clock.now += timedelta(minutes=1)
+    assert run.run().sent == 1
+    posts = [r for r in acs.requests if r.method == "POST"]
+    assert len(posts) == 3
+    assert len({r.header("Operation-Id") for r in posts}) == 1
+    [email] = acs.sent
+    assert email.operation_id == posts[0].header("Operation-Id")

@@ -87,6 +87,39 @@ def test_previous_secret_is_accepted_during_rotation() -> None:
             },
             "setting AzureWebJobsStorage__queueServiceUri is missing",
         ),
+        ({"NOTIFY_RECIPIENTS": "it-team"}, "setting NOTIFY_RECIPIENTS is malformed"),
+        (
+            {"NOTIFY_RECIPIENTS": "it@acme.fr", "ACS_ENDPOINT": "https://acs.example"},
+            "setting NOTIFY_SENDER is missing",
+        ),
+        (
+            {"NOTIFY_RECIPIENTS": "it@acme.fr", "NOTIFY_SENDER": "DoNotReply@x.azurecomm.net"},
+            "setting ACS_ENDPOINT is missing",
+        ),
+        ({"ACS_ENDPOINT": "http://acs.example.com"}, "setting ACS_ENDPOINT is malformed"),
+        (
+            {"ACS_CONNECTION_STRING": "endpoint=https://acs.example;key=acs-secretish"},
+            "setting ACS_CONNECTION_STRING is malformed",
+        ),
+        (
+            {"ACS_CONNECTION_STRING": "endpoint=http://acs.example;accesskey=acs-secretish"},
+            "setting ACS_CONNECTION_STRING is malformed",
+        ),
+        ({"NOTIFY_LANGUAGE": "de"}, "setting NOTIFY_LANGUAGE is malformed"),
+        (
+            {"LUCCA_EMPLOYEE_URL_TEMPLATE": "{base}/people/{name}"},
+            "setting LUCCA_EMPLOYEE_URL_TEMPLATE is malformed",
+        ),
+        (
+            {"LUCCA_EMPLOYEE_URL_TEMPLATE": "{base}/people"},
+            "setting LUCCA_EMPLOYEE_URL_TEMPLATE is malformed",
+        ),
+        ({"NOTIFY_MAX_PER_MINUTE": "0"}, "setting NOTIFY_MAX_PER_MINUTE is malformed"),
+        ({"NOTIFY_DAILY_DIGEST": "7h30"}, "setting NOTIFY_DAILY_DIGEST is malformed"),
+        (
+            {"ACS_CONNECTION_STRING": "@Microsoft.KeyVault(VaultName=kv;SecretName=acs)"},
+            "setting ACS_CONNECTION_STRING is an unresolved Key Vault reference",
+        ),
         (
             {"LUCCA_CLIENT_SECRET": "@Microsoft.KeyVault(SecretUri=https://kv.vault.azure.net/s)"},
             "setting LUCCA_CLIENT_SECRET is an unresolved Key Vault reference",
@@ -138,6 +171,23 @@ def test_secrets_do_not_show_in_repr() -> None:
     shown = repr(settings) + str(settings)
     for secret in ("client-secret-value-41", "webhook-secret-value-42", "storage-key-value"):
         assert secret not in shown
+
+
+def test_notification_settings() -> None:
+    """Recipients split on commas; a loopback http:// ACS endpoint is accepted (tests), and the
+    connection string's key never shows in the settings' repr."""
+    settings = load_settings(
+        with_changes(
+            NOTIFY_RECIPIENTS=" it@acme.fr, hr@acme.fr ,",
+            NOTIFY_SENDER="DoNotReply@x.azurecomm.net",
+            ACS_CONNECTION_STRING="endpoint=http://127.0.0.1:8888/;accesskey=acs-key-value",
+            NOTIFY_LANGUAGE="fr",
+            NOTIFY_DAILY_DIGEST="07:30",
+        )
+    )
+    assert settings.notify_recipients == ("it@acme.fr", "hr@acme.fr")
+    assert "acs-key-value" not in repr(settings) + str(settings)
+    assert load_settings(with_changes()).notify_recipients == ()
 
 
 def test_every_setting_is_in_the_example_and_the_readme() -> None:
