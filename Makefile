@@ -8,7 +8,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 AZURITE := tests/azurite/node_modules/.bin/azurite
 
-.PHONY: setup demo test test-311 lint bench clean
+.PHONY: setup demo test test-311 lint infra-check bench clean
 
 setup: $(VENV)/.installed $(AZURITE)
 
@@ -28,7 +28,7 @@ demo: setup
 	$(BIN)/python -m tests.story
 
 ## Every check and every test (on Python 3.12, then again on 3.11 where the machine has it).
-test: setup lint
+test: setup lint infra-check
 	$(BIN)/python -m pytest
 	@if [ -n "$(PYTHON311)" ]; then $(MAKE) --no-print-directory test-311; \
 	else echo "No Python 3.11 on this machine: the 3.11 run is skipped."; fi
@@ -47,9 +47,19 @@ lint: setup
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
+## Static checks of infra/: every Bicep file parses with checkov's parser, checkov finds nothing.
+infra-check: .venv-checkov/.installed
+	.venv-checkov/bin/python tests/checkov/check_infra.py
+
+.venv-checkov/.installed: tests/checkov/requirements.txt
+	@test -n "$(PYTHON)" || { echo "Python 3.11 or newer is needed"; exit 1; }
+	$(PYTHON) -m venv .venv-checkov
+	.venv-checkov/bin/python -m pip install --quiet -r tests/checkov/requirements.txt
+	touch $@
+
 ## The benchmarks the README quotes.
 bench: setup
 	$(BIN)/python -m bench.webhook
 
 clean:
-	rm -rf $(VENV) .venv311 tests/azurite/node_modules .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .venv311 .venv-checkov tests/azurite/node_modules .pytest_cache .mypy_cache .ruff_cache

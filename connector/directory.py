@@ -38,9 +38,9 @@ from connector.errors import (
 )
 from connector.graph import (
     GRAPH_SCOPE,
+    azure_credential,
     build_client,
     check_base_url,
-    graph_credential,
     is_loopback,
     retry_after_seconds,
 )
@@ -217,7 +217,7 @@ class GraphDirectory:
             check_base_url(base_url, anonymous=anonymous)
         except ValueError as err:
             raise SettingsError(f"setting GRAPH_BASE_URL is malformed: {err}") from None
-        credential = None if anonymous else graph_credential()
+        credential = None if anonymous else azure_credential(settings.AZURE_CLIENT_ID)
         directory = cls(base_url, credential=credential)
         directory._owned_credential = credential
         return directory

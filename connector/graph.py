@@ -62,21 +62,22 @@ def check_base_url(base_url: str, *, anonymous: bool) -> None:
         raise ValueError("needs a credential unless it is a loopback http:// sandbox")
 
 
-def graph_credential(
-    environ: Mapping[str, str] | None = None,
+def azure_credential(
+    client_id: str | None = None, environ: Mapping[str, str] | None = None
 ) -> ManagedIdentityCredential | DefaultAzureCredential:
-    """The credential for Graph: the managed identity in Azure, else DefaultAzureCredential."""
+    """The credential for Graph and ACS: the managed identity in Azure (`client_id` picks a
+    user-assigned one, as the Bicep deploys), else DefaultAzureCredential."""
     # In Azure the platform sets IDENTITY_ENDPOINT: asking the managed identity directly is
     # deterministic and fast, where DefaultAzureCredential would first probe environment
     # secrets and workload identity, which may pick a different principal than the one the
-    # Bicep granted Graph roles to. AZURE_CLIENT_ID selects a user-assigned identity.
-    # Elsewhere (a developer machine, CI) DefaultAzureCredential takes a client secret from
-    # AZURE_TENANT_ID/AZURE_CLIENT_ID/AZURE_CLIENT_SECRET, or the Azure CLI login.
+    # Bicep granted Graph roles to. Elsewhere (a developer machine, CI) DefaultAzureCredential
+    # takes a client secret from AZURE_TENANT_ID/AZURE_CLIENT_ID/AZURE_CLIENT_SECRET, or the
+    # Azure CLI login.
     from azure.identity import DefaultAzureCredential, ManagedIdentityCredential  # noqa: PLC0415
 
     env = os.environ if environ is None else environ
     if any(env.get(name) for name in MANAGED_IDENTITY_ENV):
-        return ManagedIdentityCredential(client_id=env.get("AZURE_CLIENT_ID") or None)
+        return ManagedIdentityCredential(client_id=client_id or None)
     return DefaultAzureCredential()
 
 

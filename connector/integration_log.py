@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import secrets
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -20,6 +21,8 @@ from azure.core.exceptions import ResourceNotFoundError
 from azure.data.tables import UpdateMode
 
 from connector.store import Storage
+
+logger = logging.getLogger(__name__)
 
 LOG_TABLE = "IntegrationLog"
 ATTENTION_PARTITION = "attention"
@@ -51,6 +54,12 @@ class Action(StrEnum):
 NEEDS_AN_OPERATOR = frozenset(
     {Action.NOT_IN_LUCCA, Action.RUN_HELD, Action.LEFT_FOR_OPERATOR, Action.NOTIFICATION_FAILED}
 )
+# Entries the Azure Monitor alert (infra/modules/alert.bicep) fires on: each is also written to
+# the Functions log as one warning that starts with ALERT_PREFIX, carrying the action and the
+# employee id, never the message (it may hold names). Observed entries do not alert, except a
+# change that could not be applied at all.
+ALERTING = NEEDS_AN_OPERATOR | {Action.FAILED, Action.CREATION_FAILED, Action.DEACTIVATION_FAILED}
+ALERT_PREFIX = "connector alert:"
 # A sync ending so opens (or refreshes) the employee's conflict; ending in one of
 # `SETTLED` closes it. Open conflicts are listed in the daily digest.
 OPENS_A_CONFLICT = frozenset({Action.CONFLICT, Action.CREATION_FAILED})
@@ -161,6 +170,14 @@ class IntegrationLog:
             elif entry.action in SETTLES_A_CONFLICT:
                 with contextlib.suppress(ResourceNotFoundError):
                     self._storage.delete(LOG_TABLE, CONFLICTS_PARTITION, entry.employee_id)
+        if entry.action in ALERTING and (not entry.observed or entry.action is Action.FAILED):
+            logger.warning(
+                "%s %s (employee %s, log entry %s)",
+                ALERT_PREFIX,
+                entry.action.value,
+                entry.employee_id or "-",
+                row,
+            )
 
     def _upsert(self, entity: dict[str, Any]) -> None:
         self._storage.on_table(

@@ -104,11 +104,10 @@ class AcsMailer:
             endpoint, key = acs_connection_parts(settings.ACS_CONNECTION_STRING.get_secret_value())
             client = EmailClient(endpoint, AzureKeyCredential(key), **options)
         elif settings.ACS_ENDPOINT is not None:
-            from azure.identity import DefaultAzureCredential  # noqa: PLC0415
+            from connector.graph import azure_credential  # noqa: PLC0415
 
-            client = EmailClient(
-                str(settings.ACS_ENDPOINT).rstrip("/"), DefaultAzureCredential(), **options
-            )
+            credential = azure_credential(settings.AZURE_CLIENT_ID)
+            client = EmailClient(str(settings.ACS_ENDPOINT).rstrip("/"), credential, **options)
         else:  # the settings refuse recipients without one of the two
             raise ValueError("ACS_ENDPOINT or ACS_CONNECTION_STRING is needed to send emails")
         return cls(client, sender=settings.NOTIFY_SENDER, recipients=settings.notify_recipients)

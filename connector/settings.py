@@ -56,6 +56,7 @@ class Settings(BaseSettings):
     LUCCA_WEBHOOK_SECRET: SecretStr
     LUCCA_WEBHOOK_SECRET_PREVIOUS: SecretStr | None = None
     GRAPH_BASE_URL: AnyHttpUrl = AnyHttpUrl("https://graph.microsoft.com/v1.0")
+    AZURE_CLIENT_ID: str | None = None
 
     AzureWebJobsStorage: SecretStr | None = None
     AzureWebJobsStorage__accountName: str | None = None
@@ -114,6 +115,11 @@ class Settings(BaseSettings):
     @classmethod
     def _empty_is_unset(cls, value: SecretStr | None) -> SecretStr | None:
         return None if value is None or not value.get_secret_value().strip() else value
+
+    @field_validator("AZURE_CLIENT_ID")
+    @classmethod
+    def _blank_is_unset(cls, value: str | None) -> str | None:
+        return value.strip() or None if value is not None else None
 
     @field_validator("AzureWebJobsStorage")
     @classmethod

@@ -103,7 +103,9 @@ class Storage:
                 table_service=TableServiceClient.from_connection_string(connection, **options),
                 queue_service=QueueServiceClient.from_connection_string(connection, **options),
             )
-        credential = _managed_identity(settings.AzureWebJobsStorage__clientId)
+        credential = _managed_identity(
+            settings.AzureWebJobsStorage__clientId or settings.AZURE_CLIENT_ID
+        )
         account = settings.AzureWebJobsStorage__accountName
         table_uri = settings.AzureWebJobsStorage__tableServiceUri
         queue_uri = settings.AzureWebJobsStorage__queueServiceUri

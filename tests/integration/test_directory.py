@@ -33,7 +33,7 @@ from connector.errors import (
     Throttled,
     Transient,
 )
-from connector.graph import graph_credential
+from connector.graph import azure_credential
 from connector.settings import SettingsError, load_settings
 from tests.conftest import base_settings
 from tests.sandboxes.graph import GraphSandbox
@@ -769,18 +769,20 @@ def test_a_real_graph_url_needs_a_credential() -> None:
 
 
 @pytest.mark.parametrize(
-    ("environ", "kind"),
+    ("client_id", "environ", "kind"),
     [
-        ({"IDENTITY_ENDPOINT": "http://localhost:42356/msi/token"}, ManagedIdentityCredential),
-        ({"IDENTITY_ENDPOINT": "http://localhost:42356/msi/token", "AZURE_CLIENT_ID": "1c1d"},
+        (None, {"IDENTITY_ENDPOINT": "http://localhost:42356/msi/token"},
          ManagedIdentityCredential),
-        ({"AZURE_CLIENT_ID": "1c1d"}, DefaultAzureCredential),
-        ({}, DefaultAzureCredential),
+        ("1c1d", {"IDENTITY_ENDPOINT": "http://localhost:42356/msi/token"},
+         ManagedIdentityCredential),
+        ("1c1d", {}, DefaultAzureCredential),
+        (None, {}, DefaultAzureCredential),
     ],
 )  # fmt: skip
-def test_credential_choice(environ: dict[str, str], kind: type[Any]) -> None:
-    """The platform's managed identity in Azure; DefaultAzureCredential anywhere else."""
-    credential = graph_credential(environ)
+def test_credential_choice(client_id: str | None, environ: dict[str, str], kind: type[Any]) -> None:
+    """The platform's managed identity in Azure (AZURE_CLIENT_ID picks the user-assigned one
+    the Bicep deploys); DefaultAzureCredential anywhere else."""
+    credential = azure_credential(client_id, environ)
     try:
         assert type(credential) is kind
     finally:

@@ -4,6 +4,7 @@ set up: a token with chosen Graph roles, a concurrent creation, a busy lease, th
 from __future__ import annotations
 
 import base64
+import logging
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -13,7 +14,7 @@ from azure.storage.queue import QueueClient, QueueMessage
 
 from connector.changes import CHANGES_QUEUE, ChangeFeed, ChangeMessage
 from connector.directory import GraphDirectory
-from connector.integration_log import Action, IntegrationLog, LogEntry
+from connector.integration_log import ALERT_PREFIX, Action, IntegrationLog, LogEntry
 from connector.lease import EmployeeLeases
 from connector.links import Links
 from connector.lucca import LuccaClient
@@ -198,3 +199,40 @@ def test_log_reads_newest_first_per_day_and_per_employee(storage: Storage) -> No
         "at +0 min",
     ]
     assert log.for_day(start + timedelta(days=1)) == []
+
+
+def test_entries_an_operator_must_see_raise_one_alert_line(
+    storage: Storage, caplog: pytest.LogCaptureFixture
+) -> None:
+    """What the Azure Monitor alert queries: one warning per failed, held or left entry, with
+    the action and the employee id and never the message (it may carry names)."""
+    log = IntegrationLog(storage)
+    now = datetime(2026, 10, 25, 1, 30, tzinfo=UTC)
+    cases = [
+        (Action.FAILED, "7", False, True),
+        (Action.FAILED, "8", True, True),  # observe mode: a change that failed still alerts
+        (Action.RUN_HELD, None, False, True),
+        (Action.DEACTIVATION_FAILED, "9", False, True),
+        (Action.CREATION_FAILED, "10", True, False),  # observe mode: only planned
+        (Action.UPDATED, "11", False, False),
+        (Action.CONFLICT, "12", False, False),  # an email and the daily digest tell of it
+    ]
+    with caplog.at_level(logging.WARNING, logger="connector.integration_log"):
+        for action, employee, observed, _ in cases:
+            log.write(
+                LogEntry(
+                    time=now,
+                    action=action,
+                    employee_id=employee,
+                    observed=observed,
+                    message="Jeanne <Dupont> could not be handled",
+                )
+            )
+    alerts = [r.getMessage() for r in caplog.records if r.getMessage().startswith(ALERT_PREFIX)]
+    expected = [
+        f"{ALERT_PREFIX} {action.value} (employee {employee or '-'}"
+        for action, employee, _, alerts_ in cases
+        if alerts_
+    ]
+    assert [a.split(", log entry")[0] for a in alerts] == expected
+    assert not any("Dupont" in a for a in alerts)

@@ -193,7 +193,7 @@ def test_notification_settings() -> None:
 def test_every_setting_is_in_the_example_and_the_readme() -> None:
     """local.settings.json.example and the README list exactly the settings the code reads."""
     example = json.loads((ROOT / "local.settings.json.example").read_text())["Values"]
-    host_only = {"FUNCTIONS_WORKER_RUNTIME", "AzureWebJobsFeatureFlags"}
+    host_only = {"FUNCTIONS_WORKER_RUNTIME"}
     assert set(example) - host_only == set(setting_names()) - {
         name for name in setting_names() if name.startswith("AzureWebJobsStorage__")
     }

@@ -1,0 +1,196 @@
+// The Lucca → Entra ID connector in one resource group: `azd up` deploys this at subscription
+// scope. Shapes follow Azure's Flex Consumption quickstarts; every identity is the one
+// user-assigned managed identity below, and no secret passes through a parameter or an output.
+targetScope = 'subscription'
+
+@minLength(1)
+@maxLength(40)
+@description('The azd environment name: names the resource group and seeds the resource names.')
+param environmentName string
+
+@minLength(1)
+@description('The region of every regional resource (one that offers Flex Consumption).')
+param location string
+
+@description('Object id of the person running azd (AZURE_PRINCIPAL_ID): may then set the two Lucca secrets in Key Vault. Empty: nobody is granted that.')
+param principalId string = ''
+
+@description('The Lucca instance, e.g. https://acme.ilucca.net (LUCCA_BASE_URL).')
+param luccaBaseUrl string
+
+@description('The Lucca API client id (LUCCA_CLIENT_ID); its secret goes into Key Vault, never here.')
+param luccaClientId string
+
+@allowed(['observe', 'apply'])
+@description('observe: plan and log, write nothing to Entra (go live with it); apply: act.')
+param connectorMode string = 'observe'
+
+@description('Who gets the notification emails and the failure alert, comma-separated. Empty: none.')
+param notifyRecipients string = ''
+
+@allowed(['en', 'fr'])
+@description('The language of the notification emails.')
+param notifyLanguage string = 'en'
+
+@description('The zone leavers\' calendar days are computed in; "establishment" for each employee\'s own.')
+param leaverTimeZone string = 'Europe/Paris'
+
+@minValue(0)
+@description('Above this many deactivations at once, a run is held for an operator.')
+param maxSuddenDeactivations int = 20
+
+@description('Revoke a leaver\'s sign-in sessions after disabling the account (User.RevokeSessions.All).')
+param revokeSessions bool = true
+
+@description('Also write employeeHireDate and employeeLeaveDateTime; grants User-LifeCycleInfo.ReadWrite.All.')
+param lifecycleDates bool = false
+
+@description('Grant the identity its Microsoft Graph application permissions here (needs a deployer allowed to grant them, see the README). false: an administrator grants them with az rest.')
+param grantGraphPermissions bool = true
+
+@minValue(0)
+@maxValue(10)
+@description('Always-ready instances for the HTTP function (the webhook): 0 saves their cost, but a cold start can exceed the 3 s Lucca waits.')
+param alwaysReadyInstances int = 1
+
+@minValue(1)
+@maxValue(1000)
+@description('The most instances the app scales out to; the Lucca rate limit, not CPU, bounds the work.')
+param maximumInstanceCount int = 40
+
+@allowed(['Europe', 'France', 'Germany', 'Switzerland', 'UK', 'United States', 'Norway'])
+@description('Where Communication Services keeps its data at rest.')
+param emailDataLocation string = 'Europe'
+
+@description('Your own sender domain (e.g. mail.acme.fr). Empty: the Azure-managed domain only.')
+param customEmailDomain string = ''
+
+@description('true once the custom domain\'s DNS records are verified: it is then linked and used as the sender.')
+param customEmailDomainVerified bool = false
+
+var tags = { 'azd-env-name': environmentName, application: 'lucca-entra-connector' }
+var token = toLower(uniqueString(subscription().id, environmentName, location))
+
+resource group 'Microsoft.Resources/resourceGroups@2024-03-01' = {
+  name: 'rg-${environmentName}'
+  location: location
+  tags: tags
+}
+
+module identity 'modules/identity.bicep' = {
+  name: 'identity'
+  scope: group
+  params: { name: 'id-connector-${token}', location: location, tags: tags }
+}
+
+module monitoring 'modules/monitoring.bicep' = {
+  name: 'monitoring'
+  scope: group
+  params: {
+    workspaceName: 'log-${token}'
+    insightsName: 'appi-${token}'
+    location: location
+    tags: tags
+    identityPrincipalId: identity.outputs.principalId
+  }
+}
+
+module storage 'modules/storage.bicep' = {
+  name: 'storage'
+  scope: group
+  params: {
+    name: 'st${token}'
+    location: location
+    tags: tags
+    identityPrincipalId: identity.outputs.principalId
+  }
+}
+
+module vault 'modules/keyvault.bicep' = {
+  name: 'keyvault'
+  scope: group
+  params: {
+    name: 'kv-${token}'
+    location: location
+    tags: tags
+    identityPrincipalId: identity.outputs.principalId
+    deployerPrincipalId: principalId
+    workspaceId: monitoring.outputs.workspaceId
+  }
+}
+
+module email 'modules/email.bicep' = {
+  name: 'email'
+  scope: group
+  params: {
+    token: token
+    tags: tags
+    dataLocation: emailDataLocation
+    customDomain: customEmailDomain
+    customDomainVerified: customEmailDomainVerified
+    identityPrincipalId: identity.outputs.principalId
+  }
+}
+
+module app 'modules/functionapp.bicep' = {
+  name: 'functionapp'
+  scope: group
+  params: {
+    planName: 'plan-${token}'
+    appName: 'func-connector-${token}'
+    location: location
+    tags: tags
+    identityId: identity.outputs.id
+    identityClientId: identity.outputs.clientId
+    storageAccountName: storage.outputs.name
+    deploymentContainerName: storage.outputs.deploymentContainerName
+    insightsConnectionString: monitoring.outputs.insightsConnectionString
+    vaultName: vault.outputs.name
+    acsEndpoint: email.outputs.endpoint
+    notifySender: email.outputs.sender
+    customDomainSending: email.outputs.customDomainSending
+    luccaBaseUrl: luccaBaseUrl
+    luccaClientId: luccaClientId
+    connectorMode: connectorMode
+    notifyRecipients: notifyRecipients
+    notifyLanguage: notifyLanguage
+    leaverTimeZone: leaverTimeZone
+    maxSuddenDeactivations: maxSuddenDeactivations
+    revokeSessions: revokeSessions
+    lifecycleDates: lifecycleDates
+    alwaysReadyInstances: alwaysReadyInstances
+    maximumInstanceCount: maximumInstanceCount
+  }
+}
+
+module graph 'modules/graph-permissions.bicep' = if (grantGraphPermissions) {
+  name: 'graph-permissions'
+  scope: group
+  params: {
+    identityPrincipalId: identity.outputs.principalId
+    lifecycleDates: lifecycleDates
+  }
+}
+
+module alert 'modules/alert.bicep' = if (!empty(notifyRecipients)) {
+  name: 'alert'
+  scope: group
+  params: {
+    name: 'connector-${token}'
+    location: location
+    tags: tags
+    insightsId: monitoring.outputs.insightsId
+    recipients: notifyRecipients
+  }
+}
+
+output AZURE_LOCATION string = location
+output AZURE_TENANT_ID string = tenant().tenantId
+output AZURE_RESOURCE_GROUP string = group.name
+output AZURE_FUNCTION_APP_NAME string = app.outputs.name
+output WEBHOOK_URL string = 'https://${app.outputs.defaultHostName}/api/lucca/webhook'
+output KEY_VAULT_NAME string = vault.outputs.name
+output CONNECTOR_IDENTITY_PRINCIPAL_ID string = identity.outputs.principalId
+output CONNECTOR_IDENTITY_CLIENT_ID string = identity.outputs.clientId
+output NOTIFY_SENDER string = email.outputs.sender
+output CUSTOM_EMAIL_DOMAIN_RECORDS object = email.outputs.customDomainRecords

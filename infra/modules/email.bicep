@@ -1,0 +1,92 @@
+// Azure Communication Services Email: an Email Communication Service with an Azure-managed
+// domain (and, once verified, your own), linked to a Communication Services resource that
+// the identity may send through, with a custom role narrower than any built-in one.
+param token string
+param tags object
+param dataLocation string
+@description('Your own sender domain; empty: only the Azure-managed one.')
+param customDomain string
+@description('true once the custom domain is verified: it is then linked and used.')
+param customDomainVerified bool
+param identityPrincipalId string
+
+var useCustomDomain = !empty(customDomain) && customDomainVerified
+
+resource emailService 'Microsoft.Communication/emailServices@2023-04-01' = {
+  name: 'ecs-${token}'
+  location: 'global'
+  tags: tags
+  properties: { dataLocation: dataLocation }
+}
+
+resource managedDomain 'Microsoft.Communication/emailServices/domains@2023-04-01' = {
+  parent: emailService
+  name: 'AzureManagedDomain'
+  location: 'global'
+  tags: tags
+  properties: {
+    domainManagement: 'AzureManaged'
+    userEngagementTracking: 'Disabled'
+  }
+}
+
+resource ownDomain 'Microsoft.Communication/emailServices/domains@2023-04-01' = if (!empty(customDomain)) {
+  parent: emailService
+  name: empty(customDomain) ? 'unused' : customDomain
+  location: 'global'
+  tags: tags
+  properties: {
+    domainManagement: 'CustomerManaged'
+    userEngagementTracking: 'Disabled'
+  }
+}
+
+resource communication 'Microsoft.Communication/communicationServices@2023-04-01' = {
+  name: 'acs-${token}'
+  location: 'global'
+  tags: tags
+  properties: {
+    dataLocation: dataLocation
+    linkedDomains: useCustomDomain ? [managedDomain.id, ownDomain.id] : [managedDomain.id]
+  }
+}
+
+// What sending with an Entra ID token needs (Microsoft's documented custom role for email
+// with Entra ID); "Communication and Email Service Owner" would also let the identity read
+// the access keys and delete the resources.
+resource senderRole 'Microsoft.Authorization/roleDefinitions@2022-04-01' = {
+  name: guid(resourceGroup().id, 'lucca-connector-email-sender')
+  properties: {
+    roleName: 'Lucca connector email sender (${token})'
+    description: 'Send email through the connector\'s Communication Services resource.'
+    type: 'CustomRole'
+    assignableScopes: [resourceGroup().id]
+    permissions: [
+      {
+        actions: [
+          'Microsoft.Communication/CommunicationServices/Read'
+          'Microsoft.Communication/CommunicationServices/Write'
+          'Microsoft.Communication/EmailServices/write'
+        ]
+        notActions: []
+        dataActions: []
+        notDataActions: []
+      }
+    ]
+  }
+}
+
+resource canSend 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(communication.id, identityPrincipalId, senderRole.id)
+  scope: communication
+  properties: {
+    principalId: identityPrincipalId
+    principalType: 'ServicePrincipal'
+    roleDefinitionId: senderRole.id
+  }
+}
+
+output endpoint string = 'https://${communication.properties.hostName}'
+output sender string = 'DoNotReply@${useCustomDomain ? customDomain : managedDomain.properties.mailFromSenderDomain}'
+output customDomainSending bool = useCustomDomain
+output customDomainRecords object = empty(customDomain) ? {} : ownDomain.properties.verificationRecords

@@ -1,0 +1,152 @@
+// The Function App on Flex Consumption: Python 3.12 set in functionAppConfig.runtime (not in
+// app settings), deployed from a blob container, running as the user-assigned identity. The
+// app settings are every setting the code reads (connector/settings.py) and nothing else:
+// tests/unit/test_infra.py holds the two lists together.
+param planName string
+param appName string
+param location string
+param tags object
+param identityId string
+param identityClientId string
+param storageAccountName string
+param deploymentContainerName string
+param insightsConnectionString string
+param vaultName string
+param acsEndpoint string
+param notifySender string
+@description('A verified custom domain sends: its higher limits (30 a minute, 100 an hour) apply.')
+param customDomainSending bool
+param luccaBaseUrl string
+param luccaClientId string
+param connectorMode string
+param notifyRecipients string
+param notifyLanguage string
+param leaverTimeZone string
+param maxSuddenDeactivations int
+param revokeSessions bool
+param lifecycleDates bool
+param alwaysReadyInstances int
+param maximumInstanceCount int
+
+resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' existing = {
+  name: storageAccountName
+}
+
+resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {
+  // checkov:skip=CKV_AZURE_225:Flex Consumption offers zone redundancy in some regions only; the connector's state is in geo-redundant storage, and a lost instance only delays a queue message (and Lucca retries a webhook call)
+  name: planName
+  location: location
+  tags: tags
+  kind: 'functionapp'
+  sku: { tier: 'FlexConsumption', name: 'FC1' }
+  properties: { reserved: true }
+}
+
+resource app 'Microsoft.Web/sites@2024-04-01' = {
+  // checkov:skip=CKV_AZURE_222:Lucca calls the webhook from the internet; its signature (constant-time check, replay window) and the function key guard the one HTTP function
+  // checkov:skip=CKV_AZURE_212:Flex Consumption scales on demand; alwaysReadyInstances keeps the webhook warm (a failover minimum is an App Service plan setting)
+  // checkov:skip=CKV_AZURE_213:Flex Consumption has no health check path; the host restarts failed workers and the alert watches the outcomes
+  // checkov:skip=CKV_AZURE_17:Lucca cannot present a client certificate
+  name: appName
+  location: location
+  tags: union(tags, { 'azd-service-name': 'api' })
+  kind: 'functionapp,linux'
+  identity: {
+    type: 'UserAssigned'
+    userAssignedIdentities: { '${identityId}': {} }
+  }
+  properties: {
+    serverFarmId: plan.id
+    httpsOnly: true
+    clientCertEnabled: false
+    keyVaultReferenceIdentity: identityId
+    siteConfig: {
+      minTlsVersion: '1.2'
+      ftpsState: 'Disabled'
+      http20Enabled: true
+      remoteDebuggingEnabled: false
+      appSettings: [for setting in items(appSettings): { name: setting.key, value: setting.value }]
+    }
+    functionAppConfig: {
+      deployment: {
+        storage: {
+          type: 'blobContainer'
+          value: '${storage.properties.primaryEndpoints.blob}${deploymentContainerName}'
+          authentication: {
+            type: 'UserAssignedIdentity'
+            userAssignedIdentityResourceId: identityId
+          }
+        }
+      }
+      scaleAndConcurrency: {
+        maximumInstanceCount: maximumInstanceCount
+        instanceMemoryMB: 2048
+        alwaysReady: alwaysReadyInstances > 0 ? [{ name: 'http', instanceCount: alwaysReadyInstances }] : []
+      }
+      runtime: { name: 'python', version: '3.12' }
+    }
+  }
+}
+
+// Keys in a Key Vault reference, resolved by the identity (keyVaultReferenceIdentity).
+var luccaClientSecret = '@Microsoft.KeyVault(VaultName=${vaultName};SecretName=lucca-client-secret)'
+var luccaWebhookSecret = '@Microsoft.KeyVault(VaultName=${vaultName};SecretName=lucca-webhook-secret)'
+
+var appSettings = {
+  // The Functions host: storage and telemetry through the identity, no key anywhere.
+  AzureWebJobsStorage__accountName: storage.name
+  AzureWebJobsStorage__credential: 'managedidentity'
+  AzureWebJobsStorage__clientId: identityClientId
+  APPLICATIONINSIGHTS_CONNECTION_STRING: insightsConnectionString
+  APPLICATIONINSIGHTS_AUTHENTICATION_STRING: 'ClientId=${identityClientId};Authorization=AAD'
+  // The connector (README, "Settings").
+  AZURE_CLIENT_ID: identityClientId
+  LUCCA_BASE_URL: luccaBaseUrl
+  LUCCA_TOKEN_URL: 'https://accounts.world.luccasoftware.com/connect/token'
+  LUCCA_CLIENT_ID: luccaClientId
+  LUCCA_CLIENT_SECRET: luccaClientSecret
+  LUCCA_WEBHOOK_SECRET: luccaWebhookSecret
+  LUCCA_WEBHOOK_SECRET_PREVIOUS: '' // during a rotation only (README)
+  GRAPH_BASE_URL: 'https://graph.microsoft.com/v1.0'
+  LEAVER_TIME_ZONE: leaverTimeZone
+  MAX_SUDDEN_DEACTIVATIONS: string(maxSuddenDeactivations)
+  CONNECTOR_MODE: connectorMode
+  SYNC_DELAY_SECONDS: '10'
+  SYNC_ATTRIBUTES: 'surname,givenName,displayName,mail,department,jobTitle,manager,employeeId'
+  SYNC_UPN: 'false'
+  CONTRACT_GAP_DAYS: '0'
+  ENABLE_DAYS_BEFORE_START: '0'
+  SCHEDULE_TIMER: '0 */5 * * * *'
+  REVOKE_SESSIONS: string(revokeSessions)
+  RELEASE_HELD_RUN: '' // set to a held run's id to let it act (README)
+  LIFECYCLE_DATES: string(lifecycleDates)
+  LUCCA_MAX_RPM: '30'
+  LUCCA_RATE_WINDOW_SECONDS: '60'
+  NOTIFY_RECIPIENTS: notifyRecipients
+  NOTIFY_SENDER: notifySender
+  ACS_ENDPOINT: acsEndpoint
+  ACS_CONNECTION_STRING: '' // the identity sends: no access key
+  NOTIFY_LANGUAGE: notifyLanguage
+  LUCCA_EMPLOYEE_URL_TEMPLATE: '{base}/directory/user/{id}'
+  NOTIFY_MAX_PER_MINUTE: customDomainSending ? '30' : '5'
+  NOTIFY_MAX_PER_HOUR: customDomainSending ? '100' : '10'
+  NOTIFY_MAX_ATTEMPTS: '5'
+  NOTIFY_TIMER: '30 * * * * *'
+  NOTIFY_DAILY_DIGEST: ''
+}
+
+// Deployments authenticate with Entra ID (azd); basic publishing credentials stay off.
+resource noFtp 'Microsoft.Web/sites/basicPublishingCredentialsPolicies@2024-04-01' = {
+  parent: app
+  name: 'ftp'
+  properties: { allow: false }
+}
+
+resource noScmBasicAuth 'Microsoft.Web/sites/basicPublishingCredentialsPolicies@2024-04-01' = {
+  parent: app
+  name: 'scm'
+  properties: { allow: false }
+}
+
+output name string = app.name
+output defaultHostName string = app.properties.defaultHostName

@@ -1,0 +1,314 @@
+"""What can be checked of the deployment without Azure: infra/ read with pycep-parser (the
+Bicep parser checkov uses; `make infra-check` runs checkov itself), host.json, .funcignore and
+azure.yaml, against what the code reads and needs."""
+
+from __future__ import annotations
+
+import functools
+import json
+import re
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pycep import BicepParser
+
+from connector.integration_log import ALERT_PREFIX
+from connector.lease import LEASE_DURATION
+from connector.settings import Settings, SettingsError, load_settings
+
+ROOT = Path(__file__).resolve().parents[2]
+INFRA = ROOT / "infra"
+EXTENSION_LINE = re.compile(r"^extension\s+microsoftGraphV1\s*$", re.MULTILINE)
+BICEP_FILES = sorted(INFRA.rglob("*.bicep"))
+
+# The identity-based forms of AzureWebJobsStorage, as the code and the host read them.
+STORAGE_IDENTITY = re.compile(r"^AzureWebJobsStorage__\w+$")
+# Read by the Functions host, not by the connector's code.
+HOST_SETTINGS_IN_AZURE = {
+    "APPLICATIONINSIGHTS_CONNECTION_STRING",
+    "APPLICATIONINSIGHTS_AUTHENTICATION_STRING",
+}
+HOST_SETTINGS_LOCALLY = {"FUNCTIONS_WORKER_RUNTIME"}  # Flex: functionAppConfig.runtime instead
+# Settings Flex Consumption has retired or moved (Microsoft's "Flex Consumption plan
+# deprecations"): none may appear among the app settings.
+RETIRED_ON_FLEX = {
+    "FUNCTIONS_WORKER_RUNTIME",
+    "FUNCTIONS_WORKER_RUNTIME_VERSION",
+    "FUNCTIONS_EXTENSION_VERSION",
+    "FUNCTIONS_MAX_HTTP_CONCURRENCY",
+    "FUNCTIONS_WORKER_PROCESS_COUNT",
+    "FUNCTIONS_WORKER_DYNAMIC_CONCURRENCY_ENABLED",
+    "PYTHON_THREADPOOL_THREAD_COUNT",
+    "SCM_DO_BUILD_DURING_DEPLOYMENT",
+    "ENABLE_ORYX_BUILD",
+    "WEBSITE_RUN_FROM_PACKAGE",
+    "WEBSITE_CONTENTAZUREFILECONNECTIONSTRING",
+    "WEBSITE_CONTENTSHARE",
+    "WEBSITE_CONTENTOVERVNET",
+    "WEBSITE_SKIP_CONTENTSHARE_VALIDATION",
+    "WEBSITE_MAX_DYNAMIC_APPLICATION_SCALE_OUT",
+    "WEBSITE_NODE_DEFAULT_VERSION",
+    "WEBSITE_TIME_ZONE",
+    "WEBSITE_USE_PLACEHOLDER_DOTNETISOLATED",
+    "WEBSITE_VNET_ROUTE_ALL",
+    "WEBSITE_DNS_SERVER",
+    "TZ",
+    "AzureWebJobsFeatureFlags",
+}
+GRAPH_ROLES = [
+    "User.ReadWrite.All",
+    "User.EnableDisableAccount.All",
+    "User.Read.All",
+    "Domain.Read.All",
+    "User.RevokeSessions.All",
+]
+
+
+@functools.cache
+def parse(path: Path) -> dict[str, Any]:
+    """The parse tree, after dropping the Graph extension line pycep does not read yet (read
+    once per file: the parser takes seconds; no test changes a tree)."""
+    tree: dict[str, Any] = BicepParser().parse(text=EXTENSION_LINE.sub("", path.read_text()))
+    return tree
+
+
+def app_settings() -> dict[str, Any]:
+    return dict(parse(INFRA / "modules" / "functionapp.bicep")["variables"]["appSettings"]["value"])
+
+
+def code_settings() -> set[str]:
+    return set(Settings.model_fields)
+
+
+def as_connection_form(names: set[str]) -> set[str]:
+    """Identity-based storage settings stand for the connection string they replace."""
+    return {"AzureWebJobsStorage" if STORAGE_IDENTITY.match(n) else n for n in names}
+
+
+@pytest.mark.parametrize("path", BICEP_FILES, ids=[str(p.relative_to(INFRA)) for p in BICEP_FILES])
+def test_every_bicep_file_parses(path: Path) -> None:
+    """Each file parses with checkov's parser and declares something."""
+    tree = parse(path)
+    assert tree.get("resources") or tree.get("modules"), path
+
+
+def test_only_the_graph_module_declares_the_extension() -> None:
+    """The one line the parse drops is the Graph extension, in the one module that needs it."""
+    declaring = [p.name for p in BICEP_FILES if EXTENSION_LINE.search(p.read_text())]
+    assert declaring == ["graph-permissions.bicep"]
+    config = json.loads((INFRA / "bicepconfig.json").read_text())
+    assert config["extensions"]["microsoftGraphV1"].startswith(
+        "br:mcr.microsoft.com/bicep/extensions/microsoftgraph/v1.0:"
+    )
+
+
+def test_app_settings_are_what_the_code_reads() -> None:
+    """The Bicep app settings, local.settings.json.example and the code's settings are one set
+    (identity-based storage mapped to AzureWebJobsStorage; the host's own settings apart)."""
+    bicep = set(app_settings())
+    example = set(json.loads((ROOT / "local.settings.json.example").read_text())["Values"])
+    code = as_connection_form(code_settings())
+    assert as_connection_form(bicep) - HOST_SETTINGS_IN_AZURE == code
+    assert example - HOST_SETTINGS_LOCALLY == code
+    assert bicep & HOST_SETTINGS_IN_AZURE == HOST_SETTINGS_IN_AZURE
+    # Storage through the identity, in the form the host and the code both read.
+    assert {"AzureWebJobsStorage__accountName", "AzureWebJobsStorage__credential"} <= bicep
+    assert "AzureWebJobsStorage" not in bicep
+
+
+def test_no_retired_setting_and_the_runtime_in_function_app_config() -> None:
+    """Flex Consumption reads Python 3.12 from functionAppConfig.runtime, not app settings."""
+    assert not set(app_settings()) & RETIRED_ON_FLEX
+    tree = parse(INFRA / "modules" / "functionapp.bicep")
+    site = tree["resources"]["app"]["config"]
+    flex = site["properties"]["functionAppConfig"]
+    assert flex["runtime"] == {"name": "python", "version": "3.12"}
+    assert flex["deployment"]["storage"]["type"] == "blobContainer"
+    assert flex["deployment"]["storage"]["authentication"]["type"] == "UserAssignedIdentity"
+    plan = tree["resources"]["plan"]["config"]
+    assert plan["sku"] == {"tier": "FlexConsumption", "name": "FC1"}
+    assert site["properties"]["httpsOnly"] is True
+
+
+def test_secrets_come_from_key_vault_and_nothing_carries_one() -> None:
+    """The two Lucca secrets are Key Vault references; no key or secret is a parameter, a
+    parameter file value, an output or a literal app setting."""
+    settings = app_settings()
+    variables = parse(INFRA / "modules" / "functionapp.bicep")["variables"]
+    for name, secret in [
+        ("LUCCA_CLIENT_SECRET", "lucca-client-secret"),
+        ("LUCCA_WEBHOOK_SECRET", "lucca-webhook-secret"),
+    ]:
+        reference = variables[settings[name]]["value"]
+        assert reference.startswith("@Microsoft.KeyVault(VaultName=")
+        assert reference.endswith(f";SecretName={secret})")
+    assert settings["ACS_CONNECTION_STRING"] == ""  # the identity sends, no access key
+    secretish = re.compile(r"secret|password|key$|connectionstring", re.IGNORECASE)
+    # Application Insights' connection string only addresses ingestion: with local auth off,
+    # telemetry needs the identity's token (APPLICATIONINSIGHTS_AUTHENTICATION_STRING).
+    not_secret = {"insightsConnectionString"}  # the parameter and the output naming it
+    for path in BICEP_FILES:
+        tree = parse(path)
+        for name in set(tree.get("parameters", {})) - not_secret:
+            assert not secretish.search(name), f"{path.name}: parameter {name}"
+        for name in set(tree.get("outputs", {})) - not_secret:
+            assert not secretish.search(name), f"{path.name}: output {name}"
+        assert "listKeys" not in path.read_text(), path.name
+    parameters = json.loads((INFRA / "main.parameters.json").read_text())["parameters"]
+    assert not [name for name in parameters if secretish.search(name)]
+
+
+def test_parameter_file_matches_main() -> None:
+    """Every value azd passes is a parameter of main.bicep, and every parameter without a
+    default gets one."""
+    main = parse(INFRA / "main.bicep")
+    assert main["globals"]["scope"]["value"] == "subscription"
+    declared = main["parameters"]
+    passed = json.loads((INFRA / "main.parameters.json").read_text())["parameters"]
+    assert set(passed) <= set(declared)
+    required = {name for name, spec in declared.items() if "default" not in spec}
+    assert required <= set(passed)
+    assert passed["connectorMode"]["value"] == "${CONNECTOR_MODE=observe}"  # go live observing
+
+
+def test_modules_exist_and_get_the_parameters_they_declare() -> None:
+    """Each module main.bicep calls exists, and its required parameters are all passed."""
+    main = parse(INFRA / "main.bicep")
+    for name, module in main["modules"].items():
+        path = INFRA / module["detail"]["path"]
+        assert path.is_file(), name
+        config = module["config"]
+        config = config.get("config", config)  # a conditional module nests its body
+        passed = set(config["params"])
+        declared = parse(path).get("parameters", {})
+        required = {p for p, spec in declared.items() if "default" not in spec}
+        assert required <= passed <= set(declared), name
+
+
+def test_graph_permissions_are_the_least_that_work() -> None:
+    """Five application permissions, the lifecycle one only with LIFECYCLE_DATES, nothing
+    broader; each looked up by name on Microsoft Graph's service principal."""
+    tree = parse(INFRA / "modules" / "graph-permissions.bicep")
+    variables = tree["variables"]
+    assert variables["baseRoles"]["value"] == GRAPH_ROLES
+    conditional = variables["roles"]["value"]["operator"]
+    assert conditional["type"] == "conditional"
+    assert conditional["operands"]["condition"] == "lifecycleDates"
+    extra = conditional["operands"]["true_value"]["function"]["parameters"]["arg_2"]
+    assert extra == ["User-LifeCycleInfo.ReadWrite.All"]
+    text = (INFRA / "modules" / "graph-permissions.bicep").read_text()
+    named = set(re.findall(r"'([A-Za-z-]+\.[A-Za-z]+(?:\.[A-Za-z]+)?\.All)'", text))
+    assert named == {*GRAPH_ROLES, "User-LifeCycleInfo.ReadWrite.All"}
+    assert tree["resources"]["graph"]["config"]["appId"] == "00000003-0000-0000-c000-000000000000"
+    readme = (ROOT / "README.md").read_text()
+    for role in [*GRAPH_ROLES, "User-LifeCycleInfo.ReadWrite.All"]:
+        assert role in readme
+
+
+def test_storage_and_monitoring_use_the_identity_only() -> None:
+    """Shared keys off and TLS 1.2 on storage; local auth off on Application Insights, whose
+    telemetry the identity signs."""
+    storage = parse(INFRA / "modules" / "storage.bicep")["resources"]["account"]["config"]
+    assert storage["properties"]["allowSharedKeyAccess"] is False
+    assert storage["properties"]["minimumTlsVersion"] == "TLS1_2"
+    insights = parse(INFRA / "modules" / "monitoring.bicep")["resources"]["insights"]["config"]
+    assert insights["properties"]["DisableLocalAuth"] is True
+    assert app_settings()["APPLICATIONINSIGHTS_AUTHENTICATION_STRING"].startswith("ClientId=")
+    vault = parse(INFRA / "modules" / "keyvault.bicep")["resources"]["vault"]["config"]
+    assert vault["properties"]["enableRbacAuthorization"] is True
+
+
+def test_the_alert_queries_what_the_log_writes() -> None:
+    """The log alert's query looks for the line the integration log writes."""
+    alert = parse(INFRA / "modules" / "alert.bicep")["resources"]["failures"]["config"]
+    [criterion] = alert["properties"]["criteria"]["allOf"]
+    assert f'message startswith "{ALERT_PREFIX}"' in criterion["query"]
+
+
+def test_host_json_fits_the_lease_and_the_intake() -> None:
+    """One invocation ends before the employee's lease can lapse; the queue trigger reads what
+    the intake writes; logs reach Application Insights."""
+    host = json.loads((ROOT / "host.json").read_text())
+    hours, minutes, seconds = (int(part) for part in host["functionTimeout"].split(":"))
+    assert timedelta(hours=hours, minutes=minutes, seconds=seconds) < LEASE_DURATION
+    queues = host["extensions"]["queues"]
+    assert queues["messageEncoding"] == "base64"
+    assert 1 <= queues["batchSize"] <= 8 and queues["maxDequeueCount"] >= 3
+    assert host["extensionBundle"]["version"] == "[4.*, 5.0.0)"
+    assert "applicationInsights" in host["logging"]
+
+
+def test_funcignore_keeps_the_package_to_the_app() -> None:
+    """Tests, infra, benchmarks, virtual environments, node_modules and local settings stay
+    out of what azd deploys."""
+    ignored = {
+        line.strip()
+        for line in (ROOT / ".funcignore").read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    }
+    for entry in ["tests/", "infra/", "bench/", ".venv/", "node_modules/", "local.settings.json"]:
+        assert entry in ignored
+    for needed in ["function_app.py", "connector/", "host.json", "requirements.txt"]:
+        assert needed not in ignored
+
+
+def test_azure_yaml_deploys_this_folder_as_a_function_app() -> None:
+    """azd provisions infra/main.bicep and deploys the root to the app tagged `api`."""
+    text = (ROOT / "azure.yaml").read_text()
+    assert re.search(r"^infra:\n  provider: bicep\n  path: infra\n  module: main$", text, re.M)
+    assert re.search(
+        r"^  api:\n    project: \.\n    language: python\n    host: function$", text, re.M
+    )
+    site = parse(INFRA / "modules" / "functionapp.bicep")["resources"]["app"]["config"]
+    assert "'azd-service-name': 'api'" in (INFRA / "modules" / "functionapp.bicep").read_text()
+    assert site["kind"] == "functionapp,linux"
+
+
+# What the Bicep's expressions become once deployed (the literal values are read as they are).
+DEPLOYED = {
+    "AzureWebJobsStorage__accountName": "stconnector",
+    "AzureWebJobsStorage__clientId": "5f0c1a7e-0000-4000-8000-00000000c11d",
+    "AZURE_CLIENT_ID": "5f0c1a7e-0000-4000-8000-00000000c11d",
+    "APPLICATIONINSIGHTS_CONNECTION_STRING": "InstrumentationKey=00000000-0000-4000-8000-0;",
+    "APPLICATIONINSIGHTS_AUTHENTICATION_STRING": "ClientId=5f0c1a7e;Authorization=AAD",
+    "LUCCA_BASE_URL": "https://acme.ilucca.net",
+    "LUCCA_CLIENT_ID": "entra-connector",
+    "LUCCA_CLIENT_SECRET": "resolved-from-key-vault-1",  # what the platform puts in place
+    "LUCCA_WEBHOOK_SECRET": "resolved-from-key-vault-2",  # of a resolved reference
+    "LEAVER_TIME_ZONE": "Europe/Paris",
+    "MAX_SUDDEN_DEACTIVATIONS": "20",
+    "CONNECTOR_MODE": "observe",
+    "REVOKE_SESSIONS": "True",  # Bicep's string(true)
+    "LIFECYCLE_DATES": "False",
+    "NOTIFY_RECIPIENTS": "it@acme.fr,hr@acme.fr",
+    "NOTIFY_SENDER": "DoNotReply@0a1b2c3d.azurecomm.net",
+    "ACS_ENDPOINT": "https://acs-connector.europe.communication.azure.com",
+    "NOTIFY_LANGUAGE": "fr",
+    "NOTIFY_MAX_PER_MINUTE": "5",
+    "NOTIFY_MAX_PER_HOUR": "10",
+}
+
+
+def test_the_deployed_settings_start_the_connector() -> None:
+    """The app settings as Azure would hold them (literals as written, expressions as
+    deployed, Key Vault references resolved) pass the connector's start-up checks."""
+    source = (INFRA / "modules" / "functionapp.bicep").read_text()
+    block = source.split("var appSettings = {", 1)[1].split("\n}\n", 1)[0]
+    literals = dict(re.findall(r"^  (\w+): '([^']*)'", block, flags=re.MULTILINE))
+    names = set(app_settings())
+    assert set(literals) | set(DEPLOYED) == names  # each one is either read or stood in for
+    environ = {**literals, **DEPLOYED}
+    settings = load_settings({k: v for k, v in environ.items() if k in code_settings()})
+    assert settings.CONNECTOR_MODE == "observe"
+    assert settings.ACS_CONNECTION_STRING is None and settings.ACS_ENDPOINT is not None
+    assert settings.AzureWebJobsStorage is None
+    assert settings.AzureWebJobsStorage__credential == "managedidentity"
+    assert settings.REVOKE_SESSIONS is True and settings.LIFECYCLE_DATES is False
+    assert settings.notify_recipients == ("it@acme.fr", "hr@acme.fr")
+    # Before the operator sets the two secrets, the references stay unresolved: refused.
+    reference = "@Microsoft.KeyVault(VaultName=kv-x;SecretName=lucca-client-secret)"
+    unresolved = {**environ, "LUCCA_CLIENT_SECRET": reference}
+    with pytest.raises(SettingsError, match="LUCCA_CLIENT_SECRET"):
+        load_settings({k: v for k, v in unresolved.items() if k in code_settings()})
