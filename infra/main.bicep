@@ -58,6 +58,9 @@ param alwaysReadyInstances int = 1
 @description('The most instances the app scales out to; the Lucca rate limit, not CPU, bounds the work.')
 param maximumInstanceCount int = 40
 
+@description('true to recover this environment\'s soft-deleted Key Vault (after `azd down`; purge protection keeps its name 90 days), secrets included.')
+param keyVaultRecover bool = false
+
 @allowed(['Europe', 'France', 'Germany', 'Switzerland', 'UK', 'United States', 'Norway'])
 @description('Where Communication Services keeps its data at rest.')
 param emailDataLocation string = 'Europe'
@@ -115,6 +118,7 @@ module vault 'modules/keyvault.bicep' = {
     tags: tags
     identityPrincipalId: identity.outputs.principalId
     deployerPrincipalId: principalId
+    recover: keyVaultRecover
     workspaceId: monitoring.outputs.workspaceId
   }
 }
@@ -168,6 +172,7 @@ module graph 'modules/graph-permissions.bicep' = if (grantGraphPermissions) {
   scope: group
   params: {
     identityPrincipalId: identity.outputs.principalId
+    revokeSessions: revokeSessions
     lifecycleDates: lifecycleDates
   }
 }

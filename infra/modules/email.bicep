@@ -51,9 +51,10 @@ resource communication 'Microsoft.Communication/communicationServices@2023-04-01
   }
 }
 
-// What sending with an Entra ID token needs (Microsoft's documented custom role for email
-// with Entra ID); "Communication and Email Service Owner" would also let the identity read
-// the access keys and delete the resources.
+// The three actions Microsoft documents for a custom role that sends email with an Entra ID
+// identity (documented for SMTP; assumed to cover the REST send the connector uses, README
+// "What was checked"). "Communication and Email Service Owner" would also let the identity
+// read the access keys and delete the resources.
 resource senderRole 'Microsoft.Authorization/roleDefinitions@2022-04-01' = {
   name: guid(resourceGroup().id, 'lucca-connector-email-sender')
   properties: {
@@ -82,7 +83,7 @@ resource canSend 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
   properties: {
     principalId: identityPrincipalId
     principalType: 'ServicePrincipal'
-    roleDefinitionId: senderRole.id
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', senderRole.name)
   }
 }
 

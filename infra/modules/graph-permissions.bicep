@@ -4,6 +4,8 @@
 extension microsoftGraphV1
 
 param identityPrincipalId string
+@description('Also grant User.RevokeSessions.All (REVOKE_SESSIONS).')
+param revokeSessions bool
 @description('Also grant User-LifeCycleInfo.ReadWrite.All (LIFECYCLE_DATES).')
 param lifecycleDates bool
 
@@ -12,9 +14,10 @@ var baseRoles = [
   'User.EnableDisableAccount.All' // disable leavers and enable starters
   'User.Read.All' // find accounts by anchor, email and sign-in name
   'Domain.Read.All' // check the email is in a verified, managed domain
-  'User.RevokeSessions.All' // revoke a leaver's sessions (REVOKE_SESSIONS)
 ]
-var roles = lifecycleDates ? concat(baseRoles, ['User-LifeCycleInfo.ReadWrite.All']) : baseRoles
+var sessionRoles = revokeSessions ? ['User.RevokeSessions.All'] : [] // revoke a leaver's sessions
+var lifecycleRoles = lifecycleDates ? ['User-LifeCycleInfo.ReadWrite.All'] : [] // hire and leave dates
+var roles = concat(baseRoles, sessionRoles, lifecycleRoles)
 
 resource graph 'Microsoft.Graph/servicePrincipals@v1.0' existing = {
   appId: '00000003-0000-0000-c000-000000000000'

@@ -7,6 +7,8 @@ param tags object
 param identityPrincipalId string
 @description('The deployer (AZURE_PRINCIPAL_ID), who may set the secrets; empty: nobody here.')
 param deployerPrincipalId string
+@description('Recover the soft-deleted vault of this name (after `azd down`) instead of creating one.')
+param recover bool
 param workspaceId string
 
 var secretsUser = '4633458b-17de-408a-b874-0445c86b69e6'
@@ -19,6 +21,7 @@ resource vault 'Microsoft.KeyVault/vaults@2023-07-01' = {
   location: location
   tags: tags
   properties: {
+    createMode: recover ? 'recover' : 'default'
     tenantId: tenant().tenantId
     sku: { family: 'A', name: 'standard' }
     enableRbacAuthorization: true

@@ -188,16 +188,24 @@ def test_modules_exist_and_get_the_parameters_they_declare() -> None:
 
 
 def test_graph_permissions_are_the_least_that_work() -> None:
-    """Five application permissions, the lifecycle one only with LIFECYCLE_DATES, nothing
-    broader; each looked up by name on Microsoft Graph's service principal."""
+    """Four application permissions always, User.RevokeSessions.All only with REVOKE_SESSIONS,
+    the lifecycle one only with LIFECYCLE_DATES, nothing broader; each looked up by name on
+    Microsoft Graph's service principal."""
     tree = parse(INFRA / "modules" / "graph-permissions.bicep")
     variables = tree["variables"]
-    assert variables["baseRoles"]["value"] == GRAPH_ROLES
-    conditional = variables["roles"]["value"]["operator"]
-    assert conditional["type"] == "conditional"
-    assert conditional["operands"]["condition"] == "lifecycleDates"
-    extra = conditional["operands"]["true_value"]["function"]["parameters"]["arg_2"]
-    assert extra == ["User-LifeCycleInfo.ReadWrite.All"]
+    assert variables["baseRoles"]["value"] == GRAPH_ROLES[:4]
+    for name, flag, role in [
+        ("sessionRoles", "revokeSessions", "User.RevokeSessions.All"),
+        ("lifecycleRoles", "lifecycleDates", "User-LifeCycleInfo.ReadWrite.All"),
+    ]:
+        conditional = variables[name]["value"]["operator"]
+        assert conditional["type"] == "conditional"
+        assert conditional["operands"]["condition"] == flag
+        assert conditional["operands"]["true_value"] == [role]
+        assert conditional["operands"]["false_value"] == []
+    concat = variables["roles"]["value"]["function"]
+    assert concat["type"] == "concat"
+    assert list(concat["parameters"].values()) == ["baseRoles", "sessionRoles", "lifecycleRoles"]
     text = (INFRA / "modules" / "graph-permissions.bicep").read_text()
     named = set(re.findall(r"'([A-Za-z-]+\.[A-Za-z]+(?:\.[A-Za-z]+)?\.All)'", text))
     assert named == {*GRAPH_ROLES, "User-LifeCycleInfo.ReadWrite.All"}
@@ -237,7 +245,8 @@ def test_host_json_fits_the_lease_and_the_intake() -> None:
     assert queues["messageEncoding"] == "base64"
     assert 1 <= queues["batchSize"] <= 8 and queues["maxDequeueCount"] >= 3
     assert host["extensionBundle"]["version"] == "[4.*, 5.0.0)"
-    assert "applicationInsights" in host["logging"]
+    sampling = host["logging"]["applicationInsights"]["samplingSettings"]
+    assert "Trace" in sampling["excludedTypes"].split(";")  # the alert's lines are traces
 
 
 def test_funcignore_keeps_the_package_to_the_app() -> None:
