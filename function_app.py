@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from datetime import datetime
 from typing import TYPE_CHECKING
@@ -96,6 +97,20 @@ def lucca_webhook(req: func.HttpRequest) -> func.HttpResponse:
     return func.HttpResponse(answer.body, status_code=answer.status, mimetype=answer.mimetype)
 
 
+@app.function_name("logs")
+@app.route(route="logs", methods=["GET"], auth_level=func.AuthLevel.FUNCTION)
+def logs(req: func.HttpRequest) -> func.HttpResponse:
+    """The integration log as JSON, filtered as `python -m connector logs` filters it (for a
+    function key named `monitoring`, not the master key)."""
+    # Imported here, not above: the webhook's cold start does not load the command line.
+    from connector.cli import logs_answer  # noqa: PLC0415
+
+    status, body = logs_answer(storage, req.params, _now())
+    return func.HttpResponse(
+        json.dumps(body, ensure_ascii=False), status_code=status, mimetype="application/json"
+    )
+
+
 @app.function_name("sync_employee")
 @app.queue_trigger(arg_name="msg", queue_name=CHANGES_QUEUE, connection="AzureWebJobsStorage")
 def sync_employee(msg: func.QueueMessage) -> None:
@@ -130,3 +145,14 @@ def send_notifications(timer: func.TimerRequest) -> None:
         return
     report = _notification_run().run(_now())
     logging.info("notifications%s: %s", " (past due)" if timer.past_due else "", report.summary())
+
+
+@app.function_name("housekeeping")
+@app.timer_trigger(arg_name="timer", schedule="%HOUSEKEEPING_TIMER%", run_on_startup=False)
+def housekeeping(timer: func.TimerRequest) -> None:
+    """Once a day: the event journal, the integration log and the finished outbox rows purged
+    by age (LOG_RETENTION_DAYS); no account is touched."""
+    from connector.housekeeping import Housekeeping  # noqa: PLC0415
+
+    report = Housekeeping(storage, log_retention_days=settings.LOG_RETENTION_DAYS, clock=_now).run()
+    logging.info("housekeeping%s: %s", " (past due)" if timer.past_due else "", report.summary())

@@ -38,12 +38,12 @@ from connector.errors import (
 )
 from connector.graph import (
     GRAPH_SCOPE,
-    azure_credential,
     build_client,
     check_base_url,
     is_loopback,
     retry_after_seconds,
 )
+from connector.identity import azure_credential
 from connector.settings import Settings, SettingsError
 
 if TYPE_CHECKING:

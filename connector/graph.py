@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import ipaddress
-import os
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 import httpx
@@ -31,13 +29,8 @@ from msgraph_core.middleware.options import (  # type: ignore[import-untyped]
     GraphTelemetryHandlerOption,
 )
 
-if TYPE_CHECKING:
-    from azure.identity import DefaultAzureCredential, ManagedIdentityCredential
-
 GRAPH_SCOPE = "https://graph.microsoft.com/.default"
 LOOPBACK_NAMES = frozenset({"localhost"})
-# Environment variables the Functions platform (App Service) sets when a managed identity is on.
-MANAGED_IDENTITY_ENV = ("IDENTITY_ENDPOINT", "MSI_ENDPOINT")
 
 
 def is_loopback(url: str) -> bool:
@@ -60,25 +53,6 @@ def check_base_url(base_url: str, *, anonymous: bool) -> None:
         raise ValueError("must use https:// (http:// is only for a loopback sandbox)")
     if anonymous and not (scheme == "http" and is_loopback(base_url)):
         raise ValueError("needs a credential unless it is a loopback http:// sandbox")
-
-
-def azure_credential(
-    client_id: str | None = None, environ: Mapping[str, str] | None = None
-) -> ManagedIdentityCredential | DefaultAzureCredential:
-    """The credential for Graph and ACS: the managed identity in Azure (`client_id` picks a
-    user-assigned one, as the Bicep deploys), else DefaultAzureCredential."""
-    # In Azure the platform sets IDENTITY_ENDPOINT: asking the managed identity directly is
-    # deterministic and fast, where DefaultAzureCredential would first probe environment
-    # secrets and workload identity, which may pick a different principal than the one the
-    # Bicep granted Graph roles to. Elsewhere (a developer machine, CI) DefaultAzureCredential
-    # takes a client secret from AZURE_TENANT_ID/AZURE_CLIENT_ID/AZURE_CLIENT_SECRET, or the
-    # Azure CLI login.
-    from azure.identity import DefaultAzureCredential, ManagedIdentityCredential  # noqa: PLC0415
-
-    env = os.environ if environ is None else environ
-    if any(env.get(name) for name in MANAGED_IDENTITY_ENV):
-        return ManagedIdentityCredential(client_id=client_id or None)
-    return DefaultAzureCredential()
 
 
 def retry_after_seconds(headers: Mapping[str, str] | None) -> float | None:

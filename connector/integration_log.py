@@ -12,8 +12,9 @@ import contextlib
 import json
 import logging
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
@@ -21,12 +22,18 @@ from azure.core.exceptions import ResourceNotFoundError
 from azure.data.tables import UpdateMode
 
 from connector.store import Storage
+from connector.webhook import utc_now
 
 logger = logging.getLogger(__name__)
 
 LOG_TABLE = "IntegrationLog"
 ATTENTION_PARTITION = "attention"
 _MAX_MICROSECONDS = 10**17  # beyond year 5000: keeps inverted keys positive and fixed-width
+# `search`: how far back it reads by default, how many entries it returns at most, and how
+# many days it walks at most (the longest LOG_RETENTION_DAYS keeps), one query per day.
+SEARCH_DEFAULT_WINDOW = timedelta(days=7)
+SEARCH_MAX_LIMIT = 1000
+SEARCH_MAX_DAYS = 3660
 
 
 class Action(StrEnum):
@@ -114,6 +121,22 @@ class LogEntry:
             "Details": json.dumps(self.details, ensure_ascii=False, default=str),
         }
 
+    def to_json(self) -> dict[str, Any]:
+        """The entry as the command line's `--json` and `GET /api/logs` show it."""
+        return {
+            "time": self.time.astimezone(UTC).isoformat().replace("+00:00", "Z"),
+            "action": self.action.value,
+            "employee_id": self.employee_id,
+            "object_id": self.object_id,
+            "message": self.message,
+            "observed": self.observed,
+            "changes": [
+                {"attribute": c.attribute, "old": c.old, "new": c.new} for c in self.changes
+            ],
+            "event_keys": list(self.event_keys),
+            "request_id": self.request_id,
+        }
+
     @classmethod
     def from_entity(cls, row: dict[str, Any]) -> LogEntry:
         """Read a row written by `to_entity`."""
@@ -150,8 +173,9 @@ def employee_partition(employee_id: str) -> str:
 class IntegrationLog:
     """Writes and reads integration log entries."""
 
-    def __init__(self, storage: Storage) -> None:
+    def __init__(self, storage: Storage, *, clock: Callable[[], datetime] = utc_now) -> None:
         self._storage = storage
+        self._clock = clock
 
     def write(self, entry: LogEntry) -> None:
         """Store the entry under the day view, the employee view, and the list of what an
@@ -200,12 +224,60 @@ class IntegrationLog:
         """The entries of the UTC day of `moment`, newest first."""
         return self._read(day_partition(moment), limit)
 
-    def _read(self, partition: str, limit: int) -> list[LogEntry]:
+    def search(
+        self,
+        *,
+        employee_id: str | None = None,
+        since: datetime | None = None,
+        action: Action | None = None,
+        limit: int = 200,
+    ) -> list[LogEntry]:
+        """Entries at or after `since` (default: 7 days ago), newest first, at most `limit`
+        (capped at 1000): one employee's partition, else the day partitions from today back to
+        since's day (at most 3660 days), one query each, stopping once `limit` are found."""
+        if limit < 1:
+            raise ValueError("limit must be at least 1")
+        limit = min(limit, SEARCH_MAX_LIMIT)
+        now = self._clock()
+        since = since if since is not None else now - SEARCH_DEFAULT_WINDOW
+        since = max(since, now - timedelta(days=SEARCH_MAX_DAYS))
+        # RowKey = `_inverted(time)-<suffix>`: an entry at `since` itself has the same 17 digits
+        # and sorts below them followed by "." ("-" < "."); older entries have larger digits.
+        bound = _inverted(since) + "."
+        if employee_id is not None:
+            return self._read(employee_partition(employee_id), limit, bound, action)
+        entries: list[LogEntry] = []
+        day = now.astimezone(UTC).date()
+        first = since.astimezone(UTC).date()
+        while day >= first and len(entries) < limit:
+            partition = "day-" + day.isoformat()
+            entries += self._read(partition, limit - len(entries), bound, action)
+            day -= timedelta(days=1)
+        return entries
+
+    def _read(
+        self,
+        partition: str,
+        limit: int,
+        below: str | None = None,
+        action: Action | None = None,
+    ) -> list[LogEntry]:
+        """Up to `limit` entries of one partition, newest first; only RowKeys below `below`
+        and entries of `action` when given (filtered by the table service)."""
+        conditions = ["PartitionKey eq @partition"]
+        parameters: dict[str, Any] = {"partition": partition}
+        if below is not None:
+            conditions.append("RowKey lt @below")
+            parameters["below"] = below
+        if action is not None:
+            conditions.append("Action eq @action")
+            parameters["action"] = action.value
+
         def query(table: Any) -> list[LogEntry]:
             rows = table.query_entities(
-                "PartitionKey eq @partition",
-                parameters={"partition": partition},
-                results_per_page=limit,
+                " and ".join(conditions),
+                parameters=parameters,
+                results_per_page=min(limit, SEARCH_MAX_LIMIT),
             )
             entries = []
             for row in rows:

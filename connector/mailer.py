@@ -104,7 +104,7 @@ class AcsMailer:
             endpoint, key = acs_connection_parts(settings.ACS_CONNECTION_STRING.get_secret_value())
             client = EmailClient(endpoint, AzureKeyCredential(key), **options)
         elif settings.ACS_ENDPOINT is not None:
-            from connector.graph import azure_credential  # noqa: PLC0415
+            from connector.identity import azure_credential  # noqa: PLC0415
 
             credential = azure_credential(settings.AZURE_CLIENT_ID)
             client = EmailClient(str(settings.ACS_ENDPOINT).rstrip("/"), credential, **options)

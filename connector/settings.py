@@ -92,6 +92,9 @@ class Settings(BaseSettings):
     NOTIFY_TIMER: str = "30 * * * * *"
     NOTIFY_DAILY_DIGEST: str = ""
 
+    LOG_RETENTION_DAYS: int = Field(default=400, ge=30, le=3650)
+    HOUSEKEEPING_TIMER: str = "0 30 3 * * *"
+
     @classmethod
     def settings_customise_sources(
         cls,
@@ -115,6 +118,20 @@ class Settings(BaseSettings):
     @classmethod
     def _empty_is_unset(cls, value: SecretStr | None) -> SecretStr | None:
         return None if value is None or not value.get_secret_value().strip() else value
+
+    @field_validator(
+        "ACS_ENDPOINT",
+        "AzureWebJobsStorage__accountName",
+        "AzureWebJobsStorage__tableServiceUri",
+        "AzureWebJobsStorage__queueServiceUri",
+        "AzureWebJobsStorage__credential",
+        "AzureWebJobsStorage__clientId",
+        mode="before",
+    )
+    @classmethod
+    def _empty_is_none(cls, value: object) -> object:
+        # An optional setting left empty (as local.settings.json.example has them) is unset.
+        return None if isinstance(value, str) and not value.strip() else value
 
     @field_validator("AZURE_CLIENT_ID")
     @classmethod

@@ -243,9 +243,8 @@ def _create_queue(client: QueueClient) -> None:
 
 
 def _managed_identity(client_id: str | None) -> TokenCredential:
-    # Imported here: azure-identity is only needed by the identity-based form.
-    from azure.identity import ManagedIdentityCredential  # noqa: PLC0415
+    # The managed identity in Azure; elsewhere (the command line on an administrator's
+    # machine) DefaultAzureCredential, e.g. the Azure CLI login.
+    from connector.identity import azure_credential  # noqa: PLC0415
 
-    if client_id:
-        return ManagedIdentityCredential(client_id=client_id)
-    return ManagedIdentityCredential()
+    return azure_credential(client_id)

@@ -33,7 +33,7 @@ from connector.errors import (
     Throttled,
     Transient,
 )
-from connector.graph import azure_credential
+from connector.identity import azure_credential
 from connector.settings import SettingsError, load_settings
 from tests.conftest import base_settings
 from tests.sandboxes.graph import GraphSandbox

@@ -117,3 +117,8 @@ def test_trigger_declarations(monkeypatch: pytest.MonkeyPatch) -> None:
     assert (timer["type"], timer["schedule"]) == ("timerTrigger", "%SCHEDULE_TIMER%")
     [notify] = bindings["send_notifications"]
     assert (notify["type"], notify["schedule"]) == ("timerTrigger", "%NOTIFY_TIMER%")
+    [housekeeping] = bindings["housekeeping"]
+    assert (housekeeping["type"], housekeeping["schedule"]) == (
+        "timerTrigger",
+        "%HOUSEKEEPING_TIMER%",
+    )

@@ -200,3 +200,14 @@ def test_every_setting_is_in_the_example_and_the_readme() -> None:
     readme = (ROOT / "README.md").read_text()
     documented = set(re.findall(r"^\| `([A-Za-z_]+)`", readme, flags=re.MULTILINE))
     assert set(setting_names()) <= documented
+
+
+def test_the_example_file_loads_as_it_is() -> None:
+    """local.settings.json.example, copied as it stands, starts the app: its empty optional
+    settings (ACS_ENDPOINT, the identity forms) count as unset."""
+    example = json.loads((ROOT / "local.settings.json.example").read_text())["Values"]
+    settings = load_settings(example)
+    assert settings.ACS_ENDPOINT is None and settings.ACS_CONNECTION_STRING is None
+    assert settings.CONNECTOR_MODE == "observe"
+    blank = load_settings({**example, "AzureWebJobsStorage__accountName": " "})
+    assert blank.AzureWebJobsStorage__accountName is None
