@@ -163,6 +163,38 @@ def run_id(disables: Sequence[ScheduledAction]) -> str:
     return hashlib.sha256(keys.encode()).hexdigest()[:RUN_ID_LENGTH]
 
 
+@dataclass(frozen=True, kw_only=True)
+class HoldCheck:
+    """The safety rail on what is due now: how many due disables are sudden and not yet
+    released, and the id of the run held when they are too many. `LeaverRun.run` acts on it;
+    `python -m connector schedule` shows and releases it."""
+
+    disables: list[ScheduledAction]
+    sudden: int  # sudden disables not released yet
+    max_sudden: int
+    released: frozenset[str]
+
+    @property
+    def run_id(self) -> str | None:
+        """The id of the due disables, if any are due."""
+        return run_id(self.disables) if self.disables else None
+
+    @property
+    def held_id(self) -> str | None:
+        """The id of the run the timer would hold now, or None."""
+        return self.run_id if self.sudden > self.max_sudden else None
+
+    @classmethod
+    def of(
+        cls, due: Sequence[ScheduledAction], schedule: ScheduleStore, max_sudden: int
+    ) -> HoldCheck:
+        """The check on `due` (what `ScheduleStore.due(now)` returned)."""
+        disables = [a for a in due if a.kind == "disable"]
+        released = schedule.released() if any(map(is_sudden, disables)) else frozenset()
+        sudden = sum(1 for a in disables if is_sudden(a) and a.due_key not in released)
+        return cls(disables=disables, sudden=sudden, max_sudden=max_sudden, released=released)
+
+
 def _when(action: ScheduledAction) -> str:
     """`2026-10-25 00:00 Europe/Paris`."""
     return f"{action.local_day:%Y-%m-%d} 00:00 {action.zone}"
@@ -225,19 +257,16 @@ class LeaverRun:
         if self._observe:
             report.deferred = len(due)  # observe mode: plans only, nothing carried out
             return report
-        disables = [action for action in due if action.kind == "disable"]
-        already = self._schedule.released() if any(map(is_sudden, disables)) else frozenset()
-        report.sudden = sum(
-            1 for action in disables if is_sudden(action) and action.due_key not in already
-        )
+        check = HoldCheck.of(due, self._schedule, self._max_sudden)
+        report.sudden = check.sudden
         released: str | None = None
-        if report.sudden > self._max_sudden:
-            report.run_id = run_id(disables)
+        if check.held_id is not None:
+            report.run_id = check.held_id
             if report.run_id != self._release_id:
-                self._hold(report, disables)
+                self._hold(report, check.disables)
                 return report
             released = report.run_id
-            self._schedule.release([a.due_key for a in disables])
+            self._schedule.release([a.due_key for a in check.disables])
         groups: dict[str, list[ScheduledAction]] = {}
         for action in due:  # soonest first, as the index sorts them
             groups.setdefault(action.employee_id, []).append(action)
