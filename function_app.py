@@ -156,3 +156,15 @@ def housekeeping(timer: func.TimerRequest) -> None:
 
     report = Housekeeping(storage, log_retention_days=settings.LOG_RETENTION_DAYS, clock=_now).run()
     logging.info("housekeeping%s: %s", " (past due)" if timer.past_due else "", report.summary())
+
+
+@app.function_name("catch_up")
+@app.timer_trigger(arg_name="timer", schedule="%CATCHUP_TIMER%", run_on_startup=False)
+def catch_up(timer: func.TimerRequest) -> None:
+    """Every CATCHUP_TIMER: Lucca's events since the last one seen, journaled and queued as the
+    webhook does (a lost delivery is applied), then the endpoint's status (an alert when Lucca
+    suspends it)."""
+    from connector.catchup import run_catch_up  # noqa: PLC0415
+
+    report = run_catch_up(settings, storage, _now)
+    logging.info("catch-up%s: %s", " (past due)" if timer.past_due else "", report.summary())

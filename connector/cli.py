@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from connector.cli_sync import add_sync_command
+from connector.cli_webhook import add_webhook_commands
 from connector.errors import ConnectorError
 from connector.integration_log import (
     SEARCH_DEFAULT_WINDOW,
@@ -694,6 +695,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(title="commands", metavar="COMMAND", required=True)
     add_sync_command(commands, _command)
+    add_webhook_commands(commands, _command)
 
     logs = _command(
         commands,

@@ -92,7 +92,7 @@ class Intake:
             logger.warning("webhook delivery rejected with %s: %s", rejected.status, rejected)
             return Answer(status=rejected.status, body=f"{rejected}\n")
         try:
-            return self._accept(event, identify(event, body), now)
+            return self.accept(event, identify(event, body), now)
         except StorageUnavailable as err:
             logger.error(
                 "webhook event %s not stored, answered 503 for Lucca to retry: %s",
@@ -112,7 +112,9 @@ class Intake:
                 return Answer(status=200, body=value)
         return Answer(status=400, body="expected ?echo= or ?challenge= on GET\n")
 
-    def _accept(self, event: Event, identity: Identity, now: datetime) -> Answer:
+    def accept(self, event: Event, identity: Identity, now: datetime) -> Answer:
+        """A checked, parsed event: journal it, index its resource, queue its employee's sync
+        (the webhook's path after the signature; the catch-up's for an event it replays)."""
         if not event.tracked:
             logger.info("webhook event %s acknowledged, nothing to do", event.topic)
             return Answer(status=200, body=f"{event.topic}: nothing to do\n")

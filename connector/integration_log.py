@@ -55,11 +55,19 @@ class Action(StrEnum):
     RUN_HELD = "run held"
     LEFT_FOR_OPERATOR = "left for an operator"
     NOTIFICATION_FAILED = "notification failed"
+    ENDPOINT_SUSPENDED = "endpoint suspended"  # Lucca stopped delivering (catch-up)
+    ENDPOINT_ACTIVE = "endpoint active again"
 
 
 # Entries an operator must act on, listed together as well.
 NEEDS_AN_OPERATOR = frozenset(
-    {Action.NOT_IN_LUCCA, Action.RUN_HELD, Action.LEFT_FOR_OPERATOR, Action.NOTIFICATION_FAILED}
+    {
+        Action.NOT_IN_LUCCA,
+        Action.RUN_HELD,
+        Action.LEFT_FOR_OPERATOR,
+        Action.NOTIFICATION_FAILED,
+        Action.ENDPOINT_SUSPENDED,
+    }
 )
 # Entries the Azure Monitor alert (infra/modules/alert.bicep) fires on: each is also written to
 # the Functions log as one warning that starts with ALERT_PREFIX, carrying the action and the

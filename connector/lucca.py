@@ -401,6 +401,138 @@ class LuccaClient:
         message = f"Lucca's token endpoint answered {status}" + (f" ({error})" if error else "")
         raise Invalid(message, service="lucca", status=status, code=error or None)
 
+    # -- webhook endpoints and events (the `webhook` commands and the catch-up) ----------------
+    @classmethod
+    def with_scopes(
+        cls, settings: Settings, storage: Storage, scopes: Iterable[str]
+    ) -> LuccaClient:
+        """A client whose token asks for `scopes` only (the webhook commands, the catch-up):
+        the sync's token, from `from_settings`, never carries them. Same shared limiter."""
+        return cls(
+            base_url=str(settings.LUCCA_BASE_URL),
+            token_url=str(settings.LUCCA_TOKEN_URL),
+            client_id=settings.LUCCA_CLIENT_ID,
+            client_secret=settings.LUCCA_CLIENT_SECRET.get_secret_value(),
+            scopes=scopes,
+            limiter=LuccaRateLimiter(
+                storage,
+                per_minute=settings.LUCCA_MAX_RPM,
+                window_seconds=settings.LUCCA_RATE_WINDOW_SECONDS,
+            ),
+        )
+
+    def webhook_endpoints(self) -> list[LuccaWebhookEndpoint]:
+        """The API client's webhook endpoints (`webhook-endpoints.readwrite` or `.readonly`)."""
+        params = {"limit": str(PAGE_SIZE), "include": "links"}
+        return [
+            _parse(LuccaWebhookEndpoint, item, "webhook-endpoint")
+            for page in self._pages("webhook-endpoints", params)
+            for item in _items(page)
+        ]
+
+    def webhook_endpoint(self, endpoint_id: str) -> LuccaWebhookEndpoint:
+        """One webhook endpoint, with its status; `NotFound` when Lucca has none of that id."""
+        doc = self._get(f"webhook-endpoints/{_segment(endpoint_id)}")
+        return _parse(LuccaWebhookEndpoint, doc, "webhook-endpoint")
+
+    def create_webhook_endpoint(
+        self, *, name: str, webhook_url: str, topics: Iterable[str]
+    ) -> tuple[LuccaWebhookEndpoint, str]:
+        """Register an endpoint (`webhook-endpoints.readwrite`): the endpoint and its signing
+        secret, which Lucca gives in this answer only. The secret is never put in a message."""
+        body = {
+            "name": name,
+            "webhookUrl": webhook_url,
+            "apiVersion": API_VERSION,
+            "topics": list(topics),
+            "status": "active",  # as Lucca's own example; the catch-up replays what fails
+        }
+        doc = self._post("webhook-endpoints", None, body, WEBHOOK_WRITE_SCOPE)
+        secret = doc.get("secret")
+        endpoint = _parse(LuccaWebhookEndpoint, doc, "webhook-endpoint")
+        if not isinstance(secret, str) or not secret:
+            message = (
+                f"Lucca created webhook endpoint {endpoint.id} but gave no signing secret: "
+                "delete it in Lucca and register again"
+            )
+            raise Invalid(message, service="lucca")
+        return endpoint, secret
+
+    def ping_webhook_endpoint(self, endpoint_id: str) -> LuccaWebhookDelivery:
+        """Have Lucca send a `ping` event to the endpoint (`webhook-deliveries.readwrite`)."""
+        params = {"webhookEndpoint.id": endpoint_id, "event.topic": "ping"}
+        doc = self._post("webhook-deliveries", params, None, PING_SCOPE)
+        return _parse(LuccaWebhookDelivery, doc, "webhook-delivery")
+
+    def events(
+        self, *, after: datetime | None = None, status: str | None = None
+    ) -> Iterator[dict[str, Any]]:
+        """Lucca's kept events (two months; `events.readonly`), 100 a page, in Lucca's order;
+        with `status`, only those of that delivery status (`scheduled`, `delivered`, `failed`:
+        the one filter the API documents for events).
+
+        The API documents no time filter and no sort for events, so every page is read and
+        the events at or before `after` are dropped here; callers must not assume an order.
+        Each event is the JSON object as Lucca gives it (what a delivery's body holds)."""
+        params = {"limit": str(PAGE_SIZE), "include": "links"}
+        if status is not None:
+            params["status"] = status
+        for page in self._pages("events", params):
+            for item in _items(page):
+                if not isinstance(item, dict):
+                    raise Invalid("Lucca's events page holds a non-object", service="lucca")
+                if after is not None and _occurred_at(item) <= after:
+                    continue
+                yield item
+
+    def _post(
+        self,
+        path: str,
+        params: Mapping[str, str] | None,
+        body: dict[str, Any] | None,
+        scope: str,
+    ) -> dict[str, Any]:
+        """POST one API document (201 or 200 expected); failures mapped as `_request` does,
+        a 403 naming `scope` when Lucca does not."""
+        url = f"{self._api}/{path}"
+        where = "POST " + urlsplit(url).path
+        token = self._access_token()
+        response = self._send_post(url, params, body, token, where)
+        if response.status_code == 401:
+            self._drop_token(token)
+            response = self._send_post(url, params, body, self._access_token(), where)
+        if response.status_code == 201:
+            created = _json_object(response)
+            if not created:
+                raise Invalid(f"Lucca answered {where} with no JSON object", service="lucca")
+            return created
+        if response.status_code == 403 and not _SCOPE.search(_problem_detail(response)):
+            message = (
+                f"Lucca refused {where} (403): the API client may lack the scope {scope}; "
+                "grant it to the API client in Lucca"
+            )
+            raise Denied(message, service="lucca", status=403)
+        return self._document(response, where)
+
+    def _send_post(
+        self,
+        url: str,
+        params: Mapping[str, str] | None,
+        body: dict[str, Any] | None,
+        token: str,
+        where: str,
+    ) -> httpx.Response:
+        """`_send` for a POST: the limiter first; a transport failure is `Transient`."""
+        self._limiter.acquire()
+        headers = {"Authorization": f"Bearer {token}", "Api-Version": API_VERSION}
+        try:
+            return self._http.post(url, params=params, json=body, headers=headers)
+        except httpx.TimeoutException as err:
+            raise Transient(f"Lucca did not answer {where} in time", service="lucca") from err
+        except httpx.HTTPError as err:
+            message = f"Lucca could not be reached for {where} ({type(err).__name__})"
+            raise Transient(message, service="lucca") from err
+
 
 def _segment(value: str) -> str:
     """An id as one path segment."""
@@ -470,3 +602,55 @@ def _retry_after(value: str | None) -> float:
     return (
         min(max(seconds, 0.0), MAX_RETRY_AFTER) if math.isfinite(seconds) else DEFAULT_RETRY_AFTER
     )
+
+
+# -- webhook endpoints and events -------------------------------------------------------------
+WEBHOOK_WRITE_SCOPE = "webhook-endpoints.readwrite"  # register; also what `status` asks for
+PING_SCOPE = "webhook-deliveries.readwrite"  # POST /lucca-api/webhook-deliveries (OpenAPI)
+EVENTS_SCOPE = "events.readonly"
+# The topics the connector subscribes to (lucca.md): what can change an Entra account.
+WEBHOOK_TOPICS = (
+    "employee.created",
+    "employee.updated",
+    "employee.deleted",
+    "employment.created",
+    "employment.updated",
+    "employment.deleted",
+    "job-position.created",
+    "job-position.updated",
+    "job-position.deleted",
+)
+
+
+class LuccaWebhookEndpoint(_Document):
+    """A webhook endpoint as Lucca lists it (schema `webhook-endpoint`; never the secret)."""
+
+    id: str
+    name: str = ""
+    webhook_url: str = Field(alias="webhookUrl")
+    topics: tuple[str, ...] = ()
+    status: str = "inactive"  # active | suspended | inactive (the schema's default)
+
+    @property
+    def missing_topics(self) -> tuple[str, ...]:
+        """The connector's topics the endpoint is not subscribed to."""
+        return tuple(topic for topic in WEBHOOK_TOPICS if topic not in self.topics)
+
+
+class LuccaWebhookDelivery(_Document):
+    """What Lucca answers to a ping (schema `webhook-delivery`)."""
+
+    id: str
+    status: str | None = None  # delivered | undelivered | failed
+    attempts_count: int | None = Field(default=None, alias="attemptsCount")
+    next_attempt_at: datetime | None = Field(default=None, alias="nextAttemptAt")
+
+
+def _occurred_at(event: dict[str, Any]) -> datetime:
+    """An event's `occurredAt` as an aware instant; `Invalid` when it has none."""
+    value = event.get("occurredAt")
+    try:
+        moment = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        raise Invalid("Lucca's event lacks or mangles occurredAt", service="lucca") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

@@ -94,6 +94,10 @@ class Settings(BaseSettings):
 
     LOG_RETENTION_DAYS: int = Field(default=400, ge=30, le=3650)
     HOUSEKEEPING_TIMER: str = "0 30 3 * * *"
+    # The catch-up (connector/catchup.py): NCRONTAB with seconds, six fields.
+    CATCHUP_TIMER: str = Field(default="0 */15 * * * *", pattern=r"^\S+( \S+){5}$")
+    # The id `python -m connector webhook register` prints; empty: no endpoint status check.
+    LUCCA_WEBHOOK_ENDPOINT_ID: str = Field(default="", pattern=r"^[A-Za-z0-9._-]{0,128}$")
 
     @classmethod
     def settings_customise_sources(

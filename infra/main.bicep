@@ -21,6 +21,9 @@ param luccaBaseUrl string
 @description('The Lucca API client id (LUCCA_CLIENT_ID); its secret goes into Key Vault, never here.')
 param luccaClientId string
 
+@description('The Lucca webhook endpoint id (`python -m connector webhook register` prints it): the catch-up timer alerts when Lucca suspends it. Empty: not watched.')
+param luccaWebhookEndpointId string = ''
+
 @allowed(['observe', 'apply'])
 @description('observe: plan and log, write nothing to Entra (go live with it); apply: act.')
 param connectorMode string = 'observe'
@@ -155,6 +158,7 @@ module app 'modules/functionapp.bicep' = {
     customDomainSending: email.outputs.customDomainSending
     luccaBaseUrl: luccaBaseUrl
     luccaClientId: luccaClientId
+    luccaWebhookEndpointId: luccaWebhookEndpointId
     connectorMode: connectorMode
     notifyRecipients: notifyRecipients
     notifyLanguage: notifyLanguage

@@ -18,6 +18,8 @@ param notifySender string
 param customDomainSending bool
 param luccaBaseUrl string
 param luccaClientId string
+@description('The id `python -m connector webhook register` printed (catch-up watches its status); empty: not watched.')
+param luccaWebhookEndpointId string
 param connectorMode string
 param notifyRecipients string
 param notifyLanguage string
@@ -135,6 +137,8 @@ var appSettings = {
   NOTIFY_DAILY_DIGEST: ''
   LOG_RETENTION_DAYS: '400'
   HOUSEKEEPING_TIMER: '0 30 3 * * *'
+  CATCHUP_TIMER: '0 */15 * * * *'
+  LUCCA_WEBHOOK_ENDPOINT_ID: luccaWebhookEndpointId
 }
 
 // Deployments authenticate with Entra ID (azd); basic publishing credentials stay off.

@@ -122,3 +122,6 @@ def test_trigger_declarations(monkeypatch: pytest.MonkeyPatch) -> None:
         "timerTrigger",
         "%HOUSEKEEPING_TIMER%",
     )
+    [catch_up] = bindings["catch_up"]
+    assert (catch_up["type"], catch_up["schedule"]) == ("timerTrigger", "%CATCHUP_TIMER%")
+    assert catch_up.get("runOnStartup") in (None, False)

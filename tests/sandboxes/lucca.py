@@ -25,8 +25,9 @@ import json
 import math
 import secrets
 import time
+import uuid
 from collections import Counter, deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qs, urlencode
@@ -34,10 +35,14 @@ from urllib.parse import parse_qs, urlencode
 from tests.sandboxes.base import Fault, RecordedRequest, Response, Sandbox
 
 API_VERSION = "2024-11-01"
-CONNECTOR_SCOPES = frozenset(
-    f"{name}.readonly"
-    for name in ("employees", "employments", "job-positions", "departments", "events")
-) | {"business-establishments.readonly", "legal-entities.readonly", "webhook-endpoints.readwrite"}
+CONNECTOR_SCOPES = (
+    frozenset(
+        f"{name}.readonly"
+        for name in ("employees", "employments", "job-positions", "departments", "events")
+    )
+    | {"business-establishments.readonly", "legal-entities.readonly", "webhook-endpoints.readwrite"}
+    | {"webhook-deliveries.readwrite"}  # POST /webhook-deliveries: a ping
+)
 INCLUDES = frozenset({"embedded", "links", "totalCount"})
 WEBHOOK_STATUSES = frozenset({"active", "suspended", "inactive"})
 FOREVER = "9999-12-31"
@@ -89,7 +94,7 @@ _FILTERS = {
     "businessEstablishment.id department.id manager.id jobQualification.id "
     "occupationCategory.id status",
     "webhook-endpoints": "status",
-    "events": "",
+    "events": "",  # `status` (delivery status) is filtered apart: it is not in the document
 }
 # What `include=embedded` embeds: the references held under these keys.
 _EMBEDS = {
@@ -221,6 +226,13 @@ class LuccaSandbox(Sandbox):
         self._store: dict[str, dict[str, dict[str, Any]]] = {kind: {} for kind in _KINDS}
         self._next_id = {kind: first for kind, (_, first) in _KINDS.items()}
         self._secrets: dict[str, str] = {}
+        # Pings (POST /webhook-deliveries): each event sent; `deliver_to`, when set, is called
+        # with the event and answers an HTTP status (a test wires the app's webhook to it).
+        self.pings: list[dict[str, Any]] = []
+        # Lucca's delivery status of each event (the `status` filter of GET /events):
+        # `delivered` unless a test says it was not (`set_event_status`).
+        self.event_status: dict[str, str] = {}
+        self.deliver_to: Callable[[dict[str, Any]], int] | None = None
 
     # -- HTTP ---------------------------------------------------------------------------------
     def handle(self, request: RecordedRequest) -> Response:
@@ -284,6 +296,8 @@ class LuccaSandbox(Sandbox):
         """Dispatch `/lucca-api/{kind}[/{id}]` after checking method and scope."""
         parts = request.path.removeprefix("/lucca-api/").split("/")
         kind, rid = parts[0], (parts[1] if len(parts) == 2 else None)
+        if parts == ["webhook-deliveries"]:
+            return self._ping(request, scopes)
         if kind not in _KINDS or len(parts) > 2 or rid == "":
             return problem(404, f"No route for {request.path}.")
         methods = {"GET"} | (
@@ -308,6 +322,8 @@ class LuccaSandbox(Sandbox):
         allowed = {"include"} | (
             set() if rid else {"page", "limit", "sort", *_FILTERS[kind].split()}
         )
+        if kind == "events" and not rid:
+            allowed.add("status")  # the delivery status: filtered in `_collection`
         unknown = sorted(request.query.keys() - allowed)
         if unknown:
             errors = {name: ["Unknown or unsupported query parameter."] for name in unknown}
@@ -339,6 +355,13 @@ class LuccaSandbox(Sandbox):
         records = sorted(self._store[kind].values(), key=lambda r: int(r["id"]))
         if filters:
             records = [r for r in records if self._matches(kind, r, filters)]
+        if kind == "events" and "status" in request.query:
+            statuses = _values(request, "status")
+            if not statuses <= {"scheduled", "delivered", "failed"}:
+                return problem(400, "Invalid status.", errors={"status": ["Unknown status."]})
+            filters["status"] = statuses
+            status_of = self.event_status.get
+            records = [r for r in records if status_of(r["id"], "delivered") in statuses]
         mark = hashlib.sha256(f"{kind}{sorted(filters.items())}".encode()).hexdigest()[:8]
         start = self._start(request.param("page"), records, limit, mark)
         if start is None:
@@ -424,6 +447,51 @@ class LuccaSandbox(Sandbox):
         return embedded
 
     # -- webhook endpoints ----------------------------------------------------------------------
+    def _ping(self, request: RecordedRequest, scopes: frozenset[str]) -> Response:
+        """POST /webhook-deliveries?webhookEndpoint.id=…&event.topic=ping: 201 `webhook-delivery`.
+        The ping event goes to `deliver_to` when set (else it stays `undelivered`)."""
+        if request.method != "POST":
+            return problem(405, f"{request.method} is not allowed here.", headers={"Allow": "POST"})
+        if "webhook-deliveries.readwrite" not in scopes:
+            return problem(403, "This request needs the scope webhook-deliveries.readwrite.")
+        errors = {
+            name: ["Unknown or unsupported query parameter."]
+            for name in request.query.keys() - {"webhookEndpoint.id", "event.topic", "include"}
+        }
+        endpoint_id = request.param("webhookEndpoint.id")
+        if not endpoint_id:
+            errors["webhookEndpoint.id"] = ["Required."]
+        if (request.param("event.topic") or "ping") != "ping":
+            errors["event.topic"] = ["Allowed values: ping."]
+        if errors:
+            return problem(400, "One or more validation errors occurred.", errors=errors)
+        assert endpoint_id is not None
+        if endpoint_id not in self._store["webhook-endpoints"]:
+            return problem(404, f"No webhook-endpoint with id {endpoint_id}.")
+        event = self._event("ping", self._ref("webhook-endpoint", endpoint_id))
+        self.pings.append(event)
+        status, attempts = "undelivered", 0
+        if self.deliver_to is not None:
+            answer = self.deliver_to(copy.deepcopy(event))
+            status, attempts = ("delivered" if 200 <= answer < 300 else "undelivered"), 1
+        did = str(uuid.uuid4())
+        url = f"{self.base_url}/lucca-api/webhook-deliveries/{did}"
+        attempts_url = (
+            f"{self.base_url}/lucca-api/webhook-delivery-attempts?webhookDelivery.id={did}"
+        )
+        doc = {
+            "id": did,
+            "type": "webhook-delivery",
+            "url": url,
+            "nextAttemptAt": _timestamp(),
+            "attemptsCount": attempts,
+            "status": status,
+            "event": {"id": event["id"], "type": "ping", "url": event["url"]},
+            "webhookEndpoint": self._ref("webhook-endpoint", endpoint_id),
+            "links": {"attempts": {"href": attempts_url}},
+        }
+        return _ok(doc, 201, Location=url)
+
     def _create_endpoint(self, request: RecordedRequest) -> Response:
         """POST /webhook-endpoints: 201 with the signing `secret`, shown this once."""
         body, error = self._endpoint_body(request, partial=False)
@@ -882,6 +950,11 @@ class LuccaSandbox(Sandbox):
             position = self._current_position(employee_id)
             return position["id"] if position else None
 
+    def set_event_status(self, event_id: str, status: str) -> None:
+        """Lucca's delivery status of an event: `scheduled`, `delivered` or `failed`."""
+        with self._lock:
+            self.event_status[event_id] = status
+
     def recorded_events(self, topic: str | None = None) -> list[dict[str, Any]]:
         """Copies of the recorded events (oldest first), optionally of one topic."""
         with self._lock:
@@ -899,6 +972,16 @@ class LuccaSandbox(Sandbox):
         with self._lock:
             data = self._ref("webhook-endpoint", endpoint_id) if endpoint_id else {}
             return self._event("confirmation", data)
+
+    def set_endpoint_status(self, endpoint_id: str, status: str) -> None:
+        """What Lucca does to an endpoint: `suspended` after failed deliveries (404, 410,
+        repeated errors), `active` again once reactivated."""
+        if status not in WEBHOOK_STATUSES:
+            raise ValueError(f"not a webhook-endpoint status: {status!r}")
+        with self._lock:
+            self._require("webhook-endpoints", endpoint_id)
+            record = self._store["webhook-endpoints"][endpoint_id]
+            record.update(status=status, lastUpdatedAt=_timestamp())
 
     def webhook_secret(self, endpoint_id: str | None = None) -> str:
         """The signing secret Lucca gave an endpoint (the latest one by default)."""

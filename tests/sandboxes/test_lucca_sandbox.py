@@ -541,6 +541,11 @@ def test_every_served_document_validates_against_lucca_openapi(
     fetch("GET", f"/lucca-api/webhook-endpoints/{created['id']}", params={"include": "embedded"})
     patch = {"status": "active", "businessEstablishments": None}
     patched = fetch("PATCH", f"/lucca-api/webhook-endpoints/{created['id']}", json=patch)
+    ping = {"webhookEndpoint.id": created["id"], "event.topic": "ping"}
+    pinged = fetch("POST", "/lucca-api/webhook-deliveries", params=ping)
+    lucca.set_endpoint_status(created["id"], "suspended")
+    suspended = fetch("GET", f"/lucca-api/webhook-endpoints/{created['id']}")
+    fetch("GET", "/lucca-api/webhook-endpoints", params={"status": "suspended"})
 
     # Problems: 400, 401, 403, 404, 405, 429, 503.
     fetch("GET", "/lucca-api/employees", params={"limit": 1000})
@@ -576,11 +581,19 @@ def test_every_served_document_validates_against_lucca_openapi(
     statuses = {answer.status_code for _, _, answer in served}
     assert statuses == {200, 201, 400, 401, 403, 404, 405, 429, 503}
     assert patched.json()["status"] == "active"
+    assert pinged.status_code == 201 and pinged.json()["event"]["type"] == "ping"
+    assert suspended.json()["status"] == "suspended" and "secret" not in suspended.json()
+    assert lucca.pings and lucca.pings[-1]["topic"] == "ping"
 
     # What webhooks deliver: each event as a whole, and its data as the resource it describes.
     resource_schema = {"employee": "employee", "employment": "employment"}
     resource_schema["job-position"] = "job-position"
-    events = [*lucca.recorded_events(), lucca.ping_event(), lucca.confirmation_event()]
+    events = [
+        *lucca.recorded_events(),
+        *lucca.pings,
+        lucca.ping_event(),
+        lucca.confirmation_event(),
+    ]
     for event in events:
         body, _ = signed_delivery(event, "secret")
         delivered = json.loads(body)

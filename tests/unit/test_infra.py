@@ -284,6 +284,7 @@ DEPLOYED = {
     "APPLICATIONINSIGHTS_AUTHENTICATION_STRING": "ClientId=5f0c1a7e;Authorization=AAD",
     "LUCCA_BASE_URL": "https://acme.ilucca.net",
     "LUCCA_CLIENT_ID": "entra-connector",
+    "LUCCA_WEBHOOK_ENDPOINT_ID": "4",
     "LUCCA_CLIENT_SECRET": "resolved-from-key-vault-1",  # what the platform puts in place
     "LUCCA_WEBHOOK_SECRET": "resolved-from-key-vault-2",  # of a resolved reference
     "LEAVER_TIME_ZONE": "Europe/Paris",
