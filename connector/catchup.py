@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
@@ -184,17 +184,23 @@ class CatchUp:
     def _replay_undelivered(self, now: datetime, report: CatchUpReport) -> None:
         """Events Lucca failed to deliver or has yet to: each handled as the full pass would,
         whatever its age (the journal recognises any already applied); the cursor stays."""
+        listed = (raw for status in UNDELIVERED for raw in self._lucca.events(status=status))
+        for event, body in self._settled(listed, now, report):
+            self._handle(event, body, now, report)
+
+    def _settled(
+        self, listed: Iterable[dict[str, Any]], now: datetime, report: CatchUpReport
+    ) -> list[tuple[Event, bytes]]:
+        """The listed events old enough to be the catch-up's (`SETTLE`), oldest first."""
         until = now - SETTLE
         candidates = []
-        for status in UNDELIVERED:
-            for raw in self._lucca.events(status=status):
-                report.read += 1
-                parsed = self._parse(raw, report)
-                if parsed is not None and parsed[0].occurred_at <= until:
-                    candidates.append(parsed)
+        for raw in listed:
+            report.read += 1
+            parsed = self._parse(raw, report)
+            if parsed is not None and parsed[0].occurred_at <= until:
+                candidates.append(parsed)
         candidates.sort(key=lambda pair: (pair[0].occurred_at, _id_order(pair[0].id)))
-        for event, body in candidates:
-            self._handle(event, body, now, report)
+        return candidates
 
     def _parse(self, raw: dict[str, Any], report: CatchUpReport) -> tuple[Event, bytes] | None:
         body = json.dumps(raw, ensure_ascii=False, separators=(",", ":")).encode()
@@ -228,15 +234,8 @@ class CatchUp:
         if cursor is None:
             cursor = Cursor(occurred_at=now - FIRST_RUN_WINDOW, event_id="")
             self._save_cursor(cursor)
-        until = now - SETTLE
-        candidates = []
-        for raw in self._lucca.events(after=cursor.occurred_at - OVERLAP):
-            report.read += 1
-            parsed = self._parse(raw, report)
-            if parsed is not None and parsed[0].occurred_at <= until:
-                candidates.append(parsed)
-        candidates.sort(key=lambda pair: (pair[0].occurred_at, _id_order(pair[0].id)))
-        for event, body in candidates:
+        listed = self._lucca.events(after=cursor.occurred_at - OVERLAP)
+        for event, body in self._settled(listed, now, report):
             self._handle(event, body, now, report)
             mark = Cursor(occurred_at=event.occurred_at, event_id=str(event.id or ""))
             if (mark.occurred_at, _id_order(mark.event_id)) > (

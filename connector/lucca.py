@@ -185,18 +185,7 @@ class LuccaClient:
             scopes.append(LEGAL_ENTITY_SCOPE)
         if Need.ESTABLISHMENT in needs or settings.LEAVER_TIME_ZONE == "establishment":
             scopes.append(ESTABLISHMENT_SCOPE)
-        return cls(
-            base_url=str(settings.LUCCA_BASE_URL),
-            token_url=str(settings.LUCCA_TOKEN_URL),
-            client_id=settings.LUCCA_CLIENT_ID,
-            client_secret=settings.LUCCA_CLIENT_SECRET.get_secret_value(),
-            scopes=scopes,
-            limiter=LuccaRateLimiter(
-                storage,
-                per_minute=settings.LUCCA_MAX_RPM,
-                window_seconds=settings.LUCCA_RATE_WINDOW_SECONDS,
-            ),
-        )
+        return cls.with_scopes(settings, storage, scopes)
 
     def close(self) -> None:
         """Close the HTTP client if this object made it."""
