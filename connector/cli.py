@@ -32,6 +32,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import IO, Any
 
+from connector.cli_doctor import add_doctor_command
 from connector.cli_sync import add_sync_command
 from connector.cli_webhook import add_webhook_commands
 from connector.errors import ConnectorError
@@ -695,6 +696,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(title="commands", metavar="COMMAND", required=True)
     add_sync_command(commands, _command)
+    add_doctor_command(commands, _command)
     add_webhook_commands(commands, _command)
 
     logs = _command(

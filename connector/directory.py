@@ -383,6 +383,14 @@ class GraphDirectory:
             return None
         return _roles_claim(self._run(_token(self._credential)))
 
+    def token_claims(self) -> dict[str, Any] | None:
+        """The Graph token's claims, read without verifying them; None without a credential or
+        when the token is not a JWT. The doctor tells the connector's application token
+        (`roles`) from a person's (`scp`: an `az login`). Never the token itself."""
+        if self._credential is None:
+            return None
+        return _claims(self._run(_token(self._credential)))
+
 
 async def _token(credential: TokenCredential) -> str:
     """A Graph token, asked as the SDK asks (scope, CAE) so azure-identity's cache serves it."""
@@ -415,3 +423,13 @@ def _roles_claim(token: str) -> frozenset[str] | None:
     if not isinstance(roles, list):
         return None
     return frozenset(str(role) for role in roles)
+
+
+def _claims(token: str) -> dict[str, Any] | None:
+    """The claims of a JWT, read without verifying it; None if it is not a JWT."""
+    try:
+        payload = token.split(".")[1]
+        claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    except (IndexError, ValueError):  # binascii.Error and UnicodeDecodeError are ValueErrors
+        return None
+    return claims if isinstance(claims, dict) else None

@@ -522,6 +522,22 @@ class LuccaClient:
             message = f"Lucca could not be reached for {where} ({type(err).__name__})"
             raise Transient(message, service="lucca") from err
 
+    # -- the doctor (`python -m connector doctor`) -------------------------------------------
+    @property
+    def scopes(self) -> tuple[str, ...]:
+        """The scopes this client's token asks for."""
+        return self._scopes
+
+    def check_token(self) -> None:
+        """Get a token for this client's scopes: one POST to the token endpoint, not counted by
+        the limiter; `Denied` (code `invalid_scope`) when Lucca refuses one of them. The token
+        is kept for this client's next request, never returned."""
+        self._access_token()
+
+    def check_api(self) -> None:
+        """One cheap API request, `GET employees?limit=1`: one request of the shared budget."""
+        self._get("employees", {"limit": "1"})
+
 
 def _segment(value: str) -> str:
     """An id as one path segment."""
