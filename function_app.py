@@ -102,10 +102,12 @@ def lucca_webhook(req: func.HttpRequest) -> func.HttpResponse:
 def logs(req: func.HttpRequest) -> func.HttpResponse:
     """The integration log as JSON, filtered as `python -m connector logs` filters it (for a
     function key named `monitoring`, not the master key)."""
-    # Imported here, not above: the webhook's cold start does not load the command line.
-    from connector.cli import logs_answer  # noqa: PLC0415
+    # Imported here, not above: the webhook's cold start does not load the log reader.
+    from connector.logquery import logs_answer  # noqa: PLC0415
 
-    status, body = logs_answer(storage, req.params, _now())
+    status, body = logs_answer(
+        storage, req.params, _now(), retention_days=settings.LOG_RETENTION_DAYS
+    )
     return func.HttpResponse(
         json.dumps(body, ensure_ascii=False), status_code=status, mimetype="application/json"
     )

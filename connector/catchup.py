@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
@@ -67,6 +67,13 @@ SETTLE = timedelta(minutes=2)
 # delivery counted for ours, say).
 FULL_PASS_EVERY = timedelta(hours=24)
 UNDELIVERED = ("failed", "scheduled")
+# A full pass that stopped (a 429, a timeout, a crash) is tried again after this, not at every
+# run: each attempt reads two months of events against the budget the syncs share.
+RETRY_FULL_PASS_AFTER = timedelta(hours=1)
+# While the endpoint is not active Lucca may not list the events it holds back as failed or
+# scheduled: the full pass then runs hourly.
+FULL_PASS_WHILE_SUSPENDED = timedelta(hours=1)
+FAILURE_ROW = "failure"
 DAILY_ROW = "full-pass"
 MISSING = "missing"  # the endpoint's status when Lucca answers 404
 
@@ -165,21 +172,62 @@ class CatchUp:
             except Throttled as err:
                 report.throttled = True
                 logger.warning("catch-up: endpoint check throttled: %s", err.message)
+            except ConnectorError as err:
+                report.error = report.error or err.message
+                logger.error("catch-up could not read the webhook endpoint: %s", err.message)
+        self._note_failure(now, report.error)
         return report
+
+    def _note_failure(self, now: datetime, error: str | None) -> None:
+        """A failure that is not a 429 (a scope refused, say) would repeat every run while
+        lost deliveries wait: one alerting entry per failure, none while it lasts, and the
+        memory cleared once a run goes through."""
+        row = self._storage.read(CATCHUP_TABLE, PARTITION, FAILURE_ROW)
+        if error is None:
+            if row is not None:
+                self._storage.delete(CATCHUP_TABLE, PARTITION, FAILURE_ROW)
+            return
+        if row is not None and row.get("Error") == error:
+            return
+        self._log.write(
+            LogEntry(
+                time=now,
+                action=Action.CATCHUP_FAILED,
+                message=(
+                    f"The catch-up cannot read Lucca: {error}. Lost deliveries are not "
+                    "replayed until this is fixed; `python -m connector doctor` names what "
+                    "is missing."
+                ),
+            )
+        )
+        self._upsert({"PartitionKey": PARTITION, "RowKey": FAILURE_ROW, "Error": error})
 
     # -- replay -----------------------------------------------------------------------------
     def _replay(self, now: datetime, report: CatchUpReport) -> None:
         """The daily full pass when one is due, else the undelivered events only."""
-        row = self._storage.read(CATCHUP_TABLE, PARTITION, DAILY_ROW)
-        last = datetime.fromisoformat(str(row["At"])) if row else None
-        if last is not None and now - last < FULL_PASS_EVERY:
+        row: Mapping[str, Any] = self._storage.read(CATCHUP_TABLE, PARTITION, DAILY_ROW) or {}
+        last = _instant(row.get("At"))
+        tried = _instant(row.get("TriedAt"))
+        every = FULL_PASS_EVERY if self._endpoint_active() else FULL_PASS_WHILE_SUSPENDED
+        due = last is None or now - last >= every
+        stopped = tried is not None and (last is None or tried > last)
+        if not due or (stopped and tried is not None and now - tried < RETRY_FULL_PASS_AFTER):
             self._replay_undelivered(now, report)
             return
+        entity = {"PartitionKey": PARTITION, "RowKey": DAILY_ROW, "TriedAt": now.isoformat()}
+        self._merge(entity)
         self._replay_all(now, report)
         report.full_pass = True
-        self._upsert(  # only once the pass went through: a stopped one is started again
-            {"PartitionKey": PARTITION, "RowKey": DAILY_ROW, "At": now.isoformat()}
-        )
+        self._merge({**entity, "At": now.isoformat()})  # only once the pass went through
+
+    def _endpoint_active(self) -> bool:
+        """Whether the watched endpoint was active when last seen (or is not watched)."""
+        if not self._endpoint_id:
+            return True
+        row = self._storage.read(CATCHUP_TABLE, PARTITION, ENDPOINT_ROW)
+        if row is None or row.get("EndpointId") != self._endpoint_id:
+            return True
+        return bool(row.get("Status") == "active")
 
     def _replay_undelivered(self, now: datetime, report: CatchUpReport) -> None:
         """Events Lucca failed to deliver or has yet to: each handled as the full pass would,
@@ -313,6 +361,16 @@ class CatchUp:
         self._storage.on_table(
             CATCHUP_TABLE, lambda t: t.upsert_entity(entity, mode=UpdateMode.REPLACE)
         )
+
+    def _merge(self, entity: dict[str, Any]) -> None:
+        self._storage.on_table(
+            CATCHUP_TABLE, lambda t: t.upsert_entity(entity, mode=UpdateMode.MERGE)
+        )
+
+
+def _instant(value: object) -> datetime | None:
+    """A stored ISO instant, or None."""
+    return datetime.fromisoformat(str(value)) if value else None
 
 
 def _suspended_message(endpoint_id: str, status: str, url: str) -> str:

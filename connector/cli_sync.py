@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 from connector.changes import ChangeFeed
 from connector.integration_log import Action, Change, LogEntry
 from connector.lease import EmployeeLeases
+from connector.logquery import ParameterError, parse_employee
 from connector.runtime import Clients, build_service
 from connector.settings import Settings
 
@@ -49,11 +50,10 @@ examples:
 
 def parse_employee_id(text: str) -> str:
     """A Lucca employee id, required."""
-    from connector import cli  # noqa: PLC0415
 
-    employee_id = cli.parse_employee(text)
+    employee_id = parse_employee(text)
     if employee_id is None:
-        raise cli.ParameterError("employee: a Lucca employee id is required")
+        raise ParameterError("employee: a Lucca employee id is required")
     return employee_id
 
 

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlsplit
 
 from connector.catchup import masked_url
+from connector.errors import NotFound
 from connector.lucca import (
     PING_SCOPE,
     WEBHOOK_TOPICS,
@@ -84,6 +85,12 @@ def add_webhook_commands(
     register.add_argument(
         "--name", default=DEFAULT_NAME, help=f"the endpoint's name in Lucca ({DEFAULT_NAME})"
     )
+    register.add_argument(
+        "--rotate",
+        action="store_true",
+        help="create a second endpoint for the same URL, to rotate the signing secret "
+        "(README: LUCCA_WEBHOOK_SECRET_PREVIOUS, then delete the old endpoint in Lucca)",
+    )
     for name, run, summary, description in (
         (
             "status",
@@ -124,7 +131,7 @@ def run_register(ctx: Context) -> int:
     settings = ctx.settings()
     with LuccaClient.with_scopes(settings, ctx.storage(), (WEBHOOK_WRITE_SCOPE,)) as lucca:
         existing = [e for e in lucca.webhook_endpoints() if e.webhook_url == url]
-        if existing:
+        if existing and not ctx.args.rotate:
             return _already(ctx, existing[0])
         endpoint, secret = lucca.create_webhook_endpoint(
             name=ctx.args.name, webhook_url=url, topics=WEBHOOK_TOPICS
@@ -178,7 +185,7 @@ def _already(ctx: Context, endpoint: LuccaWebhookEndpoint) -> int:
     message = (
         f"Lucca already has endpoint {endpoint.id} for this URL (status: {endpoint.status}); "
         "nothing was created. Lucca does not show its secret again: to get a new one, register "
-        "a second endpoint (README, rotating the signing secret)."
+        "a second endpoint with --rotate (README, rotating the signing secret)."
     )
     if ctx.args.json:
         json.dump(_endpoint_json(endpoint) | {"created": False}, ctx.out, indent=2)
@@ -197,7 +204,11 @@ def run_status(ctx: Context) -> int:
     settings = ctx.settings()
     wanted = ctx.args.id or settings.LUCCA_WEBHOOK_ENDPOINT_ID
     with LuccaClient.with_scopes(settings, ctx.storage(), (WEBHOOK_WRITE_SCOPE,)) as lucca:
-        endpoints = [lucca.webhook_endpoint(wanted)] if wanted else lucca.webhook_endpoints()
+        try:
+            endpoints = [lucca.webhook_endpoint(wanted)] if wanted else lucca.webhook_endpoints()
+        except NotFound:  # Lucca answered: there is no such endpoint (a problem, not an outage)
+            ctx.err.write(f"connector: Lucca has no webhook endpoint {wanted}.\n")
+            return cli.EXIT_PROBLEMS
     problems = [e for e in endpoints if e.status != "active" or e.missing_topics]
     if ctx.args.json:
         json.dump([_endpoint_json(e) for e in endpoints], ctx.out, indent=2)
@@ -266,7 +277,11 @@ def run_ping(ctx: Context) -> int:
             return cli.EXIT_USAGE
         wanted = endpoints[0].id
     with LuccaClient.with_scopes(settings, storage, (PING_SCOPE,)) as lucca:
-        delivery = lucca.ping_webhook_endpoint(wanted)
+        try:
+            delivery = lucca.ping_webhook_endpoint(wanted)
+        except NotFound:
+            ctx.err.write(f"connector: Lucca has no webhook endpoint {wanted}.\n")
+            return cli.EXIT_PROBLEMS
     if ctx.args.json:
         document = {
             "endpoint_id": wanted,

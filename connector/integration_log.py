@@ -57,6 +57,7 @@ class Action(StrEnum):
     NOTIFICATION_FAILED = "notification failed"
     ENDPOINT_SUSPENDED = "endpoint suspended"  # Lucca stopped delivering (catch-up)
     ENDPOINT_ACTIVE = "endpoint active again"
+    CATCHUP_FAILED = "catch-up failed"  # the catch-up cannot read Lucca (once per failure)
 
 
 # Entries an operator must act on, listed together as well.
@@ -73,7 +74,12 @@ NEEDS_AN_OPERATOR = frozenset(
 # the Functions log as one warning that starts with ALERT_PREFIX, carrying the action and the
 # employee id, never the message (it may hold names). Observed entries do not alert, except a
 # change that could not be applied at all.
-ALERTING = NEEDS_AN_OPERATOR | {Action.FAILED, Action.CREATION_FAILED, Action.DEACTIVATION_FAILED}
+ALERTING = NEEDS_AN_OPERATOR | {
+    Action.FAILED,
+    Action.CREATION_FAILED,
+    Action.DEACTIVATION_FAILED,
+    Action.CATCHUP_FAILED,
+}
 ALERT_PREFIX = "connector alert:"
 # A sync ending so opens (or refreshes) the employee's conflict; ending in one of
 # `SETTLED` closes it. Open conflicts are listed in the daily digest.

@@ -470,7 +470,7 @@ class LuccaClient:
             for item in _items(page):
                 if not isinstance(item, dict):
                     raise Invalid("Lucca's events page holds a non-object", service="lucca")
-                if after is not None and _occurred_at(item) <= after:
+                if after is not None and _readable_before(item, after):
                     continue
                 yield item
 
@@ -649,6 +649,15 @@ class LuccaWebhookDelivery(_Document):
     status: str | None = None  # delivered | undelivered | failed
     attempts_count: int | None = Field(default=None, alias="attemptsCount")
     next_attempt_at: datetime | None = Field(default=None, alias="nextAttemptAt")
+
+
+def _readable_before(event: dict[str, Any], after: datetime) -> bool:
+    """Whether the event occurred at or before `after`; an event without a readable
+    `occurredAt` is not dropped here but passed on, for the caller to skip and count."""
+    try:
+        return _occurred_at(event) <= after
+    except Invalid:
+        return False
 
 
 def _occurred_at(event: dict[str, Any]) -> datetime:

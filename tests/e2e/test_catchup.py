@@ -10,7 +10,15 @@ from typing import Any
 import pytest
 from azure.functions.timer import TimerRequest
 
-from connector.catchup import DAILY_ROW, OVERLAP, CatchUp, CatchUpReport, run_catch_up
+from connector.catchup import (
+    DAILY_ROW,
+    FULL_PASS_WHILE_SUSPENDED,
+    OVERLAP,
+    RETRY_FULL_PASS_AFTER,
+    CatchUp,
+    CatchUpReport,
+    run_catch_up,
+)
 from connector.changes import ChangeFeed
 from connector.integration_log import ALERT_PREFIX, Action, IntegrationLog
 from connector.lucca import WEBHOOK_TOPICS, WEBHOOK_WRITE_SCOPE, LuccaClient
@@ -148,7 +156,8 @@ def test_a_run_that_dies_part_way_resumes_after_the_last_journaled_event(
     before_failure = ids[ids.index(events[1]["id"]) - 1]  # journaled (or seen) last
     assert cursor is not None and cursor.event_id == before_failure
 
-    report = run(world)
+    assert not run(world).full_pass  # a stopped pass is tried again an hour later, not at once
+    report = run(world, later() + RETRY_FULL_PASS_AFTER)
     assert report.seen == 5 and report.queued + report.coalesced == 1
     world.sync()
     assert world.account_of(first)["givenName"] == "Ada"
@@ -166,7 +175,8 @@ def test_a_throttled_run_stops_and_keeps_its_cursor(world: World) -> None:
     assert report.throttled and report.queued == 0
     cursor = CatchUp(lucca=None, storage=world.storage, intake=None, clock=later).cursor()  # type: ignore[arg-type]
     assert cursor is not None and cursor.event_id == ""  # where the first run started
-    assert run(world).queued == 1
+    assert not run(world).full_pass  # meanwhile the undelivered events only
+    assert run(world, later() + RETRY_FULL_PASS_AFTER).queued == 1
 
 
 def test_a_suspended_endpoint_alerts_once_then_its_reactivation_is_logged(
@@ -233,3 +243,41 @@ def test_between_daily_passes_only_undelivered_events_are_read(world: World) -> 
     world.sync()
     assert world.account_of(employee_id)["jobTitle"] == "CTO"
     assert run(world).queued == 0  # still listed as failed by Lucca: the journal knows it
+
+
+def test_a_catch_up_that_cannot_read_lucca_alerts_once(
+    make_world: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The API client lacks events.readonly: one "catch-up failed" entry and one alert line
+    over three runs, naming the scope; once the scope is granted the memory is cleared, and a
+    later failure alerts again."""
+    world: World = make_world()
+    world.lucca.scopes = world.lucca.scopes - {"events.readonly"}
+    log = IntegrationLog(world.storage)
+    since = datetime.now(UTC) - timedelta(hours=1)
+    caplog.set_level(logging.WARNING)
+    for _ in range(3):
+        assert run(world).error is not None
+    [failed] = log.search(since=since, action=Action.CATCHUP_FAILED)
+    assert "events.readonly" in failed.message
+    alerts = [r.getMessage() for r in caplog.records if r.getMessage().startswith(ALERT_PREFIX)]
+    assert [a.split(" (")[0] for a in alerts] == [f"{ALERT_PREFIX} catch-up failed"]
+
+    world.lucca.scopes = world.lucca.scopes | {"events.readonly"}
+    assert run(world).error is None
+    world.lucca.scopes = world.lucca.scopes - {"events.readonly"}
+    run(world)
+    assert len(log.search(since=since, action=Action.CATCHUP_FAILED)) == 2
+
+
+def test_while_the_endpoint_is_suspended_the_full_pass_runs_hourly(make_world: Any) -> None:
+    """Lucca may not list what it holds back from a suspended endpoint as undelivered: the full
+    pass then comes every hour, not once a day."""
+    world: World = make_world(LUCCA_WEBHOOK_ENDPOINT_ID=ENDPOINT_ID)
+    assert register(world) == ENDPOINT_ID
+    start = later()
+    assert run(world, start).full_pass
+    assert not run(world, start + FULL_PASS_WHILE_SUSPENDED).full_pass  # active: daily
+    world.lucca.set_endpoint_status(ENDPOINT_ID, "suspended")
+    run(world, start + FULL_PASS_WHILE_SUSPENDED)  # sees the suspension
+    assert run(world, start + 2 * FULL_PASS_WHILE_SUSPENDED).full_pass

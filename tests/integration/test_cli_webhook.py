@@ -74,7 +74,12 @@ def test_register_prints_the_secret_once_with_the_next_steps(
 
     again, out2, err2 = run(environ, "webhook", "register", "--url", URL)
     assert again == 1 and "already has endpoint 301" in err2 and secret not in out2 + err2
-    assert lucca.count("POST", r"^/lucca-api/webhook-endpoints$") == 1
+    assert "--rotate" in err2
+    assert lucca.count("POST", r"^/lucca-api/webhook-endpoints$") == 1  # nothing created
+    rotated, out3, _ = run(environ, "webhook", "register", "--url", URL, "--rotate", "--json")
+    second = json.loads(out3)
+    assert rotated == 0 and second["id"] != "301" and second["secret"] != secret
+    assert lucca.count("POST", r"^/lucca-api/webhook-endpoints$") == 2
 
 
 def test_register_refuses_a_url_without_https_or_function_key(environ: dict[str, str]) -> None:
@@ -148,7 +153,10 @@ def test_ping_sends_a_ping_event_to_the_endpoint(
     lucca.deliver_to = None
     code, out, _ = run(environ, "webhook", "ping", "--id", "301", "--json")
     assert code == 0 and json.loads(out)["status"] == "undelivered"
-    assert run(environ, "webhook", "ping", "--id", "999")[0] == 4
+    code, _, err = run(environ, "webhook", "ping", "--id", "999")
+    assert code == 1 and "no webhook endpoint 999" in err  # Lucca answered: not an outage
+    code, _, err = run(environ, "webhook", "status", "--id", "999")
+    assert code == 1 and "no webhook endpoint 999" in err
 
 
 def test_ping_without_the_deliveries_scope_names_it(azurite: Azurite, storage: Storage) -> None:

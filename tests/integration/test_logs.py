@@ -227,10 +227,21 @@ def test_logs_function_answers_the_entries_as_json(app: ModuleType) -> None:
     assert [e["time"] for e in two["entries"]] == ["2026-11-04T09:00:00Z", "2026-11-04T08:00:00Z"]
 
 
+def test_logs_function_reads_no_further_back_than_the_retention(load_app: AppLoader) -> None:
+    """`since` far back reads only the days LOG_RETENTION_DAYS keeps (one query a day), not
+    thousands of empty ones; the answer says from when it read."""
+    app = load_app(LOG_RETENTION_DAYS="30")
+    app.clock = lambda: NOW  # type: ignore[attr-defined]
+    response, body = get_logs(app, since="3000d")
+    assert response.status_code == 200
+    assert body["since"] == "2026-10-04T10:00:00Z"  # 31 days before NOW: what search reads
+
+
 @pytest.mark.parametrize(
     ("params", "reason"),
     [
         ({"since": "yesterday"}, "since: 'yesterday' is not a date"),
+        ({"since": "0001-01-01T00:00:00+01:00"}, "is out of range"),
         ({"since": "2026-11-01T08:00:00"}, "has no offset"),
         ({"action": "exploded"}, "action: 'exploded' is not one of created, updated"),
         ({"limit": "0"}, "limit: must be at least 1"),

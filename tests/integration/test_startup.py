@@ -67,10 +67,16 @@ def test_app_starts_with_valid_settings() -> None:
     assert result.returncode == 0, result.stderr
 
 
-def test_intake_imports_no_graph_and_no_email_client() -> None:
-    """The webhook's cold start loads neither msgraph, azure-identity nor the email client."""
+@pytest.mark.parametrize(
+    "imports",
+    ["function_app", "function_app, connector.logquery"],
+    ids=["webhook", "webhook-and-logs"],
+)
+def test_intake_imports_no_graph_and_no_email_client(imports: str) -> None:
+    """The webhook's cold start loads neither msgraph, azure-identity nor the email client;
+    nor does GET /api/logs, which runs in the same worker."""
     probe = (
-        "import sys, function_app\n"
+        f"import sys, {imports}\n"
         "heavy = sorted({m.split('.')[0] + '.' + m.split('.')[1] if m.startswith('azure.') "
         "else m.split('.')[0] for m in sys.modules\n"
         "  if m.startswith(('msgraph', 'kiota', 'azure.identity', 'azure.communication', "

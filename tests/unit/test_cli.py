@@ -15,8 +15,9 @@ import pytest
 from azure.data.tables import TableServiceClient
 
 from connector import store
-from connector.cli import ParameterError, main, parse_action, parse_limit, parse_since
+from connector.cli import main
 from connector.integration_log import Action, Change, IntegrationLog, LogEntry
+from connector.logquery import ParameterError, parse_action, parse_limit, parse_since
 from connector.settings import load_settings
 from connector.store import Storage
 from tests.azurite import Azurite
@@ -68,6 +69,8 @@ def test_since_accepts_a_date_a_datetime_with_offset_or_a_duration(
         ("-5d", "is not a date"),
         ("7w", "is not a date"),
         ("999999d", "reaches back too far"),
+        ("0001-01-01T00:00:00+01:00", "is out of range"),
+        ("9999-12-31T23:59:59-01:00", "is out of range"),
     ],
 )
 def test_since_refuses_what_it_cannot_read(text: str, reason: str) -> None:
@@ -345,12 +348,17 @@ def test_settings_file_values_override_the_environment(
         ("{not json", "not JSON"),
         ('{"IsEncrypted": false}', 'has no "Values" object'),
         ('{"IsEncrypted": true, "Values": {}}', "is encrypted"),
+        ('\ufeff{"Values": {}}'.encode("utf-16"), "not UTF-8"),  # PowerShell 5's `>`
     ],
 )
-def test_an_unusable_settings_file_exits_3(tmp_path: Path, content: str | None, said: str) -> None:
+def test_an_unusable_settings_file_exits_3(
+    tmp_path: Path, content: str | bytes | None, said: str
+) -> None:
     """A settings file that cannot be used is a settings problem."""
     path = tmp_path / "local.settings.json"
-    if content is not None:
+    if isinstance(content, bytes):
+        path.write_bytes(content)
+    elif content is not None:
         path.write_text(content)
 
     code, _, err = run("logs", "--settings", str(path))
