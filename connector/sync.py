@@ -248,13 +248,7 @@ class SyncService:
             )
             if match.candidates and employee.status != "deactivated" and not self._observe:
                 # Accounts were found, none could be linked: no account, say why.
-                self._notifier.not_created(
-                    employee_id=employee.id,
-                    name=_name(employee),
-                    login=employee.email,
-                    reason=match.conflict,
-                    code="conflict",
-                )
+                self._not_created(employee, match.conflict, "conflict")
             return entry
         if self._planner is not None:
             run.access = self._planner.plan(employee, self._clock())
@@ -408,6 +402,16 @@ class SyncService:
         return reasons
 
     # -- creating ---------------------------------------------------------------------------
+    def _not_created(self, employee: LuccaEmployee, reason: str, code: str) -> None:
+        """The "account not created" email for this employee, with why."""
+        self._notifier.not_created(
+            employee_id=employee.id,
+            name=_name(employee),
+            login=employee.email,
+            reason=reason,
+            code=code,
+        )
+
     def _create(self, run: _Run, employee: LuccaEmployee, want: dict[str, str | None]) -> LogEntry:
         if employee.status == "deactivated":
             return run.finish(
@@ -419,13 +423,7 @@ class SyncService:
         if problem is not None:
             entry = run.finish(Action.CREATION_FAILED, problem)
             if not self._observe:
-                self._notifier.not_created(
-                    employee_id=employee.id,
-                    name=_name(employee),
-                    login=employee.email,
-                    reason=problem,
-                    code="login",
-                )
+                self._not_created(employee, problem, "login")
             return entry
         enabled = run.access.enabled_now if run.access is not None else True
         properties = _new_account(employee, want, email, enabled=enabled)
@@ -435,13 +433,7 @@ class SyncService:
         self._notifier.creating(employee.id)
         outcome = self._post(run, employee, email, properties)
         if isinstance(outcome, LogEntry):
-            self._notifier.not_created(
-                employee_id=employee.id,
-                name=_name(employee),
-                login=email,
-                reason=outcome.message,
-                code="post",
-            )
+            self._not_created(employee, outcome.message, "post")
             return outcome
         run.object_id = outcome.id
         run.wrote = Action.CREATED

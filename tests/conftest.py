@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import io
 import sys
 from collections.abc import Callable, Iterator
 from types import ModuleType
@@ -16,6 +17,7 @@ from azure.storage.queue import QueueServiceClient
 from connector.store import Storage
 from tests.azurite import Azurite
 from tests.sandboxes.graph import GraphSandbox
+from tests.sandboxes.lucca import LuccaSandbox
 
 WEBHOOK_SECRET = "whsec-current-3b1f0c"
 PREVIOUS_WEBHOOK_SECRET = "whsec-previous-9d2e47"
@@ -77,6 +79,37 @@ def base_settings(connection_string: str) -> dict[str, str]:
         "AzureWebJobsStorage": connection_string,
         "SYNC_DELAY_SECONDS": "0",
     }
+
+
+def sandbox_settings(
+    connection_string: str,
+    lucca: LuccaSandbox,
+    graph: GraphSandbox | None = None,
+    *,
+    client_secret: str = "lucca-client-secret",  # noqa: S107 (the sandbox's own)
+) -> dict[str, str]:
+    """Settings pointing the real Lucca (and Graph) clients at the sandboxes, with a rate
+    window short enough for tests."""
+    settings = base_settings(connection_string) | {
+        "LUCCA_BASE_URL": lucca.base_url,
+        "LUCCA_TOKEN_URL": f"{lucca.base_url}/connect/token",
+        "LUCCA_CLIENT_ID": "lucca-client",
+        "LUCCA_CLIENT_SECRET": client_secret,
+        "LUCCA_MAX_RPM": "50",
+        "LUCCA_RATE_WINDOW_SECONDS": "1",
+    }
+    if graph is not None:
+        settings["GRAPH_BASE_URL"] = f"{graph.base_url}/v1.0"
+    return settings
+
+
+def run_cli(environ: dict[str, str], *argv: str) -> tuple[int, str, str]:
+    """`python -m connector …` in-process: (exit code, stdout, stderr)."""
+    from connector import cli  # noqa: PLC0415
+
+    out, err = io.StringIO(), io.StringIO()
+    code = cli.main(list(argv), environ=environ, out=out, err=err)
+    return code, out.getvalue(), err.getvalue()
 
 
 AppLoader = Callable[..., ModuleType]

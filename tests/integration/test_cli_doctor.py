@@ -17,7 +17,7 @@ from connector import cli, cli_doctor
 from connector.settings import load_settings
 from connector.store import Storage
 from tests.azurite import ACCOUNT, ACCOUNT_KEY, Azurite
-from tests.conftest import WEBHOOK_SECRET, base_settings
+from tests.conftest import WEBHOOK_SECRET, base_settings, run_cli, sandbox_settings
 from tests.integration.test_directory import FakeCredential, jwt
 from tests.sandboxes.graph import GraphSandbox
 from tests.sandboxes.lucca import CONNECTOR_SCOPES, LuccaSandbox
@@ -61,14 +61,7 @@ def lucca() -> Iterator[LuccaSandbox]:
 
 
 def environ_for(lucca: LuccaSandbox, graph: GraphSandbox, connection: str) -> dict[str, str]:
-    return base_settings(connection) | {
-        "LUCCA_BASE_URL": lucca.base_url,
-        "LUCCA_TOKEN_URL": f"{lucca.base_url}/connect/token",
-        "LUCCA_CLIENT_ID": "lucca-client",
-        "LUCCA_CLIENT_SECRET": CLIENT_SECRET,
-        "GRAPH_BASE_URL": f"{graph.base_url}/v1.0",
-        "LUCCA_MAX_RPM": "50",
-        "LUCCA_RATE_WINDOW_SECONDS": "1",
+    return sandbox_settings(connection, lucca, graph, client_secret=CLIENT_SECRET) | {
         "CONNECTOR_MODE": "apply",
         "NOTIFY_RECIPIENTS": "it@acme.fr",
         "NOTIFY_SENDER": "connector@acme.fr",
@@ -87,11 +80,7 @@ def environ(
     return env | {"LUCCA_WEBHOOK_ENDPOINT_ID": "301"}
 
 
-def run(environ: dict[str, str], *argv: str) -> tuple[int, str, str]:
-    """`python -m connector …` in-process."""
-    out, err = io.StringIO(), io.StringIO()
-    code = cli.main(list(argv), environ=environ, out=out, err=err)
-    return code, out.getvalue(), err.getvalue()
+run = run_cli
 
 
 def doctor(

@@ -3,20 +3,18 @@ clients against the Lucca and Graph sandboxes over HTTP, and Azurite."""
 
 from __future__ import annotations
 
-import io
 import json
 from collections.abc import Iterator
 
 import pytest
 
-from connector import cli
 from connector.changes import ChangeFeed
 from connector.integration_log import Action, IntegrationLog
 from connector.lease import EmployeeLeases
 from connector.links import Links
 from connector.store import Storage
 from tests.azurite import Azurite
-from tests.conftest import base_settings
+from tests.conftest import run_cli, sandbox_settings
 from tests.sandboxes.graph import GraphSandbox
 from tests.sandboxes.lucca import LuccaSandbox
 
@@ -38,22 +36,10 @@ def environ(
 ) -> dict[str, str]:
     """Settings pointing the real clients at the sandboxes and Azurite (emptied after each
     test by `storage`: the sandboxes number employees from the same id)."""
-    return base_settings(azurite.connection_string) | {
-        "LUCCA_BASE_URL": lucca.base_url,
-        "LUCCA_TOKEN_URL": f"{lucca.base_url}/connect/token",
-        "LUCCA_CLIENT_ID": "lucca-client",
-        "LUCCA_CLIENT_SECRET": "lucca-client-secret",
-        "GRAPH_BASE_URL": f"{graph.base_url}/v1.0",
-        "LUCCA_MAX_RPM": "50",
-        "LUCCA_RATE_WINDOW_SECONDS": "1",
-    }
+    return sandbox_settings(azurite.connection_string, lucca, graph)
 
 
-def run(environ: dict[str, str], *argv: str) -> tuple[int, str, str]:
-    """`python -m connector …` in-process: (exit code, stdout, stderr)."""
-    out, err = io.StringIO(), io.StringIO()
-    code = cli.main(list(argv), environ=environ, out=out, err=err)
-    return code, out.getvalue(), err.getvalue()
+run = run_cli
 
 
 def writes(graph: GraphSandbox) -> list[str]:

@@ -3,7 +3,6 @@ against the Lucca sandbox over HTTP and Azurite (issue 7)."""
 
 from __future__ import annotations
 
-import io
 import json
 import logging
 from collections.abc import Iterator
@@ -11,13 +10,12 @@ from typing import Any
 
 import pytest
 
-from connector import cli
 from connector.errors import Denied, Throttled
 from connector.lucca import EVENTS_SCOPE, WEBHOOK_TOPICS, LuccaClient
 from connector.settings import load_settings
 from connector.store import Storage
 from tests.azurite import Azurite
-from tests.conftest import base_settings
+from tests.conftest import run_cli, sandbox_settings
 from tests.sandboxes.lucca import CONNECTOR_SCOPES, LuccaSandbox
 
 pytestmark = pytest.mark.azurite
@@ -34,20 +32,10 @@ def lucca() -> Iterator[LuccaSandbox]:
 
 @pytest.fixture
 def environ(lucca: LuccaSandbox, azurite: Azurite, storage: Storage) -> dict[str, str]:
-    return base_settings(azurite.connection_string) | {
-        "LUCCA_BASE_URL": lucca.base_url,
-        "LUCCA_TOKEN_URL": f"{lucca.base_url}/connect/token",
-        "LUCCA_CLIENT_ID": "lucca-client",
-        "LUCCA_CLIENT_SECRET": "lucca-client-secret",
-        "LUCCA_MAX_RPM": "50",
-        "LUCCA_RATE_WINDOW_SECONDS": "1",
-    }
+    return sandbox_settings(azurite.connection_string, lucca)
 
 
-def run(environ: dict[str, str], *argv: str) -> tuple[int, str, str]:
-    out, err = io.StringIO(), io.StringIO()
-    code = cli.main(list(argv), environ=environ, out=out, err=err)
-    return code, out.getvalue(), err.getvalue()
+run = run_cli
 
 
 def test_register_prints_the_secret_once_with_the_next_steps(
@@ -161,12 +149,7 @@ def test_ping_sends_a_ping_event_to_the_endpoint(
 
 def test_ping_without_the_deliveries_scope_names_it(azurite: Azurite, storage: Storage) -> None:
     with LuccaSandbox(scopes=CONNECTOR_SCOPES - {"webhook-deliveries.readwrite"}) as lucca:
-        environ = base_settings(azurite.connection_string) | {
-            "LUCCA_BASE_URL": lucca.base_url,
-            "LUCCA_TOKEN_URL": f"{lucca.base_url}/connect/token",
-            "LUCCA_CLIENT_ID": "lucca-client",
-            "LUCCA_CLIENT_SECRET": "lucca-client-secret",
-        }
+        environ = sandbox_settings(azurite.connection_string, lucca)
         run(environ, "webhook", "register", "--url", URL)
         code, _, err = run(environ, "webhook", "ping", "--id", "301")
     assert code == 4 and "webhook-deliveries.readwrite" in err
@@ -174,14 +157,7 @@ def test_ping_without_the_deliveries_scope_names_it(azurite: Azurite, storage: S
 
 # -- the client's event list ----------------------------------------------------------------
 def client_of(lucca: LuccaSandbox, storage: Storage, *scopes: str) -> LuccaClient:
-    environ = base_settings("UseDevelopmentStorage=true") | {
-        "LUCCA_BASE_URL": lucca.base_url,
-        "LUCCA_TOKEN_URL": f"{lucca.base_url}/connect/token",
-        "LUCCA_CLIENT_ID": "lucca-client",
-        "LUCCA_CLIENT_SECRET": "lucca-client-secret",
-        "LUCCA_MAX_RPM": "50",
-        "LUCCA_RATE_WINDOW_SECONDS": "1",
-    }
+    environ = sandbox_settings("UseDevelopmentStorage=true", lucca)
     return LuccaClient.with_scopes(load_settings(environ), storage, scopes)
 
 
