@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from connector.cli_doctor import add_doctor_command
+from connector.cli_reconcile import add_reconcile_command
 from connector.cli_sync import add_sync_command
 from connector.cli_webhook import add_webhook_commands
 from connector.errors import ConnectorError
@@ -562,6 +563,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_sync_command(commands, _command)
     add_doctor_command(commands, _command)
     add_webhook_commands(commands, _command)
+    add_reconcile_command(commands, _command)
 
     logs = _command(
         commands,

@@ -85,6 +85,7 @@ WRITABLE: Final = frozenset(
 DOMAIN_SELECT: Final = ("id", "isVerified", "isDefault", "authenticationType")
 DEFAULT_RETRY_AFTER: Final = 30.0
 DOMAINS_TTL: Final = 3600.0
+LIST_PAGE_SIZE: Final = 100  # what Graph gives a page of users when the manager is expanded
 _CONFLICT = re.compile(r"same value for property (\w+) already exists")
 
 
@@ -293,6 +294,29 @@ class GraphDirectory:
         found: list[DirectoryUser] = []
         while page is not None:
             found.extend(_to_user(user) for user in page.value or [])
+            if not page.odata_next_link:
+                break
+            page = await self._client.users.with_url(page.odata_next_link).get()
+        return found
+
+    def list_users(self) -> list[DirectoryUser]:
+        """Every user of the tenant with `USER_SELECT` and the manager's id, in pages of
+        `LIST_PAGE_SIZE` (Graph returns at most 100 directory objects a page with `$expand`)."""
+        query = UsersRequestBuilder.UsersRequestBuilderGetQueryParameters(
+            select=list(USER_SELECT), expand=["manager($select=id)"], top=LIST_PAGE_SIZE
+        )
+        return self._run(self._list(RequestConfiguration(query_parameters=query)))
+
+    async def _list(
+        self,
+        config: RequestConfiguration[UsersRequestBuilder.UsersRequestBuilderGetQueryParameters],
+    ) -> list[DirectoryUser]:
+        page = await self._client.users.get(request_configuration=config)
+        found: list[DirectoryUser] = []
+        while page is not None:
+            for user in page.value or []:
+                manager = user.manager.id if user.manager is not None else None
+                found.append(replace(_to_user(user), manager_known=True, manager_id=manager))
             if not page.odata_next_link:
                 break
             page = await self._client.users.with_url(page.odata_next_link).get()

@@ -58,6 +58,8 @@ class Action(StrEnum):
     ENDPOINT_SUSPENDED = "endpoint suspended"  # Lucca stopped delivering (catch-up)
     ENDPOINT_ACTIVE = "endpoint active again"
     CATCHUP_FAILED = "catch-up failed"  # the catch-up cannot read Lucca (once per failure)
+    RECONCILED = "reconciled"  # the nightly reconciliation's one summary entry
+    RECONCILIATION_HELD = "reconciliation held"  # it would change more than its threshold
 
 
 # Entries an operator must act on, listed together as well.
@@ -68,6 +70,7 @@ NEEDS_AN_OPERATOR = frozenset(
         Action.LEFT_FOR_OPERATOR,
         Action.NOTIFICATION_FAILED,
         Action.ENDPOINT_SUSPENDED,
+        Action.RECONCILIATION_HELD,
     }
 )
 # Entries the Azure Monitor alert (infra/modules/alert.bicep) fires on: each is also written to

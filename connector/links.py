@@ -32,6 +32,19 @@ def _object_row(object_id: str) -> str:
     return f"entra-{object_id}"
 
 
+def _link(employee_id: str, row: Any) -> Link:
+    """The link stored in an employee's row."""
+    return Link(
+        employee_id=employee_id,
+        object_id=str(row["ObjectId"]),
+        linked_at=row["LinkedAt"],
+        how=str(row.get("How", "")),
+        pending_manager_id=row.get("PendingManagerId") or None,
+        disabled_by_connector=bool(row.get("DisabledByConnector")),
+        lifecycle=(row.get("HireDate") or None, row.get("LeaveDateTime") or None),
+    )
+
+
 @dataclass(frozen=True, kw_only=True)
 class Link:
     """A Lucca employee linked to an Entra account."""
@@ -57,17 +70,19 @@ class Links:
     def of_employee(self, employee_id: str) -> Link | None:
         """The link of a Lucca employee, or None."""
         row = self._storage.read(LINKS_TABLE, PARTITION, _employee_row(employee_id))
-        if row is None:
-            return None
-        return Link(
-            employee_id=employee_id,
-            object_id=str(row["ObjectId"]),
-            linked_at=row["LinkedAt"],
-            how=str(row.get("How", "")),
-            pending_manager_id=row.get("PendingManagerId") or None,
-            disabled_by_connector=bool(row.get("DisabledByConnector")),
-            lifecycle=(row.get("HireDate") or None, row.get("LeaveDateTime") or None),
-        )
+        return None if row is None else _link(employee_id, row)
+
+    def all(self) -> list[Link]:
+        """Every link (one partition, read once: what a reconciliation compares against)."""
+
+        def query(table: Any) -> list[Link]:
+            rows = table.query_entities(
+                "PartitionKey eq @p and RowKey ge @lo and RowKey lt @hi",
+                parameters={"p": PARTITION, "lo": "lucca-", "hi": "lucca."},
+            )
+            return [_link(str(row["RowKey"]).removeprefix("lucca-"), row) for row in rows]
+
+        return self._storage.on_table(LINKS_TABLE, query)
 
     def employee_of(self, object_id: str) -> str | None:
         """The Lucca employee an Entra account is linked to, or None."""

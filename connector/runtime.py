@@ -15,9 +15,11 @@ from connector.leavers import LeaverRun
 from connector.links import Links
 from connector.lucca import LuccaClient
 from connector.mapping import owned
+from connector.nightly import NightlyReconciliation
 from connector.notices import Links as EmailLinks
 from connector.notify import DailyBuilder, NotificationRun, Notifier
 from connector.outbox import Outbox
+from connector.reconcile import Reconciliation
 from connector.schedule import ScheduleStore
 from connector.settings import Settings
 from connector.store import Storage
@@ -89,6 +91,39 @@ def build_worker(
         service=build_service(settings, storage, clients, clock),
         log=IntegrationLog(storage),
         busy_delay_seconds=settings.SYNC_DELAY_SECONDS,
+        clock=clock,
+    )
+
+
+def build_reconciliation(
+    settings: Settings, storage: Storage, clients: Clients, clock: Clock
+) -> Reconciliation:
+    """The go-live and nightly reconciliation of the whole population."""
+    return Reconciliation(
+        settings=settings,
+        storage=storage,
+        lucca=clients.lucca,
+        directory=clients.directory,
+        planner=build_planner(settings, clients.lucca),
+        build_service=lambda: build_service(settings, storage, clients, clock),
+        clock=clock,
+        zone=notice_zone(settings),
+        left_days=settings.RECONCILE_LEFT_DAYS,
+    )
+
+
+def build_nightly(
+    settings: Settings, storage: Storage, clients: Callable[[], Clients], clock: Clock
+) -> NightlyReconciliation:
+    """What `reconcile_nightly` runs at each tick (the clients are built only when due)."""
+    return NightlyReconciliation(
+        storage=storage,
+        build=lambda: build_reconciliation(settings, storage, clients(), clock),
+        log=IntegrationLog(storage),
+        at=settings.RECONCILE_AT,
+        zone=notice_zone(settings),
+        max_changes=settings.RECONCILE_MAX_CHANGES,
+        observe=settings.CONNECTOR_MODE == "observe",
         clock=clock,
     )
 

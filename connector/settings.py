@@ -98,6 +98,11 @@ class Settings(BaseSettings):
     CATCHUP_TIMER: str = Field(default="0 */15 * * * *", pattern=r"^\S+( \S+){5}$")
     # The id `python -m connector webhook register` prints; empty: no endpoint status check.
     LUCCA_WEBHOOK_ENDPOINT_ID: str = Field(default="", pattern=r"^[A-Za-z0-9._-]{0,128}$")
+    # The nightly reconciliation (connector/nightly.py): a local time HH:MM, empty for off.
+    RECONCILE_AT: str = Field(default="02:00", pattern=r"^(([01]\d|2[0-3]):[0-5]\d)?$")
+    RECONCILE_TIMER: str = Field(default="0 0 * * * *", pattern=r"^\S+( \S+){5}$")
+    RECONCILE_MAX_CHANGES: int = Field(default=50, ge=0)
+    RECONCILE_LEFT_DAYS: int = Field(default=30, ge=0, le=366)
 
     @classmethod
     def settings_customise_sources(

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeVar
 
 from connector.access import AccessPlanner
 from connector.changes import ChangeFeed, ChangeMessage
-from connector.contract_dates import AccessPlan, local_midnight_utc
+from connector.contract_dates import AccessPlan, PlannedAction, local_midnight_utc
 from connector.errors import (
     Conflict,
     ConnectorError,
@@ -202,11 +202,19 @@ class SyncService:
         self._clock = clock
 
     # -- the run ----------------------------------------------------------------------------
-    def sync(self, employee_id: str, event_keys: Sequence[str] = ()) -> LogEntry:
+    def sync(
+        self,
+        employee_id: str,
+        event_keys: Sequence[str] = (),
+        *,
+        employee: LuccaEmployee | None = None,
+    ) -> LogEntry:
         """Bring the employee's Entra account in step with Lucca; return the log entry.
 
-        A permanent failure ends in a "failed" entry (retrying cannot help); a transient one
-        is raised for the queue to retry, after an entry for whatever was already written."""
+        `employee` is the employee as just read from Lucca's list (a reconciliation), instead
+        of one more request. A permanent failure ends in a "failed" entry (retrying cannot
+        help); a transient one is raised for the queue to retry, after an entry for whatever
+        was already written."""
         run = _Run(
             log=self._log,
             clock=self._clock,
@@ -215,7 +223,7 @@ class SyncService:
             event_keys=tuple(event_keys),
         )
         try:
-            return self._sync(run, employee_id)
+            return self._sync(run, employee_id, employee)
         except Permanent as err:
             return run.finish(Action.FAILED, self._explain(err), request_id=err.request_id)
         except Exception as err:
@@ -227,12 +235,13 @@ class SyncService:
                 )
             raise
 
-    def _sync(self, run: _Run, employee_id: str) -> LogEntry:
-        try:
-            employee = self._lucca.employee(employee_id)
-        except NotFound:
-            action, message, object_id = self._not_in_lucca(employee_id)
-            return run.finish(action, message, object_id=object_id)
+    def _sync(self, run: _Run, employee_id: str, employee: LuccaEmployee | None) -> LogEntry:
+        if employee is None:
+            try:
+                employee = self._lucca.employee(employee_id)
+            except NotFound:
+                action, message, object_id = self._not_in_lucca(employee_id)
+                return run.finish(action, message, object_id=object_id)
         if employee.email is not None:  # " a@b.fr " in Lucca is a@b.fr everywhere
             employee = employee.model_copy(update={"email": employee.email.strip() or None})
         self._remember_resources(employee)
@@ -255,6 +264,7 @@ class SyncService:
         if match.user is None:
             return self._create(run, employee, want)
         user = match.user
+        run.details["matched_by"] = match.how
         run.disabled_by_connector = match.disabled_by_connector
         run.lifecycle = match.lifecycle
         if not match.linked:
@@ -682,9 +692,7 @@ class SyncService:
         access = run.access
         if access is None or self._schedule is None:
             return
-        actions = list(access.upcoming)
-        if access.last is not None and access.last.kind == "disable" and account_enabled:
-            actions.insert(0, access.last)  # due already: the next timer run disables
+        actions = actions_to_keep(access, account_enabled=account_enabled)
         if self._observe:
             run.details["schedule"] = [a.describe() for a in actions]
             return
@@ -786,6 +794,15 @@ class SyncService:
             f"connector's identity lacks {WRITE_ROLE} (grant it and give admin consent), or the "
             "account holds a privileged administrator role the connector may not change."
         )
+
+
+def actions_to_keep(access: AccessPlan, *, account_enabled: bool) -> list[PlannedAction]:
+    """The actions the schedule keeps for an employee: the upcoming ones, and a disable
+    already due while the account is still enabled (the next timer run disables it)."""
+    actions = list(access.upcoming)
+    if access.last is not None and access.last.kind == "disable" and account_enabled:
+        actions.insert(0, access.last)
+    return actions
 
 
 def _name(employee: LuccaEmployee) -> str:

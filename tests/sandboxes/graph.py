@@ -30,6 +30,7 @@ from tests.sandboxes.base import Fault, RecordedRequest, Response, Sandbox
 API_ROOT = "/v1.0"
 DEFAULT_PAGE_SIZE = 100
 MAX_PAGE_SIZE = 999
+EXPANDED_PAGE_SIZE = 100
 MAX_BATCH_REQUESTS = 20
 MAX_EMPLOYEE_ID = 16
 SUCCESS_CONTENT_TYPE = (
@@ -532,6 +533,8 @@ class GraphSandbox(Sandbox):
         select = _parse_select(_option(request, "select"))
         expand = _parse_expand(_option(request, "expand"))
         top = _parse_top(_option(request, "top"))
+        if expand is not None:  # Graph's known limit: $expand gives 100 directory objects a page
+            top = min(top, EXPANDED_PAGE_SIZE)
         offset = _parse_skiptoken(_option(request, "skiptoken"))
         advanced = (request.header("ConsistencyLevel") or "").lower() == "eventual" and (
             (_option(request, "count") or "").lower() == "true"
