@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -20,6 +21,7 @@ if TYPE_CHECKING:
     from connector.leavers import LeaverRun
     from connector.notify import NotificationRun
     from connector.runtime import Clients
+    from connector.telemetry import Telemetry
     from connector.worker import ChangeWorker, PoisonHandler
 
 # Validated once, at start-up: a missing or malformed setting stops the app here, naming it.
@@ -55,31 +57,45 @@ def _build_clients() -> Clients:
     return Clients.from_settings(settings, storage)
 
 
+def _build_telemetry() -> Telemetry:
+    # Imported here, not above: the exporter loads OpenTelemetry and azure-identity, which the
+    # webhook's cold start must not pay for. Each function that writes integration log entries
+    # starts it (through its builder) before its first entry; the webhook writes none.
+    from connector.telemetry import configure  # noqa: PLC0415
+
+    return configure(os.environ)
+
+
 def _build_worker() -> ChangeWorker:
+    _telemetry()
     from connector.runtime import build_worker  # noqa: PLC0415
 
     return build_worker(settings, storage, _clients(), _now)
 
 
 def _build_leaver_run() -> LeaverRun:
+    _telemetry()
     from connector.runtime import build_leaver_run  # noqa: PLC0415
 
     return build_leaver_run(settings, storage, _clients(), _now)
 
 
 def _build_notification_run() -> NotificationRun:
+    _telemetry()
     from connector.runtime import build_notification_run  # noqa: PLC0415
 
     return build_notification_run(settings, storage, _now)
 
 
 def _build_poison_handler() -> PoisonHandler:
+    _telemetry()
     from connector.runtime import build_poison_handler  # noqa: PLC0415
 
     return build_poison_handler(storage)
 
 
 # Built once per worker, on first use (a cold instance gets a batch of messages at once).
+_telemetry = Lazy(_build_telemetry)  # Application Insights' custom dimensions, when configured
 _clients = Lazy(_build_clients)
 _worker = Lazy(_build_worker)
 _leaver_run = Lazy(_build_leaver_run)
@@ -168,5 +184,18 @@ def catch_up(timer: func.TimerRequest) -> None:
     suspends it)."""
     from connector.catchup import run_catch_up  # noqa: PLC0415
 
+    _telemetry()
     report = run_catch_up(settings, storage, _now)
     logging.info("catch-up%s: %s", " (past due)" if timer.past_due else "", report.summary())
+
+
+@app.function_name("reconcile_nightly")
+@app.timer_trigger(arg_name="timer", schedule="%RECONCILE_TIMER%", run_on_startup=False)
+def reconcile_nightly(timer: func.TimerRequest) -> None:
+    """Once a local day at RECONCILE_AT: the whole population reconciled, drift repaired (held
+    above RECONCILE_MAX_CHANGES); the other ticks of RECONCILE_TIMER return at once."""
+    from connector.runtime import build_nightly  # noqa: PLC0415
+
+    _telemetry()
+    report = build_nightly(settings, storage, _clients, _now).run()
+    logging.info("reconciliation%s: %s", " (past due)" if timer.past_due else "", report.summary())

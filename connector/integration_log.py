@@ -22,9 +22,11 @@ from azure.core.exceptions import ResourceNotFoundError
 from azure.data.tables import UpdateMode
 
 from connector.store import Storage
+from connector.telemetry import DIMENSIONS, TELEMETRY_LOGGER, dimensions
 from connector.webhook import utc_now
 
 logger = logging.getLogger(__name__)
+telemetry = logging.getLogger(TELEMETRY_LOGGER)  # exported with dimensions (connector/telemetry.py)
 
 LOG_TABLE = "IntegrationLog"
 ATTENTION_PARTITION = "attention"
@@ -211,6 +213,14 @@ class IntegrationLog:
             elif entry.action in SETTLES_A_CONFLICT:
                 with contextlib.suppress(ResourceNotFoundError):
                     self._storage.delete(LOG_TABLE, CONFLICTS_PARTITION, entry.employee_id)
+        # One structured record per entry, once it is stored: ids as custom dimensions, a
+        # message readable without them, never the entry's sentence (it may hold names).
+        telemetry.info(
+            "integration log: %s (employee %s)",
+            entry.action.value,
+            entry.employee_id or "-",
+            extra={DIMENSIONS: dimensions(entry, row)},
+        )
         if entry.action in ALERTING and (not entry.observed or entry.action is Action.FAILED):
             logger.warning(
                 "%s %s (employee %s, log entry %s)",

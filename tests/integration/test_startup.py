@@ -73,14 +73,15 @@ def test_app_starts_with_valid_settings() -> None:
     ids=["webhook", "webhook-and-logs"],
 )
 def test_intake_imports_no_graph_and_no_email_client(imports: str) -> None:
-    """The webhook's cold start loads neither msgraph, azure-identity nor the email client;
-    nor does GET /api/logs, which runs in the same worker."""
+    """The webhook's cold start loads neither msgraph, azure-identity, the email client nor
+    the telemetry exporter and OpenTelemetry (connector/telemetry.py); nor does GET /api/logs,
+    which runs in the same worker."""
     probe = (
         f"import sys, {imports}\n"
         "heavy = sorted({m.split('.')[0] + '.' + m.split('.')[1] if m.startswith('azure.') "
         "else m.split('.')[0] for m in sys.modules\n"
         "  if m.startswith(('msgraph', 'kiota', 'azure.identity', 'azure.communication', "
-        "'httpx'))})\n"
+        "'httpx', 'azure.monitor', 'opentelemetry', 'psutil', 'msrest'))})\n"
         "print(','.join(heavy))\n"
     )
     result = load_in_fresh_interpreter(base_settings("UseDevelopmentStorage=true"), probe)

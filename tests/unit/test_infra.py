@@ -25,7 +25,8 @@ BICEP_FILES = sorted(INFRA.rglob("*.bicep"))
 
 # The identity-based forms of AzureWebJobsStorage, as the code and the host read them.
 STORAGE_IDENTITY = re.compile(r"^AzureWebJobsStorage__\w+$")
-# Read by the Functions host, not by the connector's code.
+# Read by the Functions host, not by the connector's settings (the worker's telemetry exporter
+# reads the same two, as the host does: connector/telemetry.py).
 HOST_SETTINGS_IN_AZURE = {
     "APPLICATIONINSIGHTS_CONNECTION_STRING",
     "APPLICATIONINSIGHTS_AUTHENTICATION_STRING",
