@@ -57,20 +57,24 @@ class AccessPlanner:
                 return ZoneInfo(zone)
         return ZoneInfo(self._default_zone)
 
-    def plan(self, employee: LuccaEmployee, now: datetime) -> AccessPlan:
-        """The employee's access plan at `now`. An open-ended employment that has started
-        needs nothing more (employments never overlap, so none can follow it); otherwise the
-        employments are read (one Lucca request)."""
-        zone = self.zone_of(employee)
+    def needs_employments(self, employee: LuccaEmployee, now: datetime) -> bool:
+        """Whether planning reads the employments: not for an open-ended employment that has
+        started (employments never overlap, so none can follow it)."""
         current = employee.employment
-        if (
+        return not (
             current is not None
             and current.end is None
-            and current.start <= now.astimezone(zone).date()
-        ):
-            employments = [current]
-        else:
+            and current.start <= now.astimezone(self.zone_of(employee)).date()
+        )
+
+    def plan(self, employee: LuccaEmployee, now: datetime) -> AccessPlan:
+        """The employee's access plan at `now`, from its applicable employment alone when that
+        is enough, else from all its employments (one Lucca request)."""
+        zone = self.zone_of(employee)
+        if self.needs_employments(employee, now):
             employments = self._lucca.employments(employee.id)
+        else:
+            employments = [employee.employment] if employee.employment else []
         return plan(
             employments,
             now=now,

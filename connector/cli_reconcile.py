@@ -22,7 +22,7 @@ from collections.abc import Callable
 from typing import IO, TYPE_CHECKING, Any
 
 from connector.cli_sync import SUCCEEDED, change_line
-from connector.reconcile import Applied, Finding, Progress, Report, Verdict
+from connector.reconcile import Applied, Finding, Progress, Report, Verdict, employees
 from connector.runtime import Clients, build_reconciliation
 
 if TYPE_CHECKING:
@@ -39,6 +39,7 @@ SECTIONS: tuple[tuple[Verdict, str], ...] = (
     (Verdict.CONFLICT, "Conflicts (nothing is done; resolve them in Entra)"),
     (Verdict.LIKELY_DUPLICATE, "Likely duplicates (never created by the reconciliation)"),
     (Verdict.CANNOT_CREATE, "Cannot be created"),
+    (Verdict.LEFT_ENABLED, "Left long ago, account still enabled (not acted on)"),
     (Verdict.FAILED, "Not planned (a passing failure; run again)"),
     (Verdict.TO_CREATE, "To create"),
     (Verdict.TO_LINK, "To link (an existing account, matched by a key)"),
@@ -142,7 +143,7 @@ def _schedule_lines(report: Report) -> list[str]:
     scheduled = [f for f in report.findings if f.schedule_differs]
     if not scheduled:
         return []
-    lines = ["", f"Actions to schedule: {len(scheduled)} employees"]
+    lines = ["", f"Actions to schedule: {employees(len(scheduled))}"]
     for f in scheduled:
         for action in f.schedule or ("(none: the stored actions are cancelled)",):
             lines.append(f"  {f.employee_id}  {f.name}: {action}")
@@ -167,7 +168,7 @@ def _outcome_lines(report: Report, applied: Applied | None, *, observe: bool) ->
     if applied is None:
         todo = len(report.to_apply)
         return [
-            f"Dry run: nothing was written. `--apply` would hand {todo} employees to the sync."
+            f"Dry run: nothing was written. `--apply` would hand {employees(todo)} to the sync."
             if todo
             else "Dry run: nothing to apply."
         ]
@@ -180,6 +181,10 @@ def _outcome_lines(report: Report, applied: Applied | None, *, observe: bool) ->
                 f"(see `python -m connector logs --employee {employee_id}`)"
             )
     lines.extend(f"  {e}: busy, queued for the change worker" for e in applied.busy)
+    lines.extend(
+        f"  {e}: changed in Lucca since the read, left to the change worker"
+        for e in applied.changed_since
+    )
     lines.extend(
         f"  {e}: {why}; queued for the change worker" for e, why in applied.requeued.items()
     )

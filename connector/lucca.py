@@ -224,6 +224,20 @@ class LuccaClient:
             for item in _items(page)
         ]
 
+    def employments_of(self, employee_ids: Iterable[str]) -> dict[str, list[LuccaEmployment]]:
+        """The employments of many employees, 100 employees a request (Lucca's `employee.id`
+        filter takes at most 100), in Lucca's order; an employee without one maps to []."""
+        ids = sorted(set(employee_ids), key=lambda i: (len(i), i))
+        found: dict[str, list[LuccaEmployment]] = {i: [] for i in ids}
+        for start in range(0, len(ids), PAGE_SIZE):
+            batch = ids[start : start + PAGE_SIZE]
+            params = {"employee.id": ",".join(batch), "limit": str(PAGE_SIZE), "include": "links"}
+            for page in self._pages("employments", params):
+                for item in _items(page):
+                    employment = _parse(LuccaEmployment, item, "employment")
+                    found.setdefault(employment.employee_id, []).append(employment)
+        return found
+
     def department(self, department_id: str) -> LuccaDepartment:
         """A department (cached)."""
         return self._cached("departments", department_id, LuccaDepartment)

@@ -29,7 +29,14 @@ from azure.data.tables import UpdateMode
 
 from connector.errors import ConnectorError
 from connector.integration_log import Action, IntegrationLog, LogEntry
-from connector.reconcile import NEEDS_A_PERSON, Applied, Reconciliation, Report, Snapshot
+from connector.reconcile import (
+    NEEDS_A_PERSON,
+    Applied,
+    Reconciliation,
+    Report,
+    Snapshot,
+    employees,
+)
 from connector.store import Storage
 
 STATE_TABLE = "Reconciliation"
@@ -100,12 +107,13 @@ class NightlyReconciliation:
             reconciliation = self._build()
             snapshot = reconciliation.read()
             report = reconciliation.plan(snapshot)
-        except ConnectorError as err:
-            self._failed(day, claim, err)
+            outcome = self._decide(reconciliation, report, snapshot)
+        except Exception as err:
+            reason = err.message if isinstance(err, ConnectorError) else type(err).__name__
+            self._failed(day, claim, reason)
             raise
-        report_ = self._decide(reconciliation, report, snapshot)
         self._finish(day)
-        return report_
+        return outcome
 
     def _decide(
         self, reconciliation: Reconciliation, report: Report, snapshot: Snapshot
@@ -125,7 +133,7 @@ class NightlyReconciliation:
         if len(todo) > self._max_changes:
             self._write(
                 Action.RECONCILIATION_HELD,
-                f"The nightly reconciliation would hand {len(todo)} employees to the sync, more "
+                f"The nightly reconciliation would hand {employees(len(todo))} to the sync, more "
                 f"than RECONCILE_MAX_CHANGES ({self._max_changes}): nothing was applied. Review "
                 "the plan with `python -m connector reconcile`, then apply it with "
                 "`python -m connector reconcile --apply` (or raise RECONCILE_MAX_CHANGES). "
@@ -193,7 +201,7 @@ class NightlyReconciliation:
             return None  # another instance took it first
         return taken
 
-    def _failed(self, day: date, claim: dict[str, Any], err: ConnectorError) -> None:
+    def _failed(self, day: date, claim: dict[str, Any], reason: str) -> None:
         """Give the day back for the next tick; say it once, and when it is given up."""
         attempts = int(claim["Attempts"])
         update = claim | {"State": "failed"}
@@ -209,8 +217,8 @@ class NightlyReconciliation:
             )
             self._write(
                 Action.FAILED,
-                f"The nightly reconciliation of {day.isoformat()} could not run ({err.message}): "
-                f"{then}. Nothing was changed.",
+                f"The nightly reconciliation of {day.isoformat()} stopped ({reason}): {then}. "
+                "What it had applied stays applied, each sync logged on its own.",
                 {"attempts": attempts},
             )
 

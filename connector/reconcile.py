@@ -38,7 +38,7 @@ from connector.errors import ConnectorError, NotFound, Transient
 from connector.integration_log import Action, Change, IntegrationLog, LogEntry
 from connector.lease import EmployeeLeases
 from connector.links import Link, Links
-from connector.mapping import ANCHOR_PREFIX, owned
+from connector.mapping import ANCHOR_PREFIX, anchor, owned
 from connector.notify import DISABLED
 from connector.schedule import ACTION_PREFIX, GIVEN_UP_PREFIX, SCHEDULE_TABLE
 from connector.sync import SyncService, actions_to_keep
@@ -79,6 +79,7 @@ class Verdict(StrEnum):
     LIKELY_DUPLICATE = "likely duplicate"
     CONFLICT = "conflict"
     CANNOT_CREATE = "cannot be created"
+    LEFT_ENABLED = "left long ago, account enabled"
     NOTHING = "nothing to do"
     FAILED = "not planned"
 
@@ -87,7 +88,13 @@ class Verdict(StrEnum):
 APPLIED = frozenset({Verdict.TO_UPDATE, Verdict.TO_LINK, Verdict.TO_CREATE})
 # What a person must look at: the report lists them and the command exits 1.
 NEEDS_A_PERSON = frozenset(
-    {Verdict.LIKELY_DUPLICATE, Verdict.CONFLICT, Verdict.CANNOT_CREATE, Verdict.FAILED}
+    {
+        Verdict.LIKELY_DUPLICATE,
+        Verdict.CONFLICT,
+        Verdict.CANNOT_CREATE,
+        Verdict.LEFT_ENABLED,
+        Verdict.FAILED,
+    }
 )
 # The endings after which the sync stores the employee's schedule.
 _SCHEDULED_AFTER = frozenset({Action.UNCHANGED, Action.UPDATED, Action.LINKED, Action.CREATED})
@@ -226,7 +233,7 @@ class Report:
             parts.append(f"{scheduled} with actions to schedule")
         if self.unknown_anchors:
             parts.append(f"{len(self.unknown_anchors)} Entra accounts with an unknown anchor")
-        return f"{len(self.findings)} employees reconciled: " + ", ".join(parts or ["nothing"])
+        return f"{employees(len(self.findings))} reconciled: " + ", ".join(parts or ["nothing"])
 
     def to_json(self) -> dict[str, Any]:
         """As `--json` shows it."""
@@ -247,6 +254,7 @@ class Applied:
 
     actions: dict[str, Action] = field(default_factory=dict)
     busy: list[str] = field(default_factory=list)  # another sync held the lease: queued
+    changed_since: list[str] = field(default_factory=list)  # synced or queued since the read
     requeued: dict[str, str] = field(default_factory=dict)  # transient failure: queued
 
     def counts(self) -> dict[str, int]:
@@ -261,6 +269,8 @@ class Applied:
         parts = [f"{n} {action}" for action, n in sorted(self.counts().items())]
         if self.busy:
             parts.append(f"{len(self.busy)} busy (queued)")
+        if self.changed_since:
+            parts.append(f"{len(self.changed_since)} changed since the read (left to the queue)")
         if self.requeued:
             parts.append(f"{len(self.requeued)} stopped by a passing failure (queued)")
         return "applied: " + (", ".join(parts) if parts else "nothing to apply")
@@ -271,13 +281,20 @@ class Applied:
             "actions": {k: v.value for k, v in self.actions.items()},
             "counts": self.counts(),
             "busy": self.busy,
+            "changed_since": self.changed_since,
             "requeued": self.requeued,
         }
 
 
 # -- the snapshot ------------------------------------------------------------------------------
+def employees(number: int) -> str:
+    """`1 employee`, `2 employees`."""
+    return f"{number} employee{'' if number == 1 else 's'}"
+
+
 def _casefold(value: str | None) -> str:
-    return (value or "").strip().casefold()
+    # lower(), not casefold(): Graph does not take "ß" for "ss".
+    return (value or "").strip().lower()
 
 
 def name_key(*parts: str | None) -> str:
@@ -389,9 +406,15 @@ class SnapshotLinks(Links):
 class SnapshotLucca:
     """The employees as listed; their organisation and employments from Lucca (cached)."""
 
-    def __init__(self, employees: Mapping[str, LuccaEmployee], live: LuccaClient) -> None:
+    def __init__(
+        self,
+        employees: Mapping[str, LuccaEmployee],
+        live: LuccaClient,
+        employments: Mapping[str, list[LuccaEmployment]] | None = None,
+    ) -> None:
         self._employees = employees
         self._live = live
+        self._employments = employments or {}
 
     def employee(self, employee_id: str) -> LuccaEmployee:
         """The employee as listed."""
@@ -413,8 +436,9 @@ class SnapshotLucca:
         return self._live.establishment(establishment_id)
 
     def employments(self, employee_id: str) -> list[LuccaEmployment]:
-        """The employee's employments (one request, only for a contract with dates ahead)."""
-        return self._live.employments(employee_id)
+        """The employee's employments, as read for the plan (else one request)."""
+        found = self._employments.get(employee_id)
+        return list(found) if found is not None else self._live.employments(employee_id)
 
 
 class _Collected(IntegrationLog):
@@ -443,8 +467,9 @@ class _Unqueued(ChangeFeed):
 class _RecordingPlanner(AccessPlanner):
     """The access planner, keeping each employee's plan for the schedule comparison."""
 
-    def __init__(self, planner: AccessPlanner) -> None:
+    def __init__(self, planner: AccessPlanner, lucca: SnapshotLucca) -> None:
         self.__dict__.update(planner.__dict__)
+        self._lucca = lucca  # the employments read for the whole plan
         self.plans: dict[str, AccessPlan] = {}
 
     def plan(self, employee: LuccaEmployee, now: datetime) -> AccessPlan:
@@ -461,12 +486,27 @@ class Snapshot:
     employees: dict[str, LuccaEmployee]  # every status: the anchors Lucca knows
     users: list[DirectoryUser]
     links: list[Link]
-    stored_schedule: dict[str, frozenset[tuple[str, str, datetime]]]
+    stored_schedule: dict[str, Stored]
 
 
-def read_stored_schedule(storage: Storage) -> dict[str, frozenset[tuple[str, str, datetime]]]:
-    """Every employee's stored actions (kind, employment, instant), one query; an action
-    left for an operator counts as stored (the schedule does not plan it again)."""
+ActionKey = tuple[str, str, datetime]  # kind, employment id, UTC instant
+
+
+@dataclass(frozen=True)
+class Stored:
+    """One employee's stored actions, and those given up (left for an operator)."""
+
+    actions: frozenset[ActionKey] = frozenset()
+    given_up: frozenset[ActionKey] = frozenset()
+
+    def differs(self, wanted: Iterable[ActionKey]) -> bool:
+        """Whether storing `wanted` would change the schedule: as `ScheduleStore.replace`, an
+        action given up at the same instant is not planned again."""
+        return frozenset(w for w in wanted if w not in self.given_up) != self.actions
+
+
+def read_stored_schedule(storage: Storage) -> dict[str, Stored]:
+    """Every employee's stored and given-up actions, one query."""
 
     def query(table: Any) -> list[dict[str, Any]]:
         return [
@@ -478,15 +518,21 @@ def read_stored_schedule(storage: Storage) -> dict[str, frozenset[tuple[str, str
             )
         ]
 
-    stored: dict[str, set[tuple[str, str, datetime]]] = defaultdict(set)
+    actions: dict[str, set[ActionKey]] = defaultdict(set)
+    given_up: dict[str, set[ActionKey]] = defaultdict(set)
     for row in storage.on_table(SCHEDULE_TABLE, query):
-        key = str(row["RowKey"]).removeprefix(GIVEN_UP_PREFIX)
+        row_key = str(row["RowKey"])
+        key = row_key.removeprefix(GIVEN_UP_PREFIX)
         if not key.startswith(ACTION_PREFIX) or row.get("At") is None:
             continue
         kind, _, employment = key.removeprefix(ACTION_PREFIX).partition("-")
         employee_id = str(row["PartitionKey"]).removeprefix("employee-")
-        stored[employee_id].add((kind, employment, _utc(row["At"])))
-    return {employee: frozenset(actions) for employee, actions in stored.items()}
+        into = given_up if row_key.startswith(GIVEN_UP_PREFIX) else actions
+        into[employee_id].add((kind, employment, _utc(row["At"])))
+    return {
+        employee: Stored(frozenset(actions[employee]), frozenset(given_up[employee]))
+        for employee in actions.keys() | given_up.keys()
+    }
 
 
 def _utc(moment: datetime) -> datetime:
@@ -549,17 +595,22 @@ class Reconciliation:
     # -- planning ---------------------------------------------------------------------------
     def plan(self, snapshot: Snapshot, progress: Progress = _silent) -> Report:
         """Each employee of the population through the sync in observe mode, on the snapshot."""
-        today = self._clock().astimezone(self._zone).date()
-        population = sorted(
-            (e for e in snapshot.employees.values() if self.in_population(e, today)),
-            key=lambda e: (len(e.id), e.id),
+        now = self._clock()
+        today = now.astimezone(self._zone).date()
+        everyone = sorted(snapshot.employees.values(), key=lambda e: (len(e.id), e.id))
+        population = [e for e in everyone if self.in_population(e, today)]
+        progress("reading Lucca", 0, 0)
+        lucca = SnapshotLucca(
+            snapshot.employees,
+            self._lucca,
+            self._lucca.employments_of(e.id for e in population if self._needs_employments(e, now)),
         )
         directory = SnapshotDirectory(snapshot.users, self._directory)
         links = SnapshotLinks(snapshot.links)
         log = _Collected()
-        planner = _RecordingPlanner(self._planner)
+        planner = _RecordingPlanner(self._planner, lucca)
         service = SyncService(
-            lucca=SnapshotLucca(snapshot.employees, self._lucca),
+            lucca=lucca,
             directory=directory,
             feed=_Unqueued(),
             links=links,
@@ -585,12 +636,60 @@ class Reconciliation:
         for done, employee in enumerate(population, start=1):
             findings.append(self._judge(state, employee))
             progress("planning", done, len(population))
+        findings = _one_employee_per_account(findings)
+        findings += [
+            f
+            for e in everyone
+            if e.status == "deactivated" and not self.in_population(e, today)
+            for f in [self._left_enabled(e, directory, links)]
+            if f is not None
+        ]
         return Report(
             read_at=snapshot.read_at,
             findings=findings,
             unknown_anchors=_unknown_anchors(snapshot),
             lucca_employees=len(snapshot.employees),
             entra_users=len(snapshot.users),
+        )
+
+    def _needs_employments(self, employee: LuccaEmployee, now: datetime) -> bool:
+        try:
+            return self._planner.needs_employments(employee, now)
+        except Exception:  # a bad time zone, say: the plan reports it for this employee
+            return False
+
+    def _left_enabled(
+        self, employee: LuccaEmployee, directory: SnapshotDirectory, links: SnapshotLinks
+    ) -> Finding | None:
+        """A leaver older than the window whose account is still enabled: reported only."""
+        link = links.of_employee(employee.id)
+        linked = directory.get_user(link.object_id) if link else None
+        found: list[DirectoryUser] = [linked] if linked is not None else []
+        how = "link"
+        if not found:
+            found, how = directory.find_users("employeeId", anchor(employee.id)), "employeeId"
+        if not found and employee.email:
+            found, how = directory.find_users("mail", employee.email), "mail"
+        enabled = [u for u in found if u.account_enabled is not False]
+        if not enabled:
+            return None
+        end = employee.employment.end if employee.employment else None
+        left = f"left on {end:%Y-%m-%d}" if end else "deactivated in Lucca"
+        logins = ", ".join(u.user_principal_name or u.id for u in enabled)
+        return Finding(
+            employee_id=employee.id,
+            name=f"{employee.given_name} {employee.family_name}".strip(),
+            email=employee.email,
+            status=employee.status,
+            verdict=Verdict.LEFT_ENABLED,
+            message=(
+                f"{employee.given_name} {employee.family_name} {left}, more than "
+                f"RECONCILE_LEFT_DAYS ({self._left_days}) days ago, and {logins} (found by "
+                f"{how}) is still enabled. The reconciliation does not act on leavers that old: "
+                "disable the account in Entra if nobody should use it."
+            ).strip(),
+            object_id=enabled[0].id,
+            matched_by=how,
         )
 
     def _judge(self, state: _Pass, employee: LuccaEmployee) -> Finding:
@@ -606,6 +705,8 @@ class Reconciliation:
             entry = state.service.sync(employee.id, employee=employee)
         except ConnectorError as err:  # a passing failure reading one employee's details
             return replace(base, message=f"Not planned: {err.message}")
+        except Exception as err:  # one employee's bad data must not stop the whole run
+            return replace(base, message=f"Not planned: {type(err).__name__}: {err}")
         finally:
             state.log.entries.clear()
         message = entry.message.removeprefix("Observe mode, nothing written: ")
@@ -658,9 +759,9 @@ class Reconciliation:
             user = state.directory.get_user(entry.object_id or "")
             enabled = user is not None and user.account_enabled is not False
         actions = actions_to_keep(access, account_enabled=enabled)
-        wanted = frozenset((a.kind, a.employment_id, _utc(a.at)) for a in actions)
-        stored = state.snapshot.stored_schedule.get(employee.id, frozenset())
-        return tuple(a.describe() for a in actions), wanted != stored
+        wanted = [(a.kind, a.employment_id, _utc(a.at)) for a in actions]
+        stored = state.snapshot.stored_schedule.get(employee.id, Stored())
+        return tuple(a.describe() for a in actions), stored.differs(wanted)
 
     # -- applying ---------------------------------------------------------------------------
     def apply(self, report: Report, snapshot: Snapshot, progress: Progress = _silent) -> Applied:
@@ -679,6 +780,11 @@ class Reconciliation:
                 self._queue(feed, employee_id)
                 continue
             try:
+                if _changed_since(feed, employee_id, report.read_at):
+                    # A sync since the read, or an event queued after it: Lucca's state was
+                    # read again (or will be); the snapshot's older one must not overwrite it.
+                    applied.changed_since.append(employee_id)
+                    continue
                 entry = service.sync(employee_id, employee=snapshot.employees[employee_id])
                 applied.actions[employee_id] = entry.action
                 if not entry.observed:  # as the worker: Lucca's state read then is applied
@@ -753,6 +859,49 @@ class _NameIndex:
                 )
             )
         return tuple(found)
+
+
+def _changed_since(feed: ChangeFeed, employee_id: str, read_at: datetime) -> bool:
+    """Whether a sync applied Lucca's state read after `read_at`, or an event came after it."""
+    applied = feed.applied_through(employee_id)
+    if applied is not None and applied > read_at:
+        return True
+    pending = feed.pending(employee_id)
+    return pending is not None and pending.since > read_at
+
+
+def _one_employee_per_account(findings: list[Finding]) -> list[Finding]:
+    """Two employees the plan would link to one account (a leaver and a rehire sharing an
+    email, say): neither is linked, a person says whose it is."""
+    claims: dict[str, list[Finding]] = defaultdict(list)
+    for f in findings:
+        if f.verdict is Verdict.TO_LINK and f.object_id:
+            claims[f.object_id].append(f)
+    shared = {oid: fs for oid, fs in claims.items() if len(fs) > 1}
+    if not shared:
+        return findings
+    out = []
+    for f in findings:
+        rivals = shared.get(f.object_id or "") if f.verdict is Verdict.TO_LINK else None
+        if not rivals:
+            out.append(f)
+            continue
+        others = ", ".join(f"{r.employee_id} ({r.name}, {r.status})" for r in rivals if r is not f)
+        out.append(
+            replace(
+                f,
+                verdict=Verdict.CONFLICT,
+                message=(
+                    f"Account {f.object_id} (matched by {f.matched_by}) would also be linked to "
+                    f"employee {others}: nothing is linked. Put lucca-<id> of its owner in its "
+                    "employeeId."
+                ),
+                changes=(),
+                schedule=(),
+                schedule_differs=False,
+            )
+        )
+    return out
 
 
 def _unknown_anchors(snapshot: Snapshot) -> list[UnknownAnchor]:

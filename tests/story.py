@@ -4,12 +4,15 @@ Azurite stands in for Azure Storage, the sandboxes for Lucca and Microsoft Entra
 are hired and changed in the Lucca sandbox; their signed events go to the real
 `lucca_webhook` function; the queued changes run through the real `sync_employee` function
 (the Functions host's queue handling emulated by tests/host.py); the story prints what the
-connector answered, the resulting directory and the integration log.
+connector answered, the resulting directory and the integration log. Near the end, a change
+made by hand in Entra is shown by `python -m connector reconcile` and repaired by the nightly
+reconciliation.
 """
 
 from __future__ import annotations
 
 import importlib
+import io
 import logging
 import os
 import sys
@@ -26,7 +29,8 @@ from azure.data.tables import TableServiceClient  # noqa: E402
 from azure.functions.timer import TimerRequest  # noqa: E402
 from azure.storage.queue import QueueServiceClient  # noqa: E402
 
-from connector.integration_log import IntegrationLog  # noqa: E402
+from connector import cli  # noqa: E402
+from connector.integration_log import Action, IntegrationLog  # noqa: E402
 from connector.store import Storage  # noqa: E402
 from tests.azurite import Azurite  # noqa: E402
 from tests.conftest import (  # noqa: E402
@@ -75,12 +79,11 @@ class Story:
         self.timer = user_function(self.app, "deactivate_leavers")
         self.notifier = user_function(self.app, "send_notifications")
         self.lucca, self.graph, self.acs = lucca, graph, acs
-        self.log = IntegrationLog(
-            Storage(
-                table_service=TableServiceClient.from_connection_string(azurite.connection_string),
-                queue_service=QueueServiceClient.from_connection_string(azurite.connection_string),
-            )
+        self.storage = Storage(
+            table_service=TableServiceClient.from_connection_string(azurite.connection_string),
+            queue_service=QueueServiceClient.from_connection_string(azurite.connection_string),
         )
+        self.log = IntegrationLog(self.storage)
         self.delivered = 0
 
     def deliver(self, events: list[dict[str, Any]]) -> None:
@@ -119,6 +122,24 @@ class Story:
         self.app.clock = lambda: moment
         self.lucca.today = moment.astimezone(ZoneInfo("Europe/Paris")).date()
         self.timer(TimerRequest(past_due=False))
+
+    def reconcile(self, moment: datetime) -> None:
+        """`python -m connector reconcile` at `moment`: the go-live report, nothing written."""
+        out = io.StringIO()
+        code = cli.main(["reconcile"], environ=dict(os.environ), out=out, clock=lambda: moment)
+        say("  $ python -m connector reconcile")
+        for line in out.getvalue().splitlines():
+            say(f"    {line}" if line else "")
+        say(f"  (exit {code}: Zoé's account still waits for a person)")
+
+    def nightly(self, moment: datetime) -> None:
+        """The `reconcile_nightly` timer fires at `moment`; its summary entry is shown."""
+        self.app.clock = lambda: moment
+        self.lucca.today = moment.astimezone(ZoneInfo("Europe/Paris")).date()
+        user_function(self.app, "reconcile_nightly")(TimerRequest(past_due=False))
+        log = IntegrationLog(self.storage, clock=lambda: moment)
+        [summary] = log.search(since=moment, action=Action.RECONCILED)
+        say(f"  reconcile_nightly: {summary.action.value}: {summary.message}")
 
     def notify(self) -> None:
         """The notification timer sends what waits in the outbox."""
@@ -250,6 +271,16 @@ def main() -> None:
                 story.tick(moment)
                 story.show_accounts(["hugo.bernard", "leo.faure"])
             story.notify()
+
+        say()
+        night = datetime.combine(first_day + timedelta(days=1), time(2), paris).astimezone(UTC)
+        say("5. Someone changes Claire's job title by hand in Entra; `python -m connector")
+        say("   reconcile` (a dry run) shows the drift, and the nightly reconciliation at")
+        say(f"   02:00 Paris ({night:%Y-%m-%d %H:%M} UTC) repairs it")
+        [claire_account] = [u for u in graph.users if u.get("displayName") == "Claire Moreau"]
+        graph.edit_user(claire_account["id"], jobTitle="Intern")
+        story.reconcile(night)
+        story.nightly(night)
 
         say()
         say("The directory (Graph sandbox):")

@@ -11,7 +11,8 @@ from azure.functions.timer import TimerRequest
 
 from connector.errors import Transient
 from connector.integration_log import ALERT_PREFIX, Action, IntegrationLog, LogEntry
-from connector.nightly import MAX_ATTEMPTS
+from connector.nightly import MAX_ATTEMPTS, NightlyReconciliation
+from connector.reconcile import Reconciliation
 from tests.conftest import user_function
 from tests.e2e.conftest import DOMAIN, World
 
@@ -171,7 +172,7 @@ def test_a_run_that_cannot_read_lucca_is_retried_and_said_once(world: World) -> 
 
     [failed] = summaries(world, since)
     assert failed.action is Action.FAILED
-    assert "could not run" in failed.message
+    assert "stopped (" in failed.message
     assert "tried again at the next tick" in failed.message
 
     world.lucca.clear_faults()
@@ -214,3 +215,32 @@ def test_observe_mode_writes_only_the_summary(make_world: object) -> None:
     assert summary.observed
     assert summary.message.startswith("Observe mode, nothing written: ")
     assert "1 to update" in summary.message
+
+
+def test_an_unexpected_error_gives_the_day_back_and_says_so(world: World) -> None:
+    """Not a service failure (a bug, say): the day is given back and a "failed" entry names the
+    error's type; the next tick runs it."""
+    calls = []
+
+    def broken() -> Reconciliation:
+        calls.append(1)
+        raise KeyError("boom")
+
+    run = NightlyReconciliation(
+        storage=world.storage,
+        build=broken,
+        log=IntegrationLog(world.storage),
+        at="02:00",
+        zone="Europe/Paris",
+        max_changes=50,
+        observe=False,
+        clock=lambda: WINTER_NIGHT,
+    )
+    with pytest.raises(KeyError):
+        run.run()
+
+    [failed] = summaries(world, WINTER_NIGHT.replace(hour=0))
+    assert "stopped (KeyError)" in failed.message
+    with pytest.raises(KeyError):
+        run.run()
+    assert len(calls) == 2

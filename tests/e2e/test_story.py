@@ -15,7 +15,8 @@ pytestmark = pytest.mark.azurite
 
 def test_story_runs_and_shows_directory_and_log() -> None:
     """`python -m tests.story` ends well and prints the directory and the integration log
-    with the hire, the manager set later, the move, the new email and the matched account."""
+    with the hire, the manager set later, the move, the new email, the matched account, and
+    the change by hand that `reconcile` shows and the nightly run repairs."""
     result = subprocess.run(
         [sys.executable, "-m", "tests.story"],
         cwd=ROOT,
@@ -45,6 +46,12 @@ def test_story_runs_and_shows_directory_and_log() -> None:
         "Subject: Entra account not created: Zoé Petit",
         "Reason: The domain acme-partner.example is not a verified domain",
         "Subject: Entra account deactivated: Hugo Bernard",
+        "$ python -m connector reconcile",
+        "          jobTitle: Intern → CFO",
+        "`--apply` would hand 1 employee to the sync.",
+        "reconcile_nightly: reconciled: 5 employees reconciled: 3 in step, 1 to update, "
+        "1 cannot be created; applied: 1 updated.",
+        "jobTitle: 'Intern' → 'CFO'",
     ):
         assert expected in out, expected
     # Ana's account was matched, not created: no email about her.

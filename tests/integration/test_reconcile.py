@@ -4,6 +4,7 @@ and Azurite."""
 
 from __future__ import annotations
 
+import io
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -11,9 +12,13 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
+from connector.changes import ChangeFeed
 from connector.integration_log import Action, IntegrationLog
 from connector.links import Links
+from connector.reconcile import Reconciliation
+from connector.runtime import Clients, build_reconciliation
 from connector.schedule import ScheduleStore
+from connector.settings import load_settings
 from connector.store import Storage
 from tests.azurite import Azurite
 from tests.conftest import run_cli, sandbox_settings
@@ -316,6 +321,195 @@ def test_a_deactivated_employee_is_never_created_even_when_applied(
     code, out, err = run_cli(environ, "reconcile", "--apply")
 
     assert (code, err) == (0, "")
-    assert "1 employees reconciled: 1 nothing to do" in out
+    assert "1 employee reconciled: 1 nothing to do" in out
     assert graph.users == []
     assert writes(graph) == []
+
+
+class Terminal(io.StringIO):
+    """A stream that says it is a terminal."""
+
+    def isatty(self) -> bool:
+        return True
+
+
+def test_a_progress_bar_on_a_terminal_only(
+    lucca: LuccaSandbox, graph: GraphSandbox, environ: dict[str, str]
+) -> None:
+    """On a terminal stderr shows the phases and a bar ending at n/n, then clears its line;
+    otherwise (and with --json on a terminal) stderr stays empty."""
+    from connector import cli  # noqa: PLC0415
+
+    for n in range(3):
+        lucca.add_employee(f"P{n}", "Test", f"p{n}.test@{DOMAIN}")
+    out, err = io.StringIO(), Terminal()
+
+    code = cli.main(["reconcile"], environ=environ, out=out, err=err)
+
+    shown = err.getvalue()
+    assert code == 0
+    assert "reading Entra" in shown
+    assert f"planning       [{'#' * 30}] 3/3" in shown
+    assert shown.endswith("\r\033[K")
+    assert "To create: 3" in out.getvalue()
+
+    _, _, plain = run_cli(environ, "reconcile")
+    quiet = Terminal()
+    cli.main(["reconcile", "--json"], environ=environ, out=io.StringIO(), err=quiet)
+    assert (plain, quiet.getvalue()) == ("", "")
+
+
+def test_help_says_what_apply_never_does(environ: dict[str, str]) -> None:
+    """`reconcile --help`: the dry run by default and the three things --apply never does."""
+    code, out, _ = run_cli(environ, "reconcile", "--help")
+
+    assert code == 0
+    text = " ".join(out.split())
+    assert "Nothing is written unless --apply" in text
+    assert "never creates an account for a deactivated employee" in text
+    assert "never enables one before its start date" in text
+    assert "never touches an account linked to another Lucca employee" in text
+
+
+def reconciliation(environ: dict[str, str], storage: Storage) -> tuple[Reconciliation, Clients]:
+    """The reconciliation as the command builds it (the caller closes the clients)."""
+    settings = load_settings(environ)
+    clients = Clients.from_settings(settings, storage)
+    return build_reconciliation(settings, storage, clients, lambda: datetime.now(UTC)), clients
+
+
+def test_apply_leaves_an_employee_synced_since_the_read_to_the_queue(
+    lucca: LuccaSandbox, graph: GraphSandbox, storage: Storage, environ: dict[str, str]
+) -> None:
+    """Between the read and the apply the change worker synced Bob (his Lucca state read after
+    the snapshot), and an event for Cy was queued: the apply does not write the older snapshot
+    over them; Ada, untouched since, is created."""
+    ada = lucca.add_employee("Ada", "Lovelace", f"ada.lovelace@{DOMAIN}")
+    bob = lucca.add_employee("Bob", "Martin", f"bob.martin@{DOMAIN}")
+    cy = lucca.add_employee("Cy", "Young", f"cy.young@{DOMAIN}")
+    rec, clients = reconciliation(environ, storage)
+    try:
+        snapshot = rec.read()
+        report = rec.plan(snapshot)
+        feed = ChangeFeed(storage)
+        feed.mark_applied(bob, datetime.now(UTC) + timedelta(seconds=1))
+        claim = feed.claim(cy, datetime.now(UTC) + timedelta(seconds=1), None)
+        assert claim is not None
+        graph.reset_log()
+
+        applied = rec.apply(report, snapshot)
+    finally:
+        clients.close()
+
+    assert sorted(applied.changed_since) == sorted([bob, cy])
+    assert applied.actions == {ada: Action.CREATED}
+    assert [r.json()["userPrincipalName"] for r in graph.requests if r.method == "POST"] == [
+        f"ada.lovelace@{DOMAIN}"
+    ]
+
+
+def test_a_leaver_and_a_rehire_sharing_one_account_are_both_conflicts(
+    lucca: LuccaSandbox, graph: GraphSandbox, storage: Storage, environ: dict[str, str]
+) -> None:
+    """A leaver (last day 5 days ago) and an active employee with the same email match one
+    account: neither is linked, no disable is scheduled on it, both are named."""
+    leaver = lucca.add_employee("Karim", "Leroy", f"karim.leroy@{DOMAIN}", end=day(-5))
+    rehire = lucca.add_employee("Karim", "Leroy", f"karim.leroy@{DOMAIN}", start=day(-2))
+    account = graph.add_user(
+        userPrincipalName=f"karim.leroy@{DOMAIN}", mail=f"karim.leroy@{DOMAIN}"
+    )
+    graph.reset_log()
+
+    code, text, _ = run_cli(environ, "reconcile", "--apply", "--json")
+
+    report = json.loads(text)
+    assert code == 1
+    assert verdicts(report) == {leaver: "conflict", rehire: "conflict"}
+    assert f"would also be linked to employee {rehire}" in str(finding(report, leaver)["message"])
+    assert report["applied"]["actions"] == {}
+    assert writes(graph) == []
+    assert Links(storage).employee_of(str(account["id"])) is None
+    assert ScheduleStore(storage).upcoming(leaver) == []
+
+
+def test_an_action_given_up_is_not_a_difference_every_night(
+    lucca: LuccaSandbox, graph: GraphSandbox, storage: Storage, environ: dict[str, str]
+) -> None:
+    """An upcoming hire's enable, given up after failed attempts (left for an operator): the
+    next reconciliation finds the employee in step, hands nobody to the sync."""
+    nina = lucca.add_employee("Nina", "Lambert", f"nina.lambert@{DOMAIN}", start=day(10))
+    assert run_cli(environ, "reconcile", "--apply")[0] == 0
+    schedule = ScheduleStore(storage)
+    [enable] = schedule.upcoming(nina)
+    schedule.give_up(enable)
+
+    code, text, _ = run_cli(environ, "reconcile", "--json")
+
+    report = json.loads(text)
+    assert (code, report["to_apply"]) == (0, 0)
+    assert finding(report, nina)["verdict"] == "in step"
+    assert finding(report, nina)["schedule_differs"] is False
+
+
+def test_employments_are_read_a_hundred_employees_a_request(
+    lucca: LuccaSandbox, graph: GraphSandbox, storage: Storage, environ: dict[str, str]
+) -> None:
+    """Fixed-term, upcoming and recent leavers need their employments: one request for all of
+    them, filtered by employee ids; permanent employees need none."""
+    for n in range(4):
+        lucca.add_employee(f"Perm{n}", "Test", f"perm{n}@{DOMAIN}")
+    special = [
+        lucca.add_employee("Fix", "Term", f"fix.term@{DOMAIN}", end=day(30)),
+        lucca.add_employee("Up", "Coming", f"up.coming@{DOMAIN}", start=day(5)),
+        lucca.add_employee("Just", "Left", f"just.left@{DOMAIN}", end=day(-3)),
+    ]
+    lucca.requests.clear()
+
+    code, _, err = run_cli(environ, "reconcile")
+
+    assert code == 0, err
+    reads = [r for r in lucca.requests if r.path == "/lucca-api/employments"]
+    assert len(reads) == 1
+    assert set(str(reads[0].param("employee.id")).split(",")) == set(special)
+    assert not [r for r in lucca.requests if r.path.startswith("/lucca-api/employments/")]
+
+
+def test_a_leaver_older_than_the_window_with_an_enabled_account_is_reported_only(
+    lucca: LuccaSandbox, graph: GraphSandbox, storage: Storage, environ: dict[str, str]
+) -> None:
+    """Marc left a year ago and his account is enabled: named for a person, never acted on."""
+    marc = lucca.add_employee(
+        "Marc", "Simon", f"marc.simon@{DOMAIN}", start="2023-01-01", end=day(-400)
+    )
+    graph.add_user(userPrincipalName=f"marc.simon@{DOMAIN}", mail=f"marc.simon@{DOMAIN}")
+    graph.reset_log()
+
+    code, out, _ = run_cli(environ, "reconcile", "--apply")
+
+    assert code == 1
+    assert "Left long ago, account still enabled (not acted on): 1" in out
+    assert f"  {marc}  Marc Simon <marc.simon@{DOMAIN}> [deactivated]" in out
+    assert "more than RECONCILE_LEFT_DAYS (30) days ago" in out
+    assert writes(graph) == []
+    assert Links(storage).of_employee(marc) is None
+
+
+def test_one_employee_with_bad_data_is_not_planned_and_the_rest_is(
+    lucca: LuccaSandbox, graph: GraphSandbox, storage: Storage, environ: dict[str, str]
+) -> None:
+    """LEAVER_TIME_ZONE=establishment and an establishment whose time zone is not one: that
+    employee is "not planned" with the reason; the other is planned and created."""
+    paris = lucca.add_establishment("Paris", "Europe/Paris")
+    bad = lucca.add_establishment("Atlantis", "Atlantis/Capital")
+    lost = lucca.add_employee("Lost", "Zone", f"lost.zone@{DOMAIN}", establishment_id=bad)
+    fine = lucca.add_employee("Fine", "Zone", f"fine.zone@{DOMAIN}", establishment_id=paris)
+
+    code, text, _ = run_cli(
+        environ | {"LEAVER_TIME_ZONE": "establishment"}, "reconcile", "--apply", "--json"
+    )
+
+    report = json.loads(text)
+    assert code == 1
+    assert verdicts(report) == {lost: "not planned", fine: "to create"}
+    assert "ZoneInfoNotFoundError" in str(finding(report, lost)["message"])
+    assert report["applied"]["actions"] == {fine: "created"}

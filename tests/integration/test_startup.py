@@ -132,3 +132,6 @@ def test_trigger_declarations(monkeypatch: pytest.MonkeyPatch) -> None:
     [catch_up] = bindings["catch_up"]
     assert (catch_up["type"], catch_up["schedule"]) == ("timerTrigger", "%CATCHUP_TIMER%")
     assert catch_up.get("runOnStartup") in (None, False)
+    [nightly] = bindings["reconcile_nightly"]
+    assert (nightly["type"], nightly["schedule"]) == ("timerTrigger", "%RECONCILE_TIMER%")
+    assert nightly.get("runOnStartup") in (None, False)
