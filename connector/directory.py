@@ -271,10 +271,7 @@ class GraphDirectory:
             user = self._run(request)
         except NotFound:
             return None
-        if user is None:
-            return None
-        manager = user.manager.id if user.manager is not None else None
-        return replace(_to_user(user), manager_known=True, manager_id=manager)
+        return None if user is None else _with_manager(user)
 
     def find_users(self, prop: FindBy, value: str) -> list[DirectoryUser]:
         """Every user whose `prop` equals `value` (Graph compares case-insensitively)."""
@@ -284,20 +281,7 @@ class GraphDirectory:
         query = UsersRequestBuilder.UsersRequestBuilderGetQueryParameters(
             filter=f"{prop} eq '{literal}'", select=list(USER_SELECT)
         )
-        return self._run(self._find(RequestConfiguration(query_parameters=query)))
-
-    async def _find(
-        self,
-        config: RequestConfiguration[UsersRequestBuilder.UsersRequestBuilderGetQueryParameters],
-    ) -> list[DirectoryUser]:
-        page = await self._client.users.get(request_configuration=config)
-        found: list[DirectoryUser] = []
-        while page is not None:
-            found.extend(_to_user(user) for user in page.value or [])
-            if not page.odata_next_link:
-                break
-            page = await self._client.users.with_url(page.odata_next_link).get()
-        return found
+        return self._run(self._users(RequestConfiguration(query_parameters=query)))
 
     def list_users(self) -> list[DirectoryUser]:
         """Every user of the tenant with `USER_SELECT` and the manager's id, in pages of
@@ -305,18 +289,21 @@ class GraphDirectory:
         query = UsersRequestBuilder.UsersRequestBuilderGetQueryParameters(
             select=list(USER_SELECT), expand=["manager($select=id)"], top=LIST_PAGE_SIZE
         )
-        return self._run(self._list(RequestConfiguration(query_parameters=query)))
+        config = RequestConfiguration(query_parameters=query)
+        return self._run(self._users(config, managers=True))
 
-    async def _list(
+    async def _users(
         self,
         config: RequestConfiguration[UsersRequestBuilder.UsersRequestBuilderGetQueryParameters],
+        *,
+        managers: bool = False,
     ) -> list[DirectoryUser]:
+        """Every page of a users query; `managers` when the query expands the manager."""
         page = await self._client.users.get(request_configuration=config)
         found: list[DirectoryUser] = []
         while page is not None:
             for user in page.value or []:
-                manager = user.manager.id if user.manager is not None else None
-                found.append(replace(_to_user(user), manager_known=True, manager_id=manager))
+                found.append(_with_manager(user) if managers else _to_user(user))
             if not page.odata_next_link:
                 break
             page = await self._client.users.with_url(page.odata_next_link).get()
@@ -424,6 +411,12 @@ async def _token(credential: TokenCredential) -> str:
 def _to_user(user: User) -> DirectoryUser:
     """The SDK's `User` as a DirectoryUser."""
     return DirectoryUser(**{field: getattr(user, field) for field in USER_FIELDS.values()})
+
+
+def _with_manager(user: User) -> DirectoryUser:
+    """A user read with `$expand=manager($select=id)`: its manager is known."""
+    manager = user.manager.id if user.manager is not None else None
+    return replace(_to_user(user), manager_known=True, manager_id=manager)
 
 
 def _user_body(properties: Mapping[str, object]) -> User:

@@ -42,7 +42,9 @@ from connector.store import Storage
 STATE_TABLE = "Reconciliation"
 PARTITION = "night"
 MAX_ATTEMPTS = 3
-STALE_AFTER = timedelta(hours=2)  # a run "started" this long ago has died: its day is free
+# A run "started" this long ago has died: its day is free. Safe while host.json's
+# functionTimeout (10 minutes) stops a run long before: raise both together.
+STALE_AFTER = timedelta(hours=2)
 SAMPLE = 50  # employee ids named in an entry's details at most
 
 
