@@ -8,7 +8,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 AZURITE := tests/azurite/node_modules/.bin/azurite
 
-.PHONY: setup demo test test-311 lint infra-check bench clean
+.PHONY: setup demo test test-311 lint infra-check bench bench-reconcile clean
 
 setup: $(VENV)/.installed $(AZURITE)
 
@@ -60,6 +60,11 @@ infra-check: .venv-checkov/.installed
 ## The benchmarks the README quotes.
 bench: setup
 	$(BIN)/python -m bench.webhook
+
+## The reconciliation of 5,000 employees, paced by the real Lucca limiter: about half an hour.
+## A quick run: make bench-reconcile BENCH_ARGS="--employees 500 --window 2"
+bench-reconcile: setup
+	$(BIN)/python -m bench.reconcile $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .venv311 .venv-checkov tests/azurite/node_modules .pytest_cache .mypy_cache .ruff_cache

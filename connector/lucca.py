@@ -134,6 +134,14 @@ class LuccaEstablishment(_Document):
     legal_entity_id: OptionalRef = Field(default=None, alias="legalEntity")
 
 
+# The rarely changing collections the client caches, by path.
+_CACHEABLE: dict[str, type[LuccaDepartment | LuccaLegalEntity | LuccaEstablishment]] = {
+    "departments": LuccaDepartment,
+    "legal-entities": LuccaLegalEntity,
+    "business-establishments": LuccaEstablishment,
+}
+
+
 class RequestLimiter(Protocol):
     """What the client needs of a rate limiter."""
 
@@ -268,6 +276,20 @@ class LuccaClient:
         if not isinstance(found, dict):
             found = self._get(f"{type_}s/{_segment(str(related_id))}")
         return _parse(model, found, type_)
+
+    def preload(self, kind: str) -> int:
+        """Read a whole collection (`departments`, `legal-entities`, `business-establishments`)
+        into the cache, 100 a request, instead of one request per item later; returns how
+        many were read."""
+        model = _CACHEABLE[kind]
+        read = 0
+        for page in self._pages(kind, {"limit": str(PAGE_SIZE), "include": "links"}):
+            for item in _items(page):
+                value = _parse(model, item, kind)
+                with self._cache_lock:
+                    self._cache[(kind, value.id)] = (self._clock() + self._cache_ttl, value)
+                read += 1
+        return read
 
     def _cached(self, kind: str, resource_id: str, model: type[M]) -> M:
         """A rarely changing resource, kept `cache_ttl` seconds."""

@@ -38,7 +38,7 @@ from connector.errors import ConnectorError, NotFound, Transient
 from connector.integration_log import Action, Change, IntegrationLog, LogEntry
 from connector.lease import EmployeeLeases
 from connector.links import Link, Links
-from connector.mapping import ANCHOR_PREFIX, anchor, owned
+from connector.mapping import ANCHOR_PREFIX, Need, anchor, needs_of, owned
 from connector.notify import DISABLED
 from connector.schedule import ACTION_PREFIX, GIVEN_UP_PREFIX, SCHEDULE_TABLE
 from connector.sync import SyncService, actions_to_keep
@@ -570,6 +570,8 @@ class Reconciliation:
     def read(self, progress: Progress = _silent) -> Snapshot:
         """Lucca's employees, the directory, the links and the schedule, once each."""
         read_at = self._clock()
+        for kind in self._organisation():
+            self._lucca.preload(kind)
         employees: dict[str, LuccaEmployee] = {}
         for employee in self._lucca.employees(statuses=STATUSES):
             employees[employee.id] = employee
@@ -584,6 +586,19 @@ class Reconciliation:
             links=Links(self._storage).all(),
             stored_schedule=read_stored_schedule(self._storage),
         )
+
+    def _organisation(self) -> list[str]:
+        """The collections the plan reads an item of for many employees: each is read whole,
+        a page of 100 a request (the client caches them), not one request per item."""
+        needs = needs_of(owned(self._settings.sync_attributes))
+        kinds = []
+        if Need.DEPARTMENT in needs:
+            kinds.append("departments")
+        if Need.LEGAL_ENTITY in needs:
+            kinds.append("legal-entities")
+        if Need.ESTABLISHMENT in needs or self._settings.LEAVER_TIME_ZONE == "establishment":
+            kinds.append("business-establishments")
+        return kinds
 
     def in_population(self, employee: LuccaEmployee, today: date) -> bool:
         """Active, upcoming, or left within `left_days` (by the last contract day)."""

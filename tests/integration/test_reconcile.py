@@ -243,8 +243,8 @@ def test_the_go_live_report_names_each_case_and_writes_nothing(
 def test_the_go_live_reads_in_pages_not_one_query_per_employee(
     lucca: LuccaSandbox, graph: GraphSandbox, storage: Storage, environ: dict[str, str]
 ) -> None:
-    """Lucca: the employee list in pages of 100 with embedded documents, every status, and no
-    GET of one employee; Graph: the user list with `$select` and the manager expanded, and no
+    """Lucca: the employee list in pages of 100 with embedded documents, every status, the
+    departments in one list, and no GET of one employee or department; Graph: the user list with `$select` and the manager expanded, and no
     `$filter` lookup per employee."""
     go_live(lucca, graph, storage)
     lucca.requests.clear()
@@ -259,6 +259,8 @@ def test_the_go_live_reads_in_pages_not_one_query_per_employee(
     assert "embedded" in str(lists[0].param("include"))
     assert lists[0].param("status") == "active,upcoming,deactivated"
     assert not [r for r in lucca.requests if r.path.startswith("/lucca-api/employees/")]
+    departments = [r for r in lucca.requests if r.path.startswith("/lucca-api/departments")]
+    assert [(r.path, r.param("limit")) for r in departments] == [("/lucca-api/departments", "100")]
     user_reads = [r for r in graph.requests if r.method == "GET" and r.path == "/v1.0/users"]
     assert len(user_reads) == 1
     assert "employeeId" in str(user_reads[0].param("$select"))

@@ -26,7 +26,7 @@ import math
 import secrets
 import time
 import uuid
-from collections import Counter, deque
+from collections import Counter, defaultdict, deque
 from collections.abc import Callable, Iterable
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -223,6 +223,8 @@ class LuccaSandbox(Sandbox):
         self.api_calls: Counter[str] = Counter()
         self._tokens: dict[str, tuple[float, frozenset[str]]] = {}
         self._admitted: deque[float] = deque()
+        self._owner_index_size = (-1, -1)
+        self._owner_index: dict[str, dict[str, list[dict[str, Any]]]] = {}
         self._store: dict[str, dict[str, dict[str, Any]]] = {kind: {} for kind in _KINDS}
         self._next_id = {kind: first for kind, (_, first) in _KINDS.items()}
         self._secrets: dict[str, str] = {}
@@ -567,17 +569,35 @@ class LuccaSandbox(Sandbox):
             return "upcoming"
         return "deactivated" if end is not None and end < today else "active"
 
+    def _by_owner(self, kind: str, owner: str) -> dict[str, list[dict[str, Any]]]:
+        """`kind`'s records by `owner` id, rebuilt when a record was added or removed: without
+        it a page of thousands of employees is quadratic (an employee's employment and job
+        position found by scanning them all)."""
+        size = (len(self._store["employments"]), len(self._store["job-positions"]))
+        if size != self._owner_index_size:
+            self._owner_index_size, self._owner_index = size, {}
+        if kind not in self._owner_index:
+            found: dict[str, list[dict[str, Any]]] = defaultdict(list)
+            for record in self._store[kind].values():
+                found[record[owner]].append(record)
+            self._owner_index[kind] = found
+        return self._owner_index[kind]
+
     def _employments(self, employee_id: str) -> list[dict[str, Any]]:
         """An employee's employments, oldest first."""
-        mine = [r for r in self._store["employments"].values() if r["employee"] == employee_id]
+        mine = self._by_owner("employments", "employee").get(employee_id, [])
         return sorted(mine, key=lambda r: (r["start"]["date"], int(r["id"])))
 
     def _positions(self, employment_id: str) -> list[dict[str, Any]]:
         """An employment's job positions, oldest first."""
-        mine = [
-            r for r in self._store["job-positions"].values() if r["employment"] == employment_id
-        ]
+        mine = self._by_owner("job-positions", "employment").get(employment_id, [])
         return sorted(mine, key=lambda r: (r["startsOn"], int(r["id"])))
+
+    def limit(self, requests: int, window_seconds: float) -> None:
+        """Refuse more than `requests` API requests in any `window_seconds`, from now on."""
+        with self._lock:
+            self.rate_limit, self.window_seconds = requests, window_seconds
+            self._admitted.clear()
 
     def _ends_on(self, position: dict[str, Any]) -> str | None:
         """A job position ends the day before the next one starts, or with its employment."""
