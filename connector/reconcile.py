@@ -685,7 +685,16 @@ class Reconciliation:
             found, how = directory.find_users("employeeId", anchor(employee.id)), "employeeId"
         if not found and employee.email:
             found, how = directory.find_users("mail", employee.email), "mail"
-        enabled = [u for u in found if u.account_enabled is not False]
+        mark = anchor(employee.id)
+        enabled = [
+            u
+            for u in found
+            if u.account_enabled is not False
+            # An address now someone else's (linked to, or anchored for, another employee)
+            # is not this leaver's account: naming it would invite disabling the wrong one.
+            and links.employee_of(u.id) in (None, employee.id)
+            and (u.employee_id or mark) == mark
+        ]
         if not enabled:
             return None
         end = employee.employment.end if employee.employment else None

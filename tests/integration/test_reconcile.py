@@ -244,8 +244,8 @@ def test_the_go_live_reads_in_pages_not_one_query_per_employee(
     lucca: LuccaSandbox, graph: GraphSandbox, storage: Storage, environ: dict[str, str]
 ) -> None:
     """Lucca: the employee list in pages of 100 with embedded documents, every status, the
-    departments in one list, and no GET of one employee or department; Graph: the user list with `$select` and the manager expanded, and no
-    `$filter` lookup per employee."""
+    departments in one list, and no GET of one employee or department; Graph: the user list
+    with `$select` and the manager expanded, and no `$filter` lookup per employee."""
     go_live(lucca, graph, storage)
     lucca.requests.clear()
     graph.reset_log()
@@ -515,3 +515,19 @@ def test_one_employee_with_bad_data_is_not_planned_and_the_rest_is(
     assert verdicts(report) == {lost: "not planned", fine: "to create"}
     assert "ZoneInfoNotFoundError" in str(finding(report, lost)["message"])
     assert report["applied"]["actions"] == {fine: "created"}
+
+
+def test_an_old_leavers_address_now_someone_elses_is_not_reported(
+    lucca: LuccaSandbox, graph: GraphSandbox, storage: Storage, environ: dict[str, str]
+) -> None:
+    """Marc left a year ago; his address now belongs to Marc the rehire, whose account is
+    linked: the old leaver is not reported against the rehire's account."""
+    lucca.add_employee("Marc", "Simon", f"marc.simon@{DOMAIN}", start="2023-01-01", end=day(-400))
+    rehire = lucca.add_employee("Marc", "Simon", f"marc.simon@{DOMAIN}", start=day(-30))
+    assert run_cli(environ, "reconcile", "--apply")[0] == 0
+    assert Links(storage).of_employee(rehire) is not None
+
+    code, out, _ = run_cli(environ, "reconcile")
+
+    assert code == 0
+    assert "Left long ago" not in out
