@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 import pytest
 from azure.functions.queue import QueueMessage
@@ -18,13 +19,9 @@ from connector.changes import ChangeMessage
 from connector.integration_log import LOG_TABLE, Action, IntegrationLog, LogEntry
 from connector.store import Storage
 from connector.telemetry import TELEMETRY_LOGGER, Telemetry, open_telemetry
-from tests.azurite import Azurite
 from tests.conftest import WEBHOOK_SECRET, AppLoader, user_function
 from tests.e2e.conftest import DOMAIN, LUCCA_CLIENT, World
-from tests.host import QueueHost
 from tests.sandboxes.appinsights import AppInsightsSandbox, Trace
-from tests.sandboxes.graph import GraphSandbox
-from tests.sandboxes.lucca import LuccaSandbox
 
 pytestmark = pytest.mark.azurite
 NOW = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
@@ -58,29 +55,14 @@ def pipeline(appinsights: AppInsightsSandbox) -> Iterator[Telemetry]:
 
 
 @pytest.fixture
-def world(
-    load_app: AppLoader, azurite: Azurite, storage: Storage, appinsights: AppInsightsSandbox
-) -> Iterator[World]:
+def world(make_world: Any, appinsights: AppInsightsSandbox) -> Iterator[World]:
     """The connector wired as in Azure, with Application Insights' connection string set."""
-    lucca = LuccaSandbox(**LUCCA_CLIENT, rate_limit=1000, window_seconds=1)
-    graph = GraphSandbox()
-    lucca.start()
-    graph.start()
-    graph.add_domain(DOMAIN, is_verified=True, is_default=True)
-    app = load_app(
-        LUCCA_BASE_URL=lucca.base_url,
-        LUCCA_TOKEN_URL=f"{lucca.base_url}/connect/token",
-        LUCCA_CLIENT_ID=LUCCA_CLIENT["client_id"],
-        LUCCA_CLIENT_SECRET=LUCCA_CLIENT["client_secret"],
-        GRAPH_BASE_URL=f"{graph.base_url}/v1.0",
+    world: World = make_world(
         APPLICATIONINSIGHTS_CONNECTION_STRING=appinsights.connection_string,
         WEBSITE_SITE_NAME="func-lucca-connector",
     )
-    host = QueueHost(app, azurite.connection_string)
-    yield World(lucca=lucca, graph=graph, app=app, host=host, storage=storage)
-    close_telemetry(app)
-    lucca.stop()
-    graph.stop()
+    yield world
+    close_telemetry(world.app)
 
 
 def close_telemetry(app: ModuleType) -> None:
