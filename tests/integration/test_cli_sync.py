@@ -4,7 +4,6 @@ clients against the Lucca and Graph sandboxes over HTTP, and Azurite."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 
 import pytest
 
@@ -13,38 +12,16 @@ from connector.integration_log import Action, IntegrationLog
 from connector.lease import EmployeeLeases
 from connector.links import Links
 from connector.store import Storage
-from tests.azurite import Azurite
-from tests.conftest import run_cli, sandbox_settings
+from tests.conftest import run_cli
+from tests.integration.conftest import writes
 from tests.sandboxes.graph import GraphSandbox
 from tests.sandboxes.lucca import LuccaSandbox
 
 pytestmark = pytest.mark.azurite
 DOMAIN = "acme.fr"  # verified and managed in the `graph` fixture's tenant
-WRITES = ("POST", "PATCH", "PUT", "DELETE")
-
-
-@pytest.fixture
-def lucca() -> Iterator[LuccaSandbox]:
-    """Lucca, with the sandbox's default API client."""
-    with LuccaSandbox(rate_limit=1000, window_seconds=1) as sandbox:
-        yield sandbox
-
-
-@pytest.fixture
-def environ(
-    lucca: LuccaSandbox, graph: GraphSandbox, azurite: Azurite, storage: Storage
-) -> dict[str, str]:
-    """Settings pointing the real clients at the sandboxes and Azurite (emptied after each
-    test by `storage`: the sandboxes number employees from the same id)."""
-    return sandbox_settings(azurite.connection_string, lucca, graph)
 
 
 run = run_cli
-
-
-def writes(graph: GraphSandbox) -> list[str]:
-    """The requests that changed (or tried to change) the directory."""
-    return [f"{r.method} {r.path}" for r in graph.requests if r.method in WRITES]
 
 
 def test_dry_run_prints_the_plan_and_writes_nothing_to_entra(

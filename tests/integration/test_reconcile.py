@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import io
 import json
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
@@ -20,35 +19,14 @@ from connector.runtime import Clients, build_reconciliation
 from connector.schedule import ScheduleStore
 from connector.settings import load_settings
 from connector.store import Storage
-from tests.azurite import Azurite
-from tests.conftest import run_cli, sandbox_settings
+from tests.conftest import run_cli
+from tests.integration.conftest import writes
 from tests.sandboxes.graph import GraphSandbox
 from tests.sandboxes.lucca import LuccaSandbox
 
 pytestmark = pytest.mark.azurite
 DOMAIN = "acme.fr"
-WRITES = ("POST", "PATCH", "PUT", "DELETE")
 TODAY = datetime.now(UTC).date()
-
-
-@pytest.fixture
-def lucca() -> Iterator[LuccaSandbox]:
-    """Lucca, fast enough for a test (the limiter still paces every request)."""
-    with LuccaSandbox(rate_limit=1000, window_seconds=1) as sandbox:
-        yield sandbox
-
-
-@pytest.fixture
-def environ(
-    lucca: LuccaSandbox, graph: GraphSandbox, azurite: Azurite, storage: Storage
-) -> dict[str, str]:
-    """Settings pointing the real clients at the sandboxes and Azurite."""
-    return sandbox_settings(azurite.connection_string, lucca, graph)
-
-
-def writes(graph: GraphSandbox) -> list[str]:
-    """The requests that changed (or tried to change) the directory."""
-    return [f"{r.method} {r.path}" for r in graph.requests if r.method in WRITES]
 
 
 def day(offset: int) -> date:
