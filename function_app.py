@@ -10,19 +10,19 @@ from typing import TYPE_CHECKING
 
 import azure.functions as func
 
-from connector.changes import CHANGES_QUEUE, ChangeFeed
-from connector.intake import Intake
-from connector.lazy import Lazy
-from connector.settings import load_settings
-from connector.store import Storage
-from connector.webhook import utc_now
+from connector.core.clock import utc_now
+from connector.core.lazy import Lazy
+from connector.flows.intake import Intake
+from connector.runtime.settings import load_settings
+from connector.runtime.storage import storage_from_settings
+from connector.storage.changes import CHANGES_QUEUE, ChangeFeed
 
 if TYPE_CHECKING:
-    from connector.leavers import LeaverRun
-    from connector.notify import NotificationRun
-    from connector.runtime import Clients
-    from connector.telemetry import Telemetry
-    from connector.worker import ChangeWorker, PoisonHandler
+    from connector.flows.leavers import LeaverRun
+    from connector.flows.worker import ChangeWorker, PoisonHandler
+    from connector.notify.notifier import NotificationRun
+    from connector.runtime.build import Clients
+    from connector.runtime.telemetry import Telemetry
 
 # Validated once, at start-up: a missing or malformed setting stops the app here, naming it.
 settings = load_settings()
@@ -33,11 +33,11 @@ app = func.FunctionApp(http_auth_level=func.AuthLevel.FUNCTION)
 # Built once per worker, at start-up (no I/O): the webhook's clients fail fast, to answer
 # within Lucca's 3 seconds; the sync's ride out a storage blip.
 intake = Intake(
-    feed=ChangeFeed(Storage.from_settings(settings, fast=True)),
+    feed=ChangeFeed(storage_from_settings(settings, fast=True)),
     secrets=settings.webhook_secrets,
     delay_seconds=settings.SYNC_DELAY_SECONDS,
 )
-storage = Storage.from_settings(settings)
+storage = storage_from_settings(settings)
 
 
 def clock() -> datetime:
@@ -52,7 +52,7 @@ def _now() -> datetime:
 
 def _build_clients() -> Clients:
     # Imported here, not above: the webhook's cold start must not pay for Graph and httpx.
-    from connector.runtime import Clients  # noqa: PLC0415
+    from connector.runtime.build import Clients  # noqa: PLC0415
 
     return Clients.from_settings(settings, storage)
 
@@ -61,35 +61,35 @@ def _build_telemetry() -> Telemetry:
     # Imported here, not above: the exporter loads OpenTelemetry and azure-identity, which the
     # webhook's cold start must not pay for. Each function that writes integration log entries
     # starts it (through its builder) before its first entry; the webhook writes none.
-    from connector.telemetry import configure  # noqa: PLC0415
+    from connector.runtime.telemetry import configure  # noqa: PLC0415
 
     return configure(os.environ)
 
 
 def _build_worker() -> ChangeWorker:
     _telemetry()
-    from connector.runtime import build_worker  # noqa: PLC0415
+    from connector.runtime.build import build_worker  # noqa: PLC0415
 
     return build_worker(settings, storage, _clients(), _now)
 
 
 def _build_leaver_run() -> LeaverRun:
     _telemetry()
-    from connector.runtime import build_leaver_run  # noqa: PLC0415
+    from connector.runtime.build import build_leaver_run  # noqa: PLC0415
 
     return build_leaver_run(settings, storage, _clients(), _now)
 
 
 def _build_notification_run() -> NotificationRun:
     _telemetry()
-    from connector.runtime import build_notification_run  # noqa: PLC0415
+    from connector.runtime.build import build_notification_run  # noqa: PLC0415
 
     return build_notification_run(settings, storage, _now)
 
 
 def _build_poison_handler() -> PoisonHandler:
     _telemetry()
-    from connector.runtime import build_poison_handler  # noqa: PLC0415
+    from connector.runtime.build import build_poison_handler  # noqa: PLC0415
 
     return build_poison_handler(storage)
 
@@ -119,7 +119,7 @@ def logs(req: func.HttpRequest) -> func.HttpResponse:
     """The integration log as JSON, filtered as `python -m connector logs` filters it (for a
     function key named `monitoring`, not the master key)."""
     # Imported here, not above: the webhook's cold start does not load the log reader.
-    from connector.logquery import logs_answer  # noqa: PLC0415
+    from connector.storage.logquery import logs_answer  # noqa: PLC0415
 
     status, body = logs_answer(
         storage, req.params, _now(), retention_days=settings.LOG_RETENTION_DAYS
@@ -170,7 +170,7 @@ def send_notifications(timer: func.TimerRequest) -> None:
 def housekeeping(timer: func.TimerRequest) -> None:
     """Once a day: the event journal, the integration log and the finished outbox rows purged
     by age (LOG_RETENTION_DAYS); no account is touched."""
-    from connector.housekeeping import Housekeeping  # noqa: PLC0415
+    from connector.flows.housekeeping import Housekeeping  # noqa: PLC0415
 
     report = Housekeeping(storage, log_retention_days=settings.LOG_RETENTION_DAYS, clock=_now).run()
     logging.info("housekeeping%s: %s", " (past due)" if timer.past_due else "", report.summary())
@@ -182,7 +182,7 @@ def catch_up(timer: func.TimerRequest) -> None:
     """Every CATCHUP_TIMER: Lucca's events since the last one seen, journaled and queued as the
     webhook does (a lost delivery is applied), then the endpoint's status (an alert when Lucca
     suspends it)."""
-    from connector.catchup import run_catch_up  # noqa: PLC0415
+    from connector.runtime.build import run_catch_up  # noqa: PLC0415
 
     _telemetry()
     report = run_catch_up(settings, storage, _now)
@@ -194,7 +194,7 @@ def catch_up(timer: func.TimerRequest) -> None:
 def reconcile_nightly(timer: func.TimerRequest) -> None:
     """Once a local day at RECONCILE_AT: the whole population reconciled, drift repaired (held
     above RECONCILE_MAX_CHANGES); the other ticks of RECONCILE_TIMER return at once."""
-    from connector.runtime import build_nightly  # noqa: PLC0415
+    from connector.runtime.build import build_nightly  # noqa: PLC0415
 
     _telemetry()
     report = build_nightly(settings, storage, _clients, _now).run()

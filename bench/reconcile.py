@@ -37,13 +37,14 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from connector.cli_sync import SUCCEEDED  # noqa: E402
-from connector.integration_log import Action  # noqa: E402
-from connector.ratelimit import PARTITION, ROW, TABLE, LuccaRateLimiter  # noqa: E402
-from connector.reconcile import Applied, Report  # noqa: E402
-from connector.runtime import Clients, build_leaver_run, build_reconciliation  # noqa: E402
-from connector.settings import Settings, load_settings  # noqa: E402
-from connector.store import Storage  # noqa: E402
+from connector.cli.sync import SUCCEEDED  # noqa: E402
+from connector.flows.reconcile import Applied, Report  # noqa: E402
+from connector.runtime.build import Clients, build_leaver_run, build_reconciliation  # noqa: E402
+from connector.runtime.settings import Settings, load_settings  # noqa: E402
+from connector.runtime.storage import storage_from_settings  # noqa: E402
+from connector.storage.log import Action  # noqa: E402
+from connector.storage.ratelimit import PARTITION, ROW, TABLE, LuccaRateLimiter  # noqa: E402
+from connector.storage.tables import Storage  # noqa: E402
 from tests.azurite import Azurite  # noqa: E402
 from tests.conftest import sandbox_settings  # noqa: E402
 from tests.sandboxes.base import RecordedRequest  # noqa: E402
@@ -248,7 +249,7 @@ def reconcile(
     traced: bool = False,
 ) -> Run:
     """Read, plan (and apply), as the nightly run does, with fresh clients."""
-    storage = Storage.from_settings(settings)
+    storage = storage_from_settings(settings)
     reset_limiter(storage)
     lucca.reset_log()
     graph.reset_log()
@@ -340,7 +341,7 @@ def settle(settings: Settings, lucca: LuccaSandbox, graph: GraphSandbox) -> list
     """`reconcile --apply`, the leaver run (it disables the leavers' accounts, now linked),
     then `reconcile --apply` until nothing is left to apply (at most three rounds)."""
     rounds = [reconcile(settings, lucca, graph).applied.summary()]
-    storage = Storage.from_settings(settings)
+    storage = storage_from_settings(settings)
     clients = Clients.from_settings(settings, storage)
     try:
         rounds.append(
@@ -367,7 +368,7 @@ def check(problems: list[str], condition: bool, message: str) -> None:
 def limiter_line(settings: Settings) -> str:
     """Which limiter the measured runs use."""
     limiter = LuccaRateLimiter(  # made, never used: only its figures are wanted
-        Storage.from_settings(settings),
+        storage_from_settings(settings),
         per_minute=settings.LUCCA_MAX_RPM,
         window_seconds=settings.LUCCA_RATE_WINDOW_SECONDS,
     )

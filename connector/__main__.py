@@ -1,5 +1,5 @@
-"""`python -m connector`: the command line (see `connector.cli`)."""
+"""`python -m connector`: the command line (see `connector.cli.main`)."""
 
-from connector.cli import main
+from connector.cli.main import main
 
 raise SystemExit(main())

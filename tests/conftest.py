@@ -14,7 +14,7 @@ import pytest
 from azure.data.tables import TableServiceClient
 from azure.storage.queue import QueueServiceClient
 
-from connector.store import Storage
+from connector.storage.tables import Storage
 from tests.azurite import Azurite
 from tests.sandboxes.graph import GraphSandbox
 from tests.sandboxes.lucca import LuccaSandbox
@@ -105,7 +105,7 @@ def sandbox_settings(
 
 def run_cli(environ: dict[str, str], *argv: str) -> tuple[int, str, str]:
     """`python -m connector …` in-process: (exit code, stdout, stderr)."""
-    from connector import cli  # noqa: PLC0415
+    from connector.cli import main as cli  # noqa: PLC0415
 
     out, err = io.StringIO(), io.StringIO()
     code = cli.main(list(argv), environ=environ, out=out, err=err)

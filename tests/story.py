@@ -29,9 +29,9 @@ from azure.data.tables import TableServiceClient  # noqa: E402
 from azure.functions.timer import TimerRequest  # noqa: E402
 from azure.storage.queue import QueueServiceClient  # noqa: E402
 
-from connector import cli  # noqa: E402
-from connector.integration_log import Action, IntegrationLog  # noqa: E402
-from connector.store import Storage  # noqa: E402
+from connector.cli import main as cli  # noqa: E402
+from connector.storage.log import Action, IntegrationLog  # noqa: E402
+from connector.storage.tables import Storage  # noqa: E402
 from tests.azurite import Azurite  # noqa: E402
 from tests.conftest import (  # noqa: E402
     WEBHOOK_SECRET,

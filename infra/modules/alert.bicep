@@ -1,7 +1,7 @@
 // One log alert on the connector's failure telemetry: every integration log entry an operator
 // must act on (a change that could not be applied, which includes each poison message, a
 // failed creation or deactivation, a held run, an email given up, an account left for an
-// operator) is also a warning line starting "connector alert:" (connector/integration_log.py).
+// operator) is also a warning line starting "connector alert:" (connector/storage/log.py).
 param name string
 param location string
 param tags object

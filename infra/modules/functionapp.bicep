@@ -1,6 +1,6 @@
 // The Function App on Flex Consumption: Python 3.12 set in functionAppConfig.runtime (not in
 // app settings), deployed from a blob container, running as the user-assigned identity. The
-// app settings are every setting the code reads (connector/settings.py) and nothing else:
+// app settings are every setting the code reads (connector/runtime/settings.py) and nothing else:
 // tests/unit/test_infra.py holds the two lists together.
 param planName string
 param appName string

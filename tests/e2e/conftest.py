@@ -13,10 +13,10 @@ import azure.functions as func
 import pytest
 from azure.functions.timer import TimerRequest
 
-from connector.changes import ChangeFeed, ChangeMessage
-from connector.integration_log import IntegrationLog, LogEntry
-from connector.links import Links
-from connector.store import Storage
+from connector.storage.changes import ChangeFeed, ChangeMessage
+from connector.storage.links import Links
+from connector.storage.log import IntegrationLog, LogEntry
+from connector.storage.tables import Storage
 from tests.azurite import Azurite
 from tests.conftest import WEBHOOK_SECRET, AppLoader, http_request, user_function
 from tests.host import QueueHost

@@ -10,18 +10,19 @@ from typing import Any
 import pytest
 from azure.functions.timer import TimerRequest
 
-from connector.catchup import (
+from connector.flows.catchup import (
     DAILY_ROW,
     FULL_PASS_WHILE_SUSPENDED,
     OVERLAP,
     RETRY_FULL_PASS_AFTER,
     CatchUp,
     CatchUpReport,
-    run_catch_up,
 )
-from connector.changes import ChangeFeed
-from connector.integration_log import ALERT_PREFIX, Action, IntegrationLog
-from connector.lucca import WEBHOOK_TOPICS, WEBHOOK_WRITE_SCOPE, LuccaClient
+from connector.lucca.client import WEBHOOK_TOPICS, WEBHOOK_WRITE_SCOPE
+from connector.runtime.build import run_catch_up
+from connector.runtime.clients import lucca_client
+from connector.storage.changes import ChangeFeed
+from connector.storage.log import ALERT_PREFIX, Action, IntegrationLog
 from tests.conftest import user_function
 from tests.e2e.conftest import DOMAIN, World
 
@@ -64,7 +65,7 @@ def hire(world: World) -> str:
 def register(world: World) -> str:
     """The connector's endpoint, registered through the client."""
     scopes = (WEBHOOK_WRITE_SCOPE,)
-    with LuccaClient.with_scopes(world.app.settings, world.storage, scopes) as lucca:
+    with lucca_client(world.app.settings, world.storage, scopes) as lucca:
         endpoint, _ = lucca.create_webhook_endpoint(
             name="Entra connector",
             webhook_url="https://func.example.net/api/lucca/webhook?code=k3y",

@@ -8,9 +8,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from connector.integration_log import Action
-from connector.links import Links
-from connector.schedule import ScheduleStore
+from connector.storage.links import Links
+from connector.storage.log import Action
+from connector.storage.schedule import ScheduleStore
 from tests.e2e.conftest import DOMAIN, World
 from tests.e2e.test_sync import change, hire
 

@@ -9,10 +9,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from azure.functions.timer import TimerRequest
 
-from connector.errors import Transient
-from connector.integration_log import ALERT_PREFIX, Action, IntegrationLog, LogEntry
-from connector.nightly import MAX_ATTEMPTS, NightlyReconciliation
-from connector.reconcile import Reconciliation
+from connector.core.errors import Transient
+from connector.flows.nightly import MAX_ATTEMPTS, NightlyReconciliation
+from connector.flows.reconcile import Reconciliation
+from connector.storage.log import ALERT_PREFIX, Action, IntegrationLog, LogEntry
 from tests.conftest import user_function
 from tests.e2e.conftest import DOMAIN, World
 

@@ -11,10 +11,10 @@ from typing import Any
 import pytest
 from azure.core.exceptions import ResourceNotFoundError
 
-from connector.integration_log import Action
-from connector.links import Links
-from connector.outbox import OUTBOX_TABLE, Outbox
-from connector.schedule import ScheduleStore
+from connector.storage.links import Links
+from connector.storage.log import Action
+from connector.storage.outbox import OUTBOX_TABLE, Outbox
+from connector.storage.schedule import ScheduleStore
 from tests.e2e.conftest import DOMAIN, NOTIFY_FROM, NOTIFY_TO, World
 from tests.e2e.test_sync import change, hire, posts_to_users
 

@@ -13,10 +13,10 @@ from typing import Any
 
 import pytest
 
-from connector.changes import ChangeMessage
-from connector.integration_log import Action, IntegrationLog
-from connector.links import Links
-from connector.mapping import DEFAULT_ATTRIBUTES, anchor
+from connector.domain.mapping import DEFAULT_ATTRIBUTES, anchor
+from connector.storage.changes import ChangeMessage
+from connector.storage.links import Links
+from connector.storage.log import Action, IntegrationLog
 from tests.e2e.conftest import DOMAIN, World
 
 pytestmark = pytest.mark.azurite

@@ -15,10 +15,11 @@ from typing import Any
 import pytest
 from azure.functions.queue import QueueMessage
 
-from connector.changes import ChangeMessage
-from connector.integration_log import LOG_TABLE, Action, IntegrationLog, LogEntry
-from connector.store import Storage
-from connector.telemetry import TELEMETRY_LOGGER, Telemetry, open_telemetry
+from connector.runtime.telemetry import Telemetry, open_telemetry
+from connector.storage.changes import ChangeMessage
+from connector.storage.dimensions import TELEMETRY_LOGGER
+from connector.storage.log import LOG_TABLE, Action, IntegrationLog, LogEntry
+from connector.storage.tables import Storage
 from tests.conftest import WEBHOOK_SECRET, AppLoader, user_function
 from tests.e2e.conftest import DOMAIN, LUCCA_CLIENT, World
 from tests.sandboxes.appinsights import AppInsightsSandbox, Trace

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from connector.store import Storage
+from connector.storage.tables import Storage
 from tests.azurite import Azurite
 from tests.conftest import sandbox_settings
 from tests.sandboxes.graph import GraphSandbox

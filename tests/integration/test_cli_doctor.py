@@ -13,9 +13,10 @@ from typing import Any
 
 import pytest
 
-from connector import cli, cli_doctor
-from connector.settings import load_settings
-from connector.store import Storage
+from connector.cli import doctor as cli_doctor
+from connector.cli import main as cli
+from connector.runtime.settings import load_settings
+from connector.storage.tables import Storage
 from tests.azurite import ACCOUNT, ACCOUNT_KEY, Azurite
 from tests.conftest import WEBHOOK_SECRET, base_settings, run_cli, sandbox_settings
 from tests.integration.test_directory import FakeCredential, jwt

@@ -12,11 +12,11 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from connector.cli import main
-from connector.contract_dates import Kind, PlannedAction, local_midnight_utc
-from connector.integration_log import Action, IntegrationLog
-from connector.schedule import ScheduleStore
-from connector.store import Storage
+from connector.cli.main import main
+from connector.domain.contract_dates import Kind, PlannedAction, local_midnight_utc
+from connector.storage.log import Action, IntegrationLog
+from connector.storage.schedule import ScheduleStore
+from connector.storage.tables import Storage
 from tests.azurite import Azurite
 from tests.conftest import base_settings
 from tests.integration.test_leavers import DISABLE_AT, DOMAIN, World, _leavers

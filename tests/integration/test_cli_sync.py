@@ -1,5 +1,5 @@
-"""`python -m connector sync EMPLOYEE_ID [--dry-run]`: through `connector.cli.main`, with the real
-clients against the Lucca and Graph sandboxes over HTTP, and Azurite."""
+"""`python -m connector sync EMPLOYEE_ID [--dry-run]`: through `connector.cli.main.main`, with
+the real clients against the Lucca and Graph sandboxes over HTTP, and Azurite."""
 
 from __future__ import annotations
 
@@ -7,11 +7,11 @@ import json
 
 import pytest
 
-from connector.changes import ChangeFeed
-from connector.integration_log import Action, IntegrationLog
-from connector.lease import EmployeeLeases
-from connector.links import Links
-from connector.store import Storage
+from connector.storage.changes import ChangeFeed
+from connector.storage.lease import EmployeeLeases
+from connector.storage.links import Links
+from connector.storage.log import Action, IntegrationLog
+from connector.storage.tables import Storage
 from tests.conftest import run_cli
 from tests.integration.conftest import writes
 from tests.sandboxes.graph import GraphSandbox

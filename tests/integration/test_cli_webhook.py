@@ -10,10 +10,12 @@ from typing import Any
 
 import pytest
 
-from connector.errors import Denied, Throttled
-from connector.lucca import EVENTS_SCOPE, WEBHOOK_TOPICS, LuccaClient
-from connector.settings import load_settings
-from connector.store import Storage
+from connector.core.errors import Denied, Throttled
+from connector.lucca.client import EVENTS_SCOPE, WEBHOOK_TOPICS, LuccaClient
+from connector.runtime.clients import lucca_client
+from connector.runtime.settings import load_settings
+from connector.runtime.storage import storage_from_settings
+from connector.storage.tables import Storage
 from tests.azurite import Azurite
 from tests.conftest import run_cli, sandbox_settings
 from tests.sandboxes.lucca import CONNECTOR_SCOPES, LuccaSandbox
@@ -103,7 +105,7 @@ def test_status_exit_1_when_suspended_or_missing_topics(
     lucca.set_endpoint_status("301", "active")
     scopes = ("webhook-endpoints.readwrite",)
     settings = load_settings(environ)
-    with LuccaClient.with_scopes(settings, Storage.from_settings(settings), scopes) as client:
+    with lucca_client(settings, storage_from_settings(settings), scopes) as client:
         client._post(  # a second endpoint with fewer topics (through the client's own POST)
             "webhook-endpoints",
             None,
@@ -158,7 +160,7 @@ def test_ping_without_the_deliveries_scope_names_it(azurite: Azurite, storage: S
 # -- the client's event list ----------------------------------------------------------------
 def client_of(lucca: LuccaSandbox, storage: Storage, *scopes: str) -> LuccaClient:
     environ = sandbox_settings("UseDevelopmentStorage=true", lucca)
-    return LuccaClient.with_scopes(load_settings(environ), storage, scopes)
+    return lucca_client(load_settings(environ), storage, scopes)
 
 
 def test_events_are_paged_by_100_and_filtered_after_an_instant(
@@ -172,7 +174,7 @@ def test_events_are_paged_by_100_and_filtered_after_an_instant(
         assert [e["id"] for e in events] == [e["id"] for e in recorded]
         assert lucca.count("GET", r"^/lucca-api/events$") == 3
         cut = recorded[150]["occurredAt"]
-        from connector.lucca import _occurred_at  # noqa: PLC0415
+        from connector.lucca.client import _occurred_at  # noqa: PLC0415
 
         after = list(client.events(after=_occurred_at(recorded[150])))
     assert all(e["occurredAt"] > cut for e in after)

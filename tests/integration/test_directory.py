@@ -18,13 +18,7 @@ from azure.core.credentials import AccessToken
 from azure.core.exceptions import ClientAuthenticationError
 from azure.identity import DefaultAzureCredential, ManagedIdentityCredential
 
-from connector.directory import (
-    USER_SELECT,
-    DirectoryUser,
-    Domain,
-    GraphDirectory,
-)
-from connector.errors import (
+from connector.core.errors import (
     Conflict,
     ConnectorError,
     Denied,
@@ -33,8 +27,15 @@ from connector.errors import (
     Throttled,
     Transient,
 )
-from connector.identity import azure_credential
-from connector.settings import SettingsError, load_settings
+from connector.entra.directory import (
+    USER_SELECT,
+    DirectoryUser,
+    Domain,
+    GraphDirectory,
+)
+from connector.runtime.clients import graph_directory
+from connector.runtime.identity import azure_credential
+from connector.runtime.settings import SettingsError, load_settings
 from tests.conftest import base_settings
 from tests.sandboxes.graph import GraphSandbox
 
@@ -733,7 +734,7 @@ def test_from_settings_on_the_loopback_sandbox(graph: GraphSandbox) -> None:
     """A loopback http:// URL is the sandbox: no credential, real requests."""
     user = graph.add_user(userPrincipalName="ana@acme.fr")
 
-    with GraphDirectory.from_settings(settings_with(f"{graph.base_url}/v1.0")) as directory:
+    with graph_directory(settings_with(f"{graph.base_url}/v1.0")) as directory:
         read = directory.get_user(user["id"])
         roles = directory.granted_roles()
 
@@ -749,7 +750,7 @@ def test_from_settings_on_the_loopback_sandbox(graph: GraphSandbox) -> None:
 )  # fmt: skip
 def test_from_settings_accepts(url: str) -> None:
     """Loopback http:// (any form) and https:// are accepted (nothing is sent yet)."""
-    with GraphDirectory.from_settings(settings_with(url)) as directory:
+    with graph_directory(settings_with(url)) as directory:
         assert isinstance(directory, GraphDirectory)
 
 
@@ -759,7 +760,7 @@ def test_from_settings_accepts(url: str) -> None:
 def test_from_settings_refuses_http_beyond_loopback(url: str) -> None:
     """A token must never travel in clear: non-loopback http:// fails, naming the setting."""
     with pytest.raises(SettingsError, match=r"^setting GRAPH_BASE_URL is malformed: .*https://"):
-        GraphDirectory.from_settings(settings_with(url))
+        graph_directory(settings_with(url))
 
 
 def test_a_real_graph_url_needs_a_credential() -> None:

@@ -11,9 +11,16 @@ import pytest
 from azure.data.tables import TableServiceClient
 from azure.storage.queue import QueueServiceClient
 
-from connector.changes import JOURNAL_TABLE, ChangeFeed, JournalEntry, Outcome, journal_partition
-from connector.housekeeping import JOURNAL_RETENTION, Housekeeping, HousekeepingReport
-from connector.integration_log import (
+from connector.domain.notices import Kind, Notice
+from connector.flows.housekeeping import JOURNAL_RETENTION, Housekeeping, HousekeepingReport
+from connector.storage.changes import (
+    JOURNAL_TABLE,
+    ChangeFeed,
+    JournalEntry,
+    Outcome,
+    journal_partition,
+)
+from connector.storage.log import (
     ATTENTION_PARTITION,
     CONFLICTS_PARTITION,
     LOG_TABLE,
@@ -23,9 +30,8 @@ from connector.integration_log import (
     day_partition,
     employee_partition,
 )
-from connector.notices import Kind, Notice
-from connector.outbox import OUTBOX_TABLE, Outbox
-from connector.store import Storage, StorageUnavailable
+from connector.storage.outbox import OUTBOX_TABLE, Outbox
+from connector.storage.tables import Storage, StorageUnavailable
 from tests.azurite import ACCOUNT, ACCOUNT_KEY
 
 pytestmark = pytest.mark.azurite

@@ -15,17 +15,17 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from connector.access import AccessPlanner
-from connector.contract_dates import PlannedAction, local_midnight_utc
-from connector.directory import GraphDirectory
-from connector.integration_log import Action, IntegrationLog, LogEntry
-from connector.lease import EmployeeLeases
-from connector.leavers import LeaverRun, RunReport
-from connector.links import Links
-from connector.lucca import LuccaClient
-from connector.ratelimit import LuccaRateLimiter
-from connector.schedule import DUE_PARTITION, SCHEDULE_TABLE, ScheduleStore
-from connector.store import Storage
+from connector.domain.access import AccessPlanner
+from connector.domain.contract_dates import PlannedAction, local_midnight_utc
+from connector.entra.directory import GraphDirectory
+from connector.flows.leavers import LeaverRun, RunReport
+from connector.lucca.client import LuccaClient
+from connector.storage.lease import EmployeeLeases
+from connector.storage.links import Links
+from connector.storage.log import Action, IntegrationLog, LogEntry
+from connector.storage.ratelimit import LuccaRateLimiter
+from connector.storage.schedule import DUE_PARTITION, SCHEDULE_TABLE, ScheduleStore
+from connector.storage.tables import Storage
 from tests.integration.test_directory import GRAPH_AUDIENCE, FakeCredential, jwt
 from tests.sandboxes.graph import GraphSandbox
 from tests.sandboxes.lucca import LuccaSandbox, problem_body

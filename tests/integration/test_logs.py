@@ -11,9 +11,9 @@ from typing import Any
 import azure.functions as func
 import pytest
 
-from connector import store
-from connector.integration_log import Action, Change, IntegrationLog, LogEntry
-from connector.store import Storage
+from connector.storage import tables as store
+from connector.storage.log import Action, Change, IntegrationLog, LogEntry
+from connector.storage.tables import Storage
 from tests.conftest import AppLoader, app_functions, http_request, user_function
 
 pytestmark = pytest.mark.azurite

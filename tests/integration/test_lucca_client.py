@@ -12,7 +12,7 @@ from urllib.parse import parse_qs
 import httpx
 import pytest
 
-from connector.errors import (
+from connector.core.errors import (
     ConnectorError,
     Denied,
     Invalid,
@@ -20,10 +20,11 @@ from connector.errors import (
     Throttled,
     Transient,
 )
-from connector.lucca import DEFAULT_SCOPES, LuccaClient, LuccaEmployee
-from connector.ratelimit import PARTITION, ROW, TABLE, LuccaRateLimiter
-from connector.settings import load_settings
-from connector.store import Storage
+from connector.lucca.client import DEFAULT_SCOPES, LuccaClient, LuccaEmployee
+from connector.runtime.clients import lucca_client
+from connector.runtime.settings import load_settings
+from connector.storage.ratelimit import PARTITION, ROW, TABLE, LuccaRateLimiter
+from connector.storage.tables import Storage
 from tests.azurite import Azurite
 from tests.conftest import base_settings
 from tests.integration.test_ratelimit import FakeTime
@@ -617,7 +618,7 @@ def test_from_settings_uses_the_shared_limiter(
     )
     assert settings.LUCCA_MAX_RPM == 40
 
-    with LuccaClient.from_settings(settings, storage) as client:
+    with lucca_client(settings, storage) as client:
         assert client.employee(hired["report"]).id == hired["report"]
 
     row = storage.on_table(TABLE, lambda t: t.get_entity(PARTITION, ROW))

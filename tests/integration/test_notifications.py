@@ -11,16 +11,17 @@ from azure.communication.email import EmailClient
 from azure.core.credentials import AzureKeyCredential
 from azure.data.tables import TableServiceClient
 
-from connector.contract_dates import PlannedAction
-from connector.emails import render
-from connector.integration_log import Action, IntegrationLog, LogEntry
-from connector.mailer import AcsMailer
-from connector.notices import Kind, Links, Notice
-from connector.notify import DailyBuilder, NotificationRun, Notifier
-from connector.outbox import Outbox
-from connector.schedule import ScheduleStore
-from connector.settings import load_settings
-from connector.store import Storage
+from connector.domain.contract_dates import PlannedAction
+from connector.domain.notices import Kind, Links, Notice
+from connector.notify.emails import render
+from connector.notify.notifier import DailyBuilder, NotificationRun, Notifier
+from connector.notify.sender import AcsMailer
+from connector.runtime.clients import acs_mailer
+from connector.runtime.settings import load_settings
+from connector.storage.log import Action, IntegrationLog, LogEntry
+from connector.storage.outbox import Outbox
+from connector.storage.schedule import ScheduleStore
+from connector.storage.tables import Storage
 from tests.azurite import Azurite
 from tests.conftest import base_settings
 from tests.sandboxes.acs import AcsSandbox
@@ -119,7 +120,7 @@ def test_from_settings_reads_the_connection_string(azurite: Azurite, acs: AcsSan
             "ACS_CONNECTION_STRING": acs.connection_string,
         }
     )
-    mailer = AcsMailer.from_settings(settings)
+    mailer = acs_mailer(settings)
     clock = Clock(NOW)
     sent = mailer.send(render(created("7", "Ada Lovelace", clock), LINKS, "en"), "op-1")
     assert sent.status == "Succeeded"

@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
-from connector.errors import Throttled
-from connector.ratelimit import PARTITION, ROW, TABLE, LuccaRateLimiter
-from connector.store import Storage
+from connector.core.errors import Throttled
+from connector.storage.ratelimit import PARTITION, ROW, TABLE, LuccaRateLimiter
+from connector.storage.tables import Storage
 
 pytestmark = pytest.mark.azurite
 

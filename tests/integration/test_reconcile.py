@@ -1,5 +1,5 @@
 """`python -m connector reconcile [--apply]`: the go-live report and its application, through
-`connector.cli.main`, with the real Lucca client and Graph SDK against the sandboxes over HTTP,
+`connector.cli.main.main`, with the real Lucca client and Graph SDK against the sandboxes over HTTP,
 and Azurite."""
 
 from __future__ import annotations
@@ -11,14 +11,14 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from connector.changes import ChangeFeed
-from connector.integration_log import Action, IntegrationLog
-from connector.links import Links
-from connector.reconcile import Reconciliation
-from connector.runtime import Clients, build_reconciliation
-from connector.schedule import ScheduleStore
-from connector.settings import load_settings
-from connector.store import Storage
+from connector.flows.reconcile import Reconciliation
+from connector.runtime.build import Clients, build_reconciliation
+from connector.runtime.settings import load_settings
+from connector.storage.changes import ChangeFeed
+from connector.storage.links import Links
+from connector.storage.log import Action, IntegrationLog
+from connector.storage.schedule import ScheduleStore
+from connector.storage.tables import Storage
 from tests.conftest import run_cli
 from tests.integration.conftest import writes
 from tests.sandboxes.graph import GraphSandbox
@@ -318,7 +318,7 @@ def test_a_progress_bar_on_a_terminal_only(
 ) -> None:
     """On a terminal stderr shows the phases and a bar ending at n/n, then clears its line;
     otherwise (and with --json on a terminal) stderr stays empty."""
-    from connector import cli  # noqa: PLC0415
+    from connector.cli import main as cli  # noqa: PLC0415
 
     for n in range(3):
         lucca.add_employee(f"P{n}", "Test", f"p{n}.test@{DOMAIN}")

@@ -8,9 +8,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from connector.contract_dates import PlannedAction, local_midnight_utc
-from connector.schedule import DUE_PARTITION, SCHEDULE_TABLE, ScheduleStore
-from connector.store import Storage
+from connector.domain.contract_dates import PlannedAction, local_midnight_utc
+from connector.storage.schedule import DUE_PARTITION, SCHEDULE_TABLE, ScheduleStore
+from connector.storage.tables import Storage
 
 pytestmark = pytest.mark.azurite
 PARIS = ZoneInfo("Europe/Paris")

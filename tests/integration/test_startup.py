@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from connector.store import QUEUE_MESSAGE_ENCODING
+from connector.storage.tables import QUEUE_MESSAGE_ENCODING
 from tests.conftest import base_settings
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -69,13 +69,13 @@ def test_app_starts_with_valid_settings() -> None:
 
 @pytest.mark.parametrize(
     "imports",
-    ["function_app", "function_app, connector.logquery"],
+    ["function_app", "function_app, connector.storage.logquery"],
     ids=["webhook", "webhook-and-logs"],
 )
 def test_intake_imports_no_graph_and_no_email_client(imports: str) -> None:
     """The webhook's cold start loads neither msgraph, azure-identity, the email client nor
-    the telemetry exporter and OpenTelemetry (connector/telemetry.py); nor does GET /api/logs,
-    which runs in the same worker."""
+    the telemetry exporter and OpenTelemetry (connector/runtime/telemetry.py); nor does GET
+    /api/logs, which runs in the same worker."""
     probe = (
         f"import sys, {imports}\n"
         "heavy = sorted({m.split('.')[0] + '.' + m.split('.')[1] if m.startswith('azure.') "

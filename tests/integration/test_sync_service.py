@@ -12,17 +12,17 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from azure.storage.queue import QueueClient, QueueMessage
 
-from connector.changes import CHANGES_QUEUE, ChangeFeed, ChangeMessage
-from connector.directory import GraphDirectory
-from connector.integration_log import ALERT_PREFIX, Action, IntegrationLog, LogEntry
-from connector.lease import EmployeeLeases
-from connector.links import Links
-from connector.lucca import LuccaClient
-from connector.mapping import DEFAULT_ATTRIBUTES, anchor, owned
-from connector.ratelimit import LuccaRateLimiter
-from connector.store import Storage
-from connector.sync import SyncService
-from connector.worker import ChangeWorker
+from connector.domain.mapping import DEFAULT_ATTRIBUTES, anchor, owned
+from connector.entra.directory import GraphDirectory
+from connector.flows.sync import SyncService
+from connector.flows.worker import ChangeWorker
+from connector.lucca.client import LuccaClient
+from connector.storage.changes import CHANGES_QUEUE, ChangeFeed, ChangeMessage
+from connector.storage.lease import EmployeeLeases
+from connector.storage.links import Links
+from connector.storage.log import ALERT_PREFIX, Action, IntegrationLog, LogEntry
+from connector.storage.ratelimit import LuccaRateLimiter
+from connector.storage.tables import Storage
 from tests.azurite import Azurite
 from tests.integration.test_directory import GRAPH_AUDIENCE, FakeCredential, jwt
 from tests.sandboxes.graph import GraphSandbox
@@ -217,7 +217,7 @@ def test_entries_an_operator_must_see_raise_one_alert_line(
         (Action.UPDATED, "11", False, False),
         (Action.CONFLICT, "12", False, False),  # an email and the daily digest tell of it
     ]
-    with caplog.at_level(logging.WARNING, logger="connector.integration_log"):
+    with caplog.at_level(logging.WARNING, logger="connector.storage.log"):
         for action, employee, observed, _ in cases:
             log.write(
                 LogEntry(

@@ -18,15 +18,15 @@ import pytest
 from azure.data.tables import TableClient
 from azure.storage.queue import QueueClient
 
-from connector.changes import (
+from connector.flows.intake import CLOCK_MARGIN, Intake
+from connector.storage.changes import (
     CHANGES_QUEUE,
     EMPLOYEE_SYNC_TABLE,
     JOURNAL_TABLE,
     ChangeFeed,
     ChangeMessage,
 )
-from connector.intake import CLOCK_MARGIN, Intake
-from connector.store import Storage
+from connector.storage.tables import Storage
 from tests.azurite import Azurite
 from tests.conftest import (
     PREVIOUS_WEBHOOK_SECRET,
@@ -289,7 +289,7 @@ def test_rejected_deliveries(
 
 def signed_raw(body: bytes) -> tuple[bytes, dict[str, str]]:
     """Any body, correctly signed (to reach the envelope check)."""
-    from connector.webhook import sign  # noqa: PLC0415
+    from connector.lucca.webhook import sign  # noqa: PLC0415
 
     timestamp = _now_stamp()
     return body, {

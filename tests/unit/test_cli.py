@@ -14,12 +14,12 @@ from pathlib import Path
 import pytest
 from azure.data.tables import TableServiceClient
 
-from connector import store
-from connector.cli import main
-from connector.integration_log import Action, Change, IntegrationLog, LogEntry
-from connector.logquery import ParameterError, parse_action, parse_limit, parse_since
-from connector.settings import load_settings
-from connector.store import Storage
+from connector.cli.main import main
+from connector.runtime.settings import load_settings
+from connector.runtime.storage import storage_from_settings
+from connector.storage import tables as store
+from connector.storage.log import Action, Change, IntegrationLog, LogEntry
+from connector.storage.logquery import ParameterError, parse_action, parse_limit, parse_since
 from tests.azurite import Azurite
 from tests.conftest import base_settings
 
@@ -202,7 +202,7 @@ def test_unreachable_storage_exits_4(monkeypatch: pytest.MonkeyPatch) -> None:
 def written(azurite: Azurite) -> Iterator[IntegrationLog]:
     """Three entries on Azurite: a failure, an observed update, and one 10 days old."""
     connection = azurite.connection_string
-    storage = Storage.from_settings(load_settings(base_settings(connection)))
+    storage = storage_from_settings(load_settings(base_settings(connection)))
     log = IntegrationLog(storage, clock=lambda: NOW)
     log.write(
         LogEntry(

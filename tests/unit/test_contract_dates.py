@@ -8,8 +8,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from connector.contract_dates import AccessPlan, PlannedAction, local_midnight_utc, plan
-from connector.lucca import LuccaEmployment
+from connector.domain.contract_dates import AccessPlan, PlannedAction, local_midnight_utc, plan
+from connector.lucca.client import LuccaEmployment
 
 PARIS = ZoneInfo("Europe/Paris")
 MS = timedelta(milliseconds=1)

@@ -18,8 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from connector.emails import Language, Rendered, render, render_daily, render_digest
-from connector.notices import EMPLOYEE_KINDS, DailyDigest, DailyItem, Kind, Links, Notice
+from connector.domain.notices import EMPLOYEE_KINDS, DailyDigest, DailyItem, Kind, Links, Notice
+from connector.notify.emails import Language, Rendered, render, render_daily, render_digest
 
 EXPECTED = Path(__file__).parent / "expected_emails"
 UPDATE = os.environ.get("UPDATE_EXPECTED_EMAILS") == "1"

@@ -14,9 +14,9 @@ from typing import Any
 import pytest
 from pycep import BicepParser
 
-from connector.integration_log import ALERT_PREFIX
-from connector.lease import LEASE_DURATION
-from connector.settings import Settings, SettingsError, load_settings
+from connector.runtime.settings import Settings, SettingsError, load_settings
+from connector.storage.lease import LEASE_DURATION
+from connector.storage.log import ALERT_PREFIX
 
 ROOT = Path(__file__).resolve().parents[2]
 INFRA = ROOT / "infra"
@@ -26,7 +26,7 @@ BICEP_FILES = sorted(INFRA.rglob("*.bicep"))
 # The identity-based forms of AzureWebJobsStorage, as the code and the host read them.
 STORAGE_IDENTITY = re.compile(r"^AzureWebJobsStorage__\w+$")
 # Read by the Functions host, not by the connector's settings (the worker's telemetry exporter
-# reads the same two, as the host does: connector/telemetry.py).
+# reads the same two, as the host does: connector/runtime/telemetry.py).
 HOST_SETTINGS_IN_AZURE = {
     "APPLICATIONINSIGHTS_CONNECTION_STRING",
     "APPLICATIONINSIGHTS_AUTHENTICATION_STRING",

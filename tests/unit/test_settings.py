@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from connector.settings import SettingsError, load_settings, setting_names
+from connector.runtime.settings import SettingsError, load_settings, setting_names
 
 ROOT = Path(__file__).resolve().parents[2]
 VALID = {

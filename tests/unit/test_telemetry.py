@@ -7,8 +7,9 @@ from datetime import UTC, datetime
 
 import pytest
 
-from connector.integration_log import Action, Change, LogEntry
-from connector.telemetry import OUTCOMES, TELEMETRY_LOGGER, configure, dimensions, outcome
+from connector.runtime.telemetry import configure
+from connector.storage.dimensions import OUTCOMES, TELEMETRY_LOGGER, dimensions, outcome
+from connector.storage.log import Action, Change, LogEntry
 
 WHEN = datetime(2026, 3, 29, 23, 30, tzinfo=UTC)
 
@@ -97,6 +98,6 @@ def test_a_connection_string_the_exporter_refuses_leaves_telemetry_off(
         telemetry = configure({"APPLICATIONINSIGHTS_CONNECTION_STRING": value})
     assert not telemetry.enabled
     assert not logging.getLogger(TELEMETRY_LOGGER).handlers
-    [warning] = [r for r in caplog.records if r.name == "connector.telemetry"]
+    [warning] = [r for r in caplog.records if r.name == "connector.runtime.telemetry"]
     assert "structured telemetry off" in warning.getMessage()
     assert "not-a-key" not in caplog.text and "acme.example" not in caplog.text

@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from connector.webhook import (
+from connector.lucca.webhook import (
     BadSignature,
     EventKey,
     MalformedEvent,

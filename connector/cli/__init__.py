@@ -1,0 +1,1 @@
+"""The command line (`python -m connector`): one module per command over `common`."""

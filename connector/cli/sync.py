@@ -1,0 +1,180 @@
+"""`python -m connector sync EMPLOYEE_ID [--dry-run]`: sync one employee now, at a terminal.
+
+It runs the same sync as the queue (`SyncService.sync`), under the same per-employee lease, so
+it never races the queue's sync of that employee: when the lease is taken it says so and exits 1
+without reading or writing anything. It prints the plan (each attribute `old → new`), the
+action and the message of the integration log entry the sync wrote, or that entry as JSON with
+`--json`.
+
+`--dry-run` runs the sync in observe mode whatever `CONNECTOR_MODE` says: nothing is written to
+Entra or to the links, and the entry it logs is marked observed. Without it the configured mode
+applies (in observe mode the plan is only logged).
+
+Exit codes: 0 when the sync ended created, updated, unchanged or linked (observed or not);
+1 when it ended otherwise (conflict, creation failed, failed, skipped, …) or the employee is
+busy; 4 when a service failed in a way the sync does not turn into an entry (`main` maps
+`ConnectorError` to 4).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from connector.runtime.build import Clients, build_service
+from connector.runtime.settings import Settings
+from connector.storage.changes import ChangeFeed
+from connector.storage.lease import EmployeeLeases
+from connector.storage.log import Action, Change, LogEntry
+from connector.storage.logquery import ParameterError, parse_employee
+
+if TYPE_CHECKING:
+    from connector.cli.main import Context
+
+# `connector.cli.main` is imported where used, not here: cli.py may import this module at its top.
+
+# The endings of a sync that leave the employee's account as it should be.
+SUCCEEDED = frozenset({Action.CREATED, Action.UPDATED, Action.UNCHANGED, Action.LINKED})
+EMPTY = "(empty)"
+
+EXAMPLES = """\
+examples:
+  python -m connector sync 416 --dry-run   what the sync would change, nothing written
+  python -m connector sync 416             sync employee 416 now
+  python -m connector --settings local.settings.json sync 416 --json
+
+"""
+
+
+def parse_employee_id(text: str) -> str:
+    """A Lucca employee id, required."""
+
+    employee_id = parse_employee(text)
+    if employee_id is None:
+        raise ParameterError("employee: a Lucca employee id is required")
+    return employee_id
+
+
+def add_sync_command(
+    commands: Any, command: Callable[..., argparse.ArgumentParser]
+) -> argparse.ArgumentParser:
+    """Register `sync EMPLOYEE_ID [--dry-run]` with `command` (cli.py's `_command`)."""
+    from connector.cli import main as cli  # noqa: PLC0415
+
+    parser = command(
+        commands,
+        "sync",
+        run_sync,
+        "sync one employee now and print what changed",
+        "Sync one Lucca employee's Entra account now, as a change from Lucca would, and\n"
+        "print the plan (attribute: old → new), the action and the integration log's message.\n"
+        "It takes the employee's lease like the queue does: while another sync of that\n"
+        "employee runs, it says so and exits 1.",
+    )
+    parser.epilog = EXAMPLES + (parser.epilog or "")
+    parser.add_argument(
+        "employee_id",
+        metavar="EMPLOYEE_ID",
+        type=cli._type(parse_employee_id),
+        help="the Lucca employee id (as in the Lucca URL /directory/user/ID)",
+    )
+    parser.add_argument(
+        "--dry-run",
+        action="store_true",
+        help=(
+            "observe mode whatever CONNECTOR_MODE says: plan and log the sync (the entry is "
+            "marked observed), write nothing to Entra"
+        ),
+    )
+    return parser
+
+
+def run_sync(ctx: Context) -> int:
+    """Sync one employee under its lease; print the plan and the outcome."""
+    from connector.cli import main as cli  # noqa: PLC0415
+
+    args = ctx.args
+    employee_id: str = args.employee_id
+    dry_run: bool = args.dry_run
+    settings = ctx.settings()
+    if dry_run:
+        settings = observing(settings)
+    storage = ctx.storage()
+    leases = EmployeeLeases(storage)
+    token = leases.acquire(employee_id)
+    if token is None:
+        return _busy(ctx, employee_id, dry_run=dry_run)
+    try:
+        clients = Clients.from_settings(settings, storage)
+        try:
+            service = build_service(settings, storage, clients, ctx.clock)
+            read_started_at = ctx.clock()
+            entry = service.sync(employee_id)
+        finally:
+            clients.close()
+        if not entry.observed:  # as the queue's worker: events before this read are applied
+            feed = ChangeFeed(storage)
+            feed.mark_applied(employee_id, read_started_at)
+            feed.forget_error(employee_id)
+    finally:
+        leases.release(employee_id, token)
+    if args.json:
+        json.dump(entry.to_json() | {"dry_run": dry_run}, ctx.out, ensure_ascii=False, indent=2)
+        ctx.out.write("\n")
+    else:
+        ctx.out.write(sync_report(entry, dry_run=dry_run))
+    return cli.EXIT_OK if entry.action in SUCCEEDED else cli.EXIT_PROBLEMS
+
+
+def observing(settings: Settings) -> Settings:
+    """The same settings in observe mode (Settings is frozen: a copy)."""
+    return settings.model_copy(update={"CONNECTOR_MODE": "observe"})
+
+
+def _busy(ctx: Context, employee_id: str, *, dry_run: bool) -> int:
+    from connector.cli import main as cli  # noqa: PLC0415
+
+    message = (
+        f"Employee {employee_id} is being synced right now (its lease is taken): nothing was "
+        "done. Try again in a minute."
+    )
+    if ctx.args.json:
+        answer = {"employee_id": employee_id, "busy": True, "message": message, "dry_run": dry_run}
+        json.dump(answer, ctx.out, ensure_ascii=False, indent=2)
+        ctx.out.write("\n")
+    ctx.err.write(f"connector: {message}\n")
+    return cli.EXIT_PROBLEMS
+
+
+def show(value: str | None) -> str:
+    """A value as the plan shows it: `(empty)` for none."""
+    return EMPTY if value is None or value == "" else value
+
+
+def change_line(change: Change) -> str:
+    """`attribute: old → new`."""
+    return f"{change.attribute}: {show(change.old)} → {show(change.new)}"
+
+
+def sync_report(entry: LogEntry, *, dry_run: bool) -> str:
+    """The plan and the outcome, for a terminal."""
+    if dry_run:
+        heading = " (dry run: observe mode, nothing written to Entra)"
+    elif entry.observed:
+        heading = " (CONNECTOR_MODE is observe: the plan was only logged, nothing written to Entra)"
+    else:
+        heading = ""
+    lines = [f"Employee {entry.employee_id}{heading}"]
+    if entry.object_id:
+        lines.append(f"Account: {entry.object_id}")
+    if entry.changes:
+        lines.append("Plan:")
+        lines.extend(f"  {change_line(c)}" for c in entry.changes)
+    else:
+        lines.append("Plan: no attribute to change")
+    label = "Would be" if entry.observed else "Result"
+    lines.append(f"{label}: {entry.action.value}")
+    lines.append(" ".join(entry.message.split()))
+    return "\n".join(lines) + "\n"

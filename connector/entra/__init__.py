@@ -1,0 +1,2 @@
+"""Microsoft Entra ID through Microsoft Graph: the client and the directory facade (imports
+core)."""

@@ -1,0 +1,433 @@
+"""The Entra directory as the sync sees it: a synchronous facade over the async msgraph-sdk."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import json
+import re
+import threading
+import time
+from collections.abc import Callable, Coroutine, Mapping
+from dataclasses import dataclass, replace
+from typing import Any, Final, Literal, TypeVar, get_args
+from urllib.parse import quote
+
+import httpx
+from azure.core.credentials import TokenCredential
+from azure.core.exceptions import ClientAuthenticationError
+from kiota_abstractions.api_error import APIError
+from kiota_abstractions.base_request_configuration import RequestConfiguration
+from msgraph.generated.domains.domains_request_builder import DomainsRequestBuilder
+from msgraph.generated.models.o_data_errors.o_data_error import ODataError
+from msgraph.generated.models.password_profile import PasswordProfile
+from msgraph.generated.models.reference_update import ReferenceUpdate
+from msgraph.generated.models.user import User
+from msgraph.generated.users.item.user_item_request_builder import UserItemRequestBuilder
+from msgraph.generated.users.users_request_builder import UsersRequestBuilder
+
+from connector.core.errors import (
+    Conflict,
+    ConnectorError,
+    Denied,
+    Invalid,
+    NotFound,
+    Throttled,
+    Transient,
+)
+from connector.entra.graph import (
+    GRAPH_SCOPE,
+    build_client,
+    retry_after_seconds,
+)
+
+T = TypeVar("T")
+FindBy = Literal["employeeId", "mail", "userPrincipalName"]
+FIND_BY: Final = frozenset(get_args(FindBy))
+# Graph wire name → DirectoryUser field (the SDK's `User` attribute of the same name); the keys,
+# in this order, are the `$select` of every read.
+USER_FIELDS: Final = {
+    "id": "id",
+    "userPrincipalName": "user_principal_name",
+    "mail": "mail",
+    "givenName": "given_name",
+    "surname": "surname",
+    "displayName": "display_name",
+    "department": "department",
+    "jobTitle": "job_title",
+    "employeeId": "employee_id",
+    "accountEnabled": "account_enabled",
+    "userType": "user_type",
+    "onPremisesSyncEnabled": "on_premises_sync_enabled",
+    "companyName": "company_name",
+    "officeLocation": "office_location",
+    "usageLocation": "usage_location",
+    "employeeType": "employee_type",
+}
+USER_SELECT: Final = tuple(USER_FIELDS)
+WRITABLE: Final = frozenset(
+    {
+        "accountEnabled", "displayName", "givenName", "surname", "mail", "userPrincipalName",
+        "mailNickname", "department", "jobTitle", "employeeId", "companyName",
+        "officeLocation", "usageLocation", "employeeType",
+        # Written (never read) with LIFECYCLE_DATES: reading them needs a permission more.
+        "employeeHireDate", "employeeLeaveDateTime",
+    }
+)  # fmt: skip
+DOMAIN_SELECT: Final = ("id", "isVerified", "isDefault", "authenticationType")
+DEFAULT_RETRY_AFTER: Final = 30.0
+DOMAINS_TTL: Final = 3600.0
+LIST_PAGE_SIZE: Final = 100  # what Graph gives a page of users when the manager is expanded
+_CONFLICT = re.compile(r"same value for property (\w+) already exists")
+
+
+@dataclass(frozen=True, kw_only=True)
+class DirectoryUser:
+    """An Entra user, as read with `USER_SELECT`."""
+
+    id: str
+    user_principal_name: str | None = None
+    mail: str | None = None
+    given_name: str | None = None
+    surname: str | None = None
+    display_name: str | None = None
+    department: str | None = None
+    job_title: str | None = None
+    employee_id: str | None = None
+    account_enabled: bool | None = None
+    user_type: str | None = None
+    on_premises_sync_enabled: bool | None = None
+    company_name: str | None = None
+    office_location: str | None = None
+    usage_location: str | None = None
+    employee_type: str | None = None
+    # Read with the user by `get_user` (one request instead of two); unknown otherwise.
+    manager_known: bool = False
+    manager_id: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class Domain:
+    """A domain of the tenant: `authentication_type` is "Managed" or "Federated"."""
+
+    id: str
+    is_verified: bool
+    is_default: bool
+    authentication_type: str
+
+
+def translate_error(err: Exception) -> ConnectorError | None:
+    """The connector's error for a Graph, transport or credential failure; None if not one."""
+    if isinstance(err, httpx.TransportError):  # refused, reset, timed out, TLS
+        message = f"Microsoft Graph could not be reached ({type(err).__name__}: {err})"
+        return Transient(message, service="graph")
+    if isinstance(err, TimeoutError):  # the facade's own deadline
+        return Transient("Microsoft Graph did not answer in time", service="graph")
+    if isinstance(err, ClientAuthenticationError):
+        first_line = str(err.message or "").splitlines()[0:1]
+        message = (
+            "could not get a token for Microsoft Graph: check the Function App's managed "
+            f"identity (or the local credentials) ({type(err).__name__}: {''.join(first_line)})"
+        )
+        return Denied(message, service="graph", code="AuthenticationFailed")
+    if not isinstance(err, APIError):
+        return None
+    status, headers = err.response_status_code, err.response_headers
+    main = err.error if isinstance(err, ODataError) else None
+    code = main.code if main else None
+    message = (main.message if main else None) or err.message or f"HTTP {status}"
+    inner = main.inner_error if main else None
+    request_id = inner.request_id if inner else None
+    if request_id is None and headers:
+        request_id = next((v for k, v in headers.items() if k.lower() == "request-id"), None)
+    if status == 429:
+        wait = retry_after_seconds(headers)
+        retry_after = DEFAULT_RETRY_AFTER if wait is None else wait
+        return Throttled(
+            message, retry_after=retry_after, service="graph", code=code, request_id=request_id
+        )
+    kind: type[ConnectorError] = Invalid
+    if status is None or (status >= 500 and status != 501):
+        kind = Transient
+    elif status == 404:
+        kind = NotFound
+    elif status in (401, 403):
+        kind = Denied
+    else:
+        targets = (
+            [d.target for d in (main.details or []) if d.code == "ObjectConflict"] if main else []
+        )
+        found = _CONFLICT.search(message)
+        if targets or found or status == 409:
+            kind, code = Conflict, "ObjectConflict"
+            prop = targets[0] if targets else found.group(1) if found else None
+            if prop and prop not in message:
+                message = f"{message} (property {prop})"
+    return kind(message, service="graph", status=status, code=code, request_id=request_id)
+
+
+class GraphDirectory:
+    """Entra users, managers and domains through Microsoft Graph; safe to call from any thread.
+
+    One private event loop runs in a daemon thread and owns the one `GraphServiceClient` (and
+    its httpx connection pool); each public method submits a coroutine to it and waits.
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        credential: TokenCredential | None = None,
+        owns_credential: bool = False,
+        max_retries: int = 3,
+        max_wait: float = 5.0,
+        timeout: float = 30.0,
+        domains_ttl: float = DOMAINS_TTL,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._base_url = base_url.rstrip("/")
+        self._credential = credential
+        self._owns_credential = owns_credential  # closed with the directory
+        self._client, self._http = build_client(
+            self._base_url, credential, max_retries=max_retries, max_wait=max_wait, timeout=timeout
+        )
+        # A backstop only: each attempt is bounded by `timeout`, each wait by `max_wait`.
+        self._call_timeout = (timeout + max_wait + 3.0) * (max_retries + 1)
+        self._domains_ttl, self._clock = domains_ttl, clock
+        self._domains: tuple[float, tuple[Domain, ...]] | None = None
+        self._domains_lock = threading.Lock()
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(
+            target=self._loop.run_forever, name="graph-directory", daemon=True
+        )
+        self._thread.start()
+
+    # -- life cycle -------------------------------------------------------------------------
+    def close(self) -> None:
+        """Close the HTTP connections, stop the loop (and close a credential it made)."""
+        if self._loop.is_closed():
+            return
+        try:
+            asyncio.run_coroutine_threadsafe(self._http.aclose(), self._loop).result(5)
+        finally:
+            self._loop.call_soon_threadsafe(self._loop.stop)
+            self._thread.join(5)
+            self._loop.close()
+            close = getattr(self._credential, "close", None)
+            if self._owns_credential and close is not None:
+                close()
+
+    def __enter__(self) -> GraphDirectory:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _run(self, coro: Coroutine[Any, Any, T]) -> T:
+        """Run `coro` on the directory's loop; every failure leaves as the connector's error."""
+        if threading.current_thread() is self._thread or self._loop.is_closed():
+            coro.close()
+            raise RuntimeError("GraphDirectory is closed or called from its own loop")
+        future = asyncio.run_coroutine_threadsafe(coro, self._loop)
+        try:
+            return future.result(self._call_timeout)
+        except Exception as err:
+            future.cancel()
+            error = translate_error(err)
+            if error is None:
+                raise
+            raise error from err
+
+    # -- users ------------------------------------------------------------------------------
+    def get_user(self, object_id: str) -> DirectoryUser | None:
+        """The user with this object id (or UPN), with its manager's id, or None."""
+        query = UserItemRequestBuilder.UserItemRequestBuilderGetQueryParameters(
+            select=list(USER_SELECT), expand=["manager($select=id)"]
+        )
+        request = self._client.users.by_user_id(object_id).get(
+            request_configuration=RequestConfiguration(query_parameters=query)
+        )
+        try:
+            user = self._run(request)
+        except NotFound:
+            return None
+        return None if user is None else _with_manager(user)
+
+    def find_users(self, prop: FindBy, value: str) -> list[DirectoryUser]:
+        """Every user whose `prop` equals `value` (Graph compares case-insensitively)."""
+        if prop not in FIND_BY:
+            raise ValueError(f"cannot look users up by {prop!r}")
+        literal = value.replace("'", "''")  # OData: a quote inside a literal is doubled
+        query = UsersRequestBuilder.UsersRequestBuilderGetQueryParameters(
+            filter=f"{prop} eq '{literal}'", select=list(USER_SELECT)
+        )
+        return self._run(self._users(RequestConfiguration(query_parameters=query)))
+
+    def list_users(self) -> list[DirectoryUser]:
+        """Every user of the tenant with `USER_SELECT` and the manager's id, in pages of
+        `LIST_PAGE_SIZE` (Graph returns at most 100 directory objects a page with `$expand`)."""
+        query = UsersRequestBuilder.UsersRequestBuilderGetQueryParameters(
+            select=list(USER_SELECT), expand=["manager($select=id)"], top=LIST_PAGE_SIZE
+        )
+        config = RequestConfiguration(query_parameters=query)
+        return self._run(self._users(config, managers=True))
+
+    async def _users(
+        self,
+        config: RequestConfiguration[UsersRequestBuilder.UsersRequestBuilderGetQueryParameters],
+        *,
+        managers: bool = False,
+    ) -> list[DirectoryUser]:
+        """Every page of a users query; `managers` when the query expands the manager."""
+        page = await self._client.users.get(request_configuration=config)
+        found: list[DirectoryUser] = []
+        while page is not None:
+            for user in page.value or []:
+                found.append(_with_manager(user) if managers else _to_user(user))
+            if not page.odata_next_link:
+                break
+            page = await self._client.users.with_url(page.odata_next_link).get()
+        return found
+
+    def create_user(self, properties: Mapping[str, object], password: str) -> DirectoryUser:
+        """Create a user (Graph wire names), who must change `password` at first sign-in."""
+        body = _user_body(properties)
+        body.password_profile = PasswordProfile(
+            password=password, force_change_password_next_sign_in=True
+        )
+        created = self._run(self._client.users.post(body))
+        if created is None or created.id is None:
+            raise Transient(
+                "Microsoft Graph answered the creation without the user", service="graph"
+            )
+        # The answer holds only Graph's default properties: the rest is what was just written.
+        sent: dict[str, Any] = {
+            USER_FIELDS[k]: v for k, v in properties.items() if k in USER_FIELDS
+        }
+        return replace(_to_user(created), **sent, user_type=created.user_type or "Member")
+
+    def update_user(self, object_id: str, properties: Mapping[str, object]) -> None:
+        """PATCH exactly the given properties (wire names); a None value clears one."""
+        if properties:
+            self._run(self._client.users.by_user_id(object_id).patch(_user_body(properties)))
+
+    def revoke_sessions(self, object_id: str) -> None:
+        """Invalidate the user's refresh tokens and session cookies."""
+        self._run(self._client.users.by_user_id(object_id).revoke_sign_in_sessions.post())
+
+    # -- manager ----------------------------------------------------------------------------
+    def manager_id(self, object_id: str) -> str | None:
+        """The object id of the user's manager, or None; NotFound if the user is gone."""
+        # One read that tells "no manager" (no `manager`) from "no such user" (404), which
+        # GET /users/{id}/manager answers alike.
+        query = UserItemRequestBuilder.UserItemRequestBuilderGetQueryParameters(
+            select=["id"], expand=["manager($select=id)"]
+        )
+        user = self._run(
+            self._client.users.by_user_id(object_id).get(
+                request_configuration=RequestConfiguration(query_parameters=query)
+            )
+        )
+        manager = user.manager if user is not None else None
+        return manager.id if manager is not None else None
+
+    def set_manager(self, object_id: str, manager_object_id: str) -> None:
+        """Make `manager_object_id` the user's manager."""
+        reference = ReferenceUpdate(
+            odata_id=f"{self._base_url}/users/{quote(manager_object_id, safe='')}"
+        )
+        self._run(self._client.users.by_user_id(object_id).manager.ref.put(reference))
+
+    def remove_manager(self, object_id: str) -> None:
+        """Remove the user's manager; having none already is fine."""
+        with contextlib.suppress(NotFound):
+            self._run(self._client.users.by_user_id(object_id).manager.ref.delete())
+
+    # -- tenant -----------------------------------------------------------------------------
+    def domains(self) -> list[Domain]:
+        """The tenant's domains, read at most once per `domains_ttl` seconds."""
+        with self._domains_lock:
+            if self._domains is None or self._clock() >= self._domains[0]:
+                query = DomainsRequestBuilder.DomainsRequestBuilderGetQueryParameters(
+                    select=list(DOMAIN_SELECT)
+                )
+                page = self._run(
+                    self._client.domains.get(
+                        request_configuration=RequestConfiguration(query_parameters=query)
+                    )
+                )
+                found = tuple(
+                    Domain(
+                        id=str(d.id),
+                        is_verified=bool(d.is_verified),
+                        is_default=bool(d.is_default),
+                        authentication_type=d.authentication_type or "",
+                    )
+                    for d in (page.value if page is not None else None) or []
+                )
+                self._domains = (self._clock() + self._domains_ttl, found)
+            return list(self._domains[1])
+
+    def granted_roles(self) -> frozenset[str] | None:
+        """The application roles in the Graph token (`roles`); None without a credential."""
+        if self._credential is None:
+            return None
+        return _roles_claim(self._run(_token(self._credential)))
+
+    def token_claims(self) -> dict[str, Any] | None:
+        """The Graph token's claims, read without verifying them; None without a credential or
+        when the token is not a JWT. The doctor tells the connector's application token
+        (`roles`) from a person's (`scp`: an `az login`). Never the token itself."""
+        if self._credential is None:
+            return None
+        return _claims(self._run(_token(self._credential)))
+
+
+async def _token(credential: TokenCredential) -> str:
+    """A Graph token, asked as the SDK asks (scope, CAE) so azure-identity's cache serves it."""
+    return credential.get_token(GRAPH_SCOPE, enable_cae=True).token
+
+
+def _to_user(user: User) -> DirectoryUser:
+    """The SDK's `User` as a DirectoryUser."""
+    return DirectoryUser(**{field: getattr(user, field) for field in USER_FIELDS.values()})
+
+
+def _with_manager(user: User) -> DirectoryUser:
+    """A user read with `$expand=manager($select=id)`: its manager is known."""
+    manager = user.manager.id if user.manager is not None else None
+    return replace(_to_user(user), manager_known=True, manager_id=manager)
+
+
+def _user_body(properties: Mapping[str, object]) -> User:
+    """A `User` body carrying exactly `properties`, None values as JSON null."""
+    unknown = sorted(set(properties) - WRITABLE)
+    if unknown:
+        raise ValueError(f"not a user property the connector writes: {', '.join(unknown)}")
+    # The SDK's typed fields are skipped when None, so a property to clear would silently
+    # drop out of the PATCH; `additional_data` is written as given, None as null.
+    return User(additional_data=dict(properties))
+
+
+def _roles_claim(token: str) -> frozenset[str] | None:
+    """The `roles` claim of a JWT, read without verifying it; None if it is not a JWT."""
+    try:
+        payload = token.split(".")[1]
+        claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    except (IndexError, ValueError):  # binascii.Error and UnicodeDecodeError are ValueErrors
+        return None
+    roles = claims.get("roles", []) if isinstance(claims, dict) else None
+    if not isinstance(roles, list):
+        return None
+    return frozenset(str(role) for role in roles)
+
+
+def _claims(token: str) -> dict[str, Any] | None:
+    """The claims of a JWT, read without verifying it; None if it is not a JWT."""
+    try:
+        payload = token.split(".")[1]
+        claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    except (IndexError, ValueError):  # binascii.Error and UnicodeDecodeError are ValueErrors
+        return None
+    return claims if isinstance(claims, dict) else None

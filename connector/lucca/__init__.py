@@ -1,0 +1,1 @@
+"""Lucca: its documents, its API client and its webhook signature and envelope (imports core)."""

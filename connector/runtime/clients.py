@@ -1,0 +1,112 @@
+"""The Lucca, Graph and ACS clients from the settings: which instance, which credential, and
+which Lucca OAuth scopes each use asks for."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+from connector.domain.mapping import Need, needs_of, owned
+from connector.entra.directory import GraphDirectory
+from connector.entra.graph import check_base_url, is_loopback
+from connector.lucca.client import (
+    BASE_SCOPES,
+    ESTABLISHMENT_SCOPE,
+    EVENTS_SCOPE,
+    LEGAL_ENTITY_SCOPE,
+    WEBHOOK_WRITE_SCOPE,
+    LuccaClient,
+)
+from connector.runtime.identity import azure_credential
+from connector.runtime.settings import Settings, SettingsError, acs_connection_parts
+from connector.storage.ratelimit import LuccaRateLimiter
+from connector.storage.tables import Storage
+
+if TYPE_CHECKING:
+    from connector.notify.sender import AcsMailer
+
+
+def sync_scopes(settings: Settings) -> tuple[str, ...]:
+    """What the sync's token asks for: the base scopes, and the legal entities and
+    establishments only when an owned attribute or the leavers' time zone reads them."""
+    needs = needs_of(owned(settings.sync_attributes))
+    scopes = list(BASE_SCOPES)
+    if Need.LEGAL_ENTITY in needs:
+        scopes.append(LEGAL_ENTITY_SCOPE)
+    if Need.ESTABLISHMENT in needs or settings.LEAVER_TIME_ZONE == "establishment":
+        scopes.append(ESTABLISHMENT_SCOPE)
+    return tuple(scopes)
+
+
+def organisation_kinds(settings: Settings) -> tuple[str, ...]:
+    """The Lucca collections the reconciliation reads whole (a page of 100 a request, cached by
+    the client) because the plan needs an item of them for many employees."""
+    needs = needs_of(owned(settings.sync_attributes))
+    kinds = []
+    if Need.DEPARTMENT in needs:
+        kinds.append("departments")
+    if Need.LEGAL_ENTITY in needs:
+        kinds.append("legal-entities")
+    if Need.ESTABLISHMENT in needs or settings.LEAVER_TIME_ZONE == "establishment":
+        kinds.append("business-establishments")
+    return tuple(kinds)
+
+
+def catch_up_scopes(settings: Settings) -> tuple[str, ...]:
+    """The scopes the catch-up's token asks for: events, and the endpoint when one is set."""
+    if settings.LUCCA_WEBHOOK_ENDPOINT_ID:
+        return (EVENTS_SCOPE, WEBHOOK_WRITE_SCOPE)
+    return (EVENTS_SCOPE,)
+
+
+def lucca_client(
+    settings: Settings, storage: Storage, scopes: Iterable[str] | None = None
+) -> LuccaClient:
+    """A client for the configured Lucca instance, sharing the limiter in `storage`; its token
+    asks for `scopes` (the webhook commands, the catch-up), else for the sync's."""
+    return LuccaClient(
+        base_url=str(settings.LUCCA_BASE_URL),
+        token_url=str(settings.LUCCA_TOKEN_URL),
+        client_id=settings.LUCCA_CLIENT_ID,
+        client_secret=settings.LUCCA_CLIENT_SECRET.get_secret_value(),
+        scopes=sync_scopes(settings) if scopes is None else scopes,
+        limiter=LuccaRateLimiter(
+            storage,
+            per_minute=settings.LUCCA_MAX_RPM,
+            window_seconds=settings.LUCCA_RATE_WINDOW_SECONDS,
+        ),
+    )
+
+
+def graph_directory(settings: Settings) -> GraphDirectory:
+    """The directory for `GRAPH_BASE_URL`: anonymous on a loopback sandbox, else a token."""
+    base_url = str(settings.GRAPH_BASE_URL).rstrip("/")
+    anonymous = urlsplit(base_url).scheme == "http" and is_loopback(base_url)
+    try:
+        check_base_url(base_url, anonymous=anonymous)
+    except ValueError as err:
+        raise SettingsError(f"setting GRAPH_BASE_URL is malformed: {err}") from None
+    credential = None if anonymous else azure_credential(settings.AZURE_CLIENT_ID)
+    return GraphDirectory(base_url, credential=credential, owns_credential=True)
+
+
+def acs_mailer(settings: Settings) -> AcsMailer:
+    """A client on `ACS_CONNECTION_STRING` (its key), or on `ACS_ENDPOINT` with the managed
+    identity (Entra ID token for `https://communication.azure.com`)."""
+    # Imported here: only the notification timer pays for the email client.
+    from azure.communication.email import EmailClient  # noqa: PLC0415
+    from azure.core.credentials import AzureKeyCredential  # noqa: PLC0415
+
+    from connector.notify.sender import AcsMailer  # noqa: PLC0415
+
+    options: dict[str, Any] = {"retry_total": 0}
+    if settings.ACS_CONNECTION_STRING is not None:
+        endpoint, key = acs_connection_parts(settings.ACS_CONNECTION_STRING.get_secret_value())
+        client = EmailClient(endpoint, AzureKeyCredential(key), **options)
+    elif settings.ACS_ENDPOINT is not None:
+        credential = azure_credential(settings.AZURE_CLIENT_ID)
+        client = EmailClient(str(settings.ACS_ENDPOINT).rstrip("/"), credential, **options)
+    else:  # the settings refuse recipients without one of the two
+        raise ValueError("ACS_ENDPOINT or ACS_CONNECTION_STRING is needed to send emails")
+    return AcsMailer(client, sender=settings.NOTIFY_SENDER, recipients=settings.notify_recipients)

@@ -1,0 +1,390 @@
+"""The connector's settings: app settings (environment variables) validated once at start-up."""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import re
+from collections.abc import Mapping
+from typing import Annotated, Literal
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import (
+    AnyHttpUrl,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from connector.domain.mapping import DEFAULT_ATTRIBUTES, owned
+
+KEY_VAULT_REFERENCE = re.compile(r"^\s*@Microsoft\.KeyVault\(", re.IGNORECASE)
+EMAIL_ADDRESS = re.compile(r"[^@\s,;<>]+@[^@\s,;<>]+\.[^@\s,;<>]+")
+
+# The identity-based forms of AzureWebJobsStorage, as the Functions host reads them:
+# https://learn.microsoft.com/azure/azure-functions/functions-reference#connecting-to-host-storage-with-an-identity
+STORAGE_IDENTITY_SETTINGS = (
+    "AzureWebJobsStorage__accountName",
+    "AzureWebJobsStorage__tableServiceUri",
+    "AzureWebJobsStorage__queueServiceUri",
+    "AzureWebJobsStorage__credential",
+    "AzureWebJobsStorage__clientId",
+)
+
+PositiveSeconds = Annotated[int, Field(ge=0, le=3600)]
+
+
+class SettingsError(Exception):
+    """A setting is missing or malformed; the message names it, never its value."""
+
+
+class Settings(BaseSettings):
+    """Every app setting the connector reads, with its default."""
+
+    model_config = SettingsConfigDict(case_sensitive=True, extra="ignore", frozen=True)
+
+    LUCCA_BASE_URL: AnyHttpUrl
+    LUCCA_TOKEN_URL: AnyHttpUrl = AnyHttpUrl(
+        "https://accounts.world.luccasoftware.com/connect/token"
+    )
+    LUCCA_CLIENT_ID: str = Field(min_length=1)
+    LUCCA_CLIENT_SECRET: SecretStr
+    LUCCA_WEBHOOK_SECRET: SecretStr
+    LUCCA_WEBHOOK_SECRET_PREVIOUS: SecretStr | None = None
+    GRAPH_BASE_URL: AnyHttpUrl = AnyHttpUrl("https://graph.microsoft.com/v1.0")
+    AZURE_CLIENT_ID: str | None = None
+
+    AzureWebJobsStorage: SecretStr | None = None
+    AzureWebJobsStorage__accountName: str | None = None
+    AzureWebJobsStorage__tableServiceUri: AnyHttpUrl | None = None
+    AzureWebJobsStorage__queueServiceUri: AnyHttpUrl | None = None
+    AzureWebJobsStorage__credential: Literal["managedidentity"] | None = None
+    AzureWebJobsStorage__clientId: str | None = None
+
+    LEAVER_TIME_ZONE: str = "Europe/Paris"
+    MAX_SUDDEN_DEACTIVATIONS: int = Field(default=20, ge=0)
+    CONNECTOR_MODE: Literal["apply", "observe"] = "apply"
+    SYNC_DELAY_SECONDS: PositiveSeconds = 10
+    SYNC_ATTRIBUTES: str = ",".join(DEFAULT_ATTRIBUTES)
+    SYNC_UPN: bool = False
+    CONTRACT_GAP_DAYS: int = Field(default=0, ge=0, le=366)
+    ENABLE_DAYS_BEFORE_START: int = Field(default=0, ge=0, le=60)
+    SCHEDULE_TIMER: str = "0 */5 * * * *"
+    REVOKE_SESSIONS: bool = True
+    RELEASE_HELD_RUN: str = ""
+    LIFECYCLE_DATES: bool = False
+    LUCCA_MAX_RPM: int = Field(default=30, ge=1, le=50)
+    LUCCA_RATE_WINDOW_SECONDS: float = Field(default=60.0, gt=0, le=60)
+
+    NOTIFY_RECIPIENTS: str = ""
+    NOTIFY_SENDER: str = ""
+    ACS_ENDPOINT: AnyHttpUrl | None = None
+    ACS_CONNECTION_STRING: SecretStr | None = None
+    NOTIFY_LANGUAGE: Literal["en", "fr"] = "en"
+    LUCCA_EMPLOYEE_URL_TEMPLATE: str = "{base}/directory/user/{id}"
+    NOTIFY_MAX_PER_MINUTE: int = Field(default=5, ge=1, le=10_000)
+    NOTIFY_MAX_PER_HOUR: int = Field(default=10, ge=1, le=1_000_000)
+    NOTIFY_MAX_ATTEMPTS: int = Field(default=5, ge=1, le=50)
+    NOTIFY_TIMER: str = "30 * * * * *"
+    NOTIFY_DAILY_DIGEST: str = ""
+
+    LOG_RETENTION_DAYS: int = Field(default=400, ge=30, le=3650)
+    HOUSEKEEPING_TIMER: str = "0 30 3 * * *"
+    # The catch-up (connector/flows/catchup.py): NCRONTAB with seconds, six fields.
+    CATCHUP_TIMER: str = Field(default="0 */15 * * * *", pattern=r"^\S+( \S+){5}$")
+    # The id `python -m connector webhook register` prints; empty: no endpoint status check.
+    LUCCA_WEBHOOK_ENDPOINT_ID: str = Field(default="", pattern=r"^[A-Za-z0-9._-]{0,128}$")
+    # The nightly reconciliation (connector/flows/nightly.py): a local time HH:MM, empty for off.
+    RECONCILE_AT: str = Field(default="02:00", pattern=r"^(([01]\d|2[0-3]):[0-5]\d)?$")
+    RECONCILE_TIMER: str = Field(default="0 0 * * * *", pattern=r"^\S+( \S+){5}$")
+    RECONCILE_MAX_CHANGES: int = Field(default=50, ge=0)
+    RECONCILE_LEFT_DAYS: int = Field(default=30, ge=0, le=366)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Read only what `load_settings` passes in, so one mapping is the single source."""
+        return (init_settings,)
+
+    @field_validator("LUCCA_WEBHOOK_SECRET", "LUCCA_CLIENT_SECRET")
+    @classmethod
+    def _not_empty(cls, value: SecretStr) -> SecretStr:
+        if not value.get_secret_value().strip():
+            raise ValueError("must not be empty")
+        return value
+
+    @field_validator("LUCCA_WEBHOOK_SECRET_PREVIOUS")
+    @classmethod
+    def _empty_is_unset(cls, value: SecretStr | None) -> SecretStr | None:
+        return None if value is None or not value.get_secret_value().strip() else value
+
+    @field_validator(
+        "ACS_ENDPOINT",
+        "AzureWebJobsStorage__accountName",
+        "AzureWebJobsStorage__tableServiceUri",
+        "AzureWebJobsStorage__queueServiceUri",
+        "AzureWebJobsStorage__credential",
+        "AzureWebJobsStorage__clientId",
+        mode="before",
+    )
+    @classmethod
+    def _empty_is_none(cls, value: object) -> object:
+        # An optional setting left empty (as local.settings.json.example has them) is unset.
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("AZURE_CLIENT_ID")
+    @classmethod
+    def _blank_is_unset(cls, value: str | None) -> str | None:
+        return value.strip() or None if value is not None else None
+
+    @field_validator("AzureWebJobsStorage")
+    @classmethod
+    def _connection_string(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None:
+            return None
+        text = value.get_secret_value().strip()
+        if text.lower() == "usedevelopmentstorage=true":
+            return value
+        parts = dict(part.split("=", 1) for part in text.split(";") if "=" in part and part.strip())
+        has_account = "AccountName" in parts and (
+            "AccountKey" in parts or "SharedAccessSignature" in parts
+        )
+        has_endpoints = "TableEndpoint" in parts and "QueueEndpoint" in parts
+        if not (has_account or has_endpoints):
+            raise ValueError(
+                "must be a storage connection string (AccountName and AccountKey, or "
+                "TableEndpoint and QueueEndpoint) or UseDevelopmentStorage=true"
+            )
+        return value
+
+    @field_validator("GRAPH_BASE_URL")
+    @classmethod
+    def _https_unless_loopback(cls, value: AnyHttpUrl) -> AnyHttpUrl:
+        if value.scheme != "https" and not _is_loopback(value.host or ""):
+            raise ValueError("must be an https:// URL (http:// only for a sandbox on loopback)")
+        return value
+
+    @field_validator("NOTIFY_RECIPIENTS")
+    @classmethod
+    def _addresses(cls, value: str) -> str:
+        for address in email_addresses(value):
+            if not EMAIL_ADDRESS.fullmatch(address):
+                raise ValueError("must be email addresses separated by commas")
+        return value
+
+    @field_validator("NOTIFY_SENDER")
+    @classmethod
+    def _sender(cls, value: str) -> str:
+        if value.strip() and not EMAIL_ADDRESS.fullmatch(value.strip()):
+            raise ValueError("must be an email address of the linked sending domain")
+        return value.strip()
+
+    @field_validator("ACS_ENDPOINT")
+    @classmethod
+    def _acs_endpoint(cls, value: AnyHttpUrl | None) -> AnyHttpUrl | None:
+        if value is not None and value.scheme != "https" and not _is_loopback(value.host or ""):
+            raise ValueError(
+                "must be an https:// URL (http:// only for a test endpoint on loopback)"
+            )
+        return value
+
+    @field_validator("ACS_CONNECTION_STRING")
+    @classmethod
+    def _acs_connection_string(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or not value.get_secret_value().strip():
+            return None
+        endpoint, _key = acs_connection_parts(value.get_secret_value())
+        host = urlsplit(endpoint).hostname or ""
+        if not endpoint.startswith("https://") and not _is_loopback(host):
+            raise ValueError(
+                "must be endpoint=https://…;accesskey=… (http:// only for a test endpoint on "
+                "loopback)"
+            )
+        return value
+
+    @field_validator("LUCCA_EMPLOYEE_URL_TEMPLATE")
+    @classmethod
+    def _employee_url(cls, value: str) -> str:
+        try:
+            example = value.format(base="https://acme.ilucca.net", id="416")
+        except (KeyError, IndexError, ValueError):
+            raise ValueError("may use only the placeholders {base} and {id}") from None
+        if "{id}" not in value or not example.startswith(("https://", "http://")):
+            raise ValueError(
+                "must be an address containing {id}, such as {base}/directory/user/{id}"
+            )
+        return value
+
+    @field_validator("NOTIFY_DAILY_DIGEST")
+    @classmethod
+    def _daily_time(cls, value: str) -> str:
+        value = value.strip()
+        if value and not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d", value):
+            raise ValueError("must be empty (off) or a local time HH:MM such as 07:30")
+        return value
+
+    @field_validator("SYNC_ATTRIBUTES")
+    @classmethod
+    def _known_attributes(cls, value: str) -> str:
+        owned(attribute_names(value))
+        return value
+
+    @field_validator("LEAVER_TIME_ZONE")
+    @classmethod
+    def _known_time_zone(cls, value: str) -> str:
+        if value == "establishment":
+            return value
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                "must be an IANA time zone such as Europe/Paris, or 'establishment'"
+            ) from None
+        return value
+
+    @model_validator(mode="after")
+    def _storage_is_configured(self) -> Settings:
+        identity = (
+            self.AzureWebJobsStorage__accountName
+            or self.AzureWebJobsStorage__tableServiceUri
+            or self.AzureWebJobsStorage__queueServiceUri
+        )
+        if self.AzureWebJobsStorage is None and not identity:
+            raise ValueError(
+                "AzureWebJobsStorage is missing: set it to a connection string, or set "
+                "AzureWebJobsStorage__accountName (or __tableServiceUri and __queueServiceUri) "
+                "for the managed identity"
+            )
+        if self.AzureWebJobsStorage is None and not self.AzureWebJobsStorage__accountName:
+            missing = [
+                name
+                for name in (
+                    "AzureWebJobsStorage__tableServiceUri",
+                    "AzureWebJobsStorage__queueServiceUri",
+                )
+                if getattr(self, name) is None
+            ]
+            if missing:
+                raise ValueError(f"{missing[0]} is missing: the identity-based form needs it")
+        return self
+
+    @model_validator(mode="after")
+    def _notifications_can_be_sent(self) -> Settings:
+        if not self.notify_recipients:
+            return self
+        if not self.NOTIFY_SENDER:
+            raise ValueError(
+                "NOTIFY_SENDER is missing: NOTIFY_RECIPIENTS is set, so emails need a sender "
+                "address of the domain linked to Azure Communication Services"
+            )
+        if self.ACS_ENDPOINT is None and self.ACS_CONNECTION_STRING is None:
+            raise ValueError(
+                "ACS_ENDPOINT is missing: NOTIFY_RECIPIENTS is set, so emails need the "
+                "Communication Services endpoint (with the managed identity), or "
+                "ACS_CONNECTION_STRING"
+            )
+        return self
+
+    @property
+    def notify_recipients(self) -> tuple[str, ...]:
+        """Who gets the emails; empty: no emails at all."""
+        return email_addresses(self.NOTIFY_RECIPIENTS)
+
+    @property
+    def webhook_secrets(self) -> tuple[str, ...]:
+        """The current signing secret, then the previous one while a rotation is under way."""
+        secrets = [self.LUCCA_WEBHOOK_SECRET.get_secret_value()]
+        if self.LUCCA_WEBHOOK_SECRET_PREVIOUS is not None:
+            secrets.append(self.LUCCA_WEBHOOK_SECRET_PREVIOUS.get_secret_value())
+        return tuple(secrets)
+
+    @property
+    def sync_attributes(self) -> tuple[str, ...]:
+        """The attributes the connector owns, as `SYNC_ATTRIBUTES` names them."""
+        return attribute_names(self.SYNC_ATTRIBUTES)
+
+
+def _is_loopback(host: str) -> bool:
+    """localhost, 127.0.0.0/8 or ::1."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def email_addresses(value: str) -> tuple[str, ...]:
+    """`a@x.fr, b@x.fr` → ("a@x.fr", "b@x.fr")."""
+    return tuple(part.strip() for part in value.split(",") if part.strip())
+
+
+def acs_connection_parts(value: str) -> tuple[str, str]:
+    """(endpoint, access key) of `endpoint=…;accesskey=…`; ValueError naming no value."""
+    parts = {}
+    for element in value.strip().split(";"):
+        name, _, part = element.partition("=")
+        parts[name.strip().lower()] = part.strip()
+    endpoint, key = parts.get("endpoint", ""), parts.get("accesskey", "")
+    if not endpoint or not key:
+        raise ValueError(
+            "must be a Communication Services connection string endpoint=…;accesskey=…"
+        )
+    return endpoint.rstrip("/"), key
+
+
+def attribute_names(value: str) -> tuple[str, ...]:
+    """`a, b ,c` → ("a", "b", "c")."""
+    return tuple(name.strip() for name in value.split(",") if name.strip())
+
+
+def setting_names() -> frozenset[str]:
+    """The names of every setting the connector reads."""
+    return frozenset(Settings.model_fields)
+
+
+def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
+    """Read and validate the settings; raise `SettingsError` naming what is wrong."""
+    env = dict(os.environ if environ is None else environ)
+    unresolved = sorted(
+        name
+        for name in setting_names()
+        if name in env and KEY_VAULT_REFERENCE.match(env[name] or "")
+    )
+    if unresolved:
+        raise SettingsError(
+            f"setting {unresolved[0]} is an unresolved Key Vault reference: grant the Function "
+            "App's identity the 'Key Vault Secrets User' role on the vault and check the "
+            "secret's name"
+        )
+    known = {name: value for name, value in env.items() if name in setting_names()}
+    try:
+        return Settings(**known)  # type: ignore[arg-type]
+    except ValidationError as err:
+        raise SettingsError(_describe(err)) from None
+
+
+def _describe(err: ValidationError) -> str:
+    """One sentence per problem, naming the setting and never echoing its value."""
+    problems = []
+    for error in err.errors(include_input=False, include_url=False):
+        name = ".".join(str(part) for part in error["loc"])
+        message = str(error["msg"]).removeprefix("Value error, ")
+        if error["type"] == "missing":
+            problems.append(f"setting {name} is missing")
+        elif not name:
+            # A rule across settings: its message starts with the setting it is about.
+            problems.append(f"setting {message}")
+        else:
+            problems.append(f"setting {name} is malformed: {message}")
+    return "; ".join(problems)

@@ -1,0 +1,181 @@
+"""Identity links: which Entra account belongs to which Lucca employee, both ways.
+
+Table `IdentityLinks`, one partition (`link`) so that a link's two rows (`lucca-<id>` →
+object id, `entra-<object id>` → employee id) are written in one transaction: a link never
+exists one way only, and two employees can never be linked to the same account.
+
+Table `PendingManagers`: PartitionKey = the manager's Lucca id, RowKey = a report's Lucca id:
+reports synced before their manager's account was linked, set once it is.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from azure.data.tables import TableTransactionError, UpdateMode
+
+from connector.core.errors import Transient
+from connector.storage.tables import Storage
+
+LINKS_TABLE = "IdentityLinks"
+PENDING_MANAGERS_TABLE = "PendingManagers"
+PARTITION = "link"
+
+
+def _employee_row(employee_id: str) -> str:
+    return f"lucca-{employee_id}"
+
+
+def _object_row(object_id: str) -> str:
+    return f"entra-{object_id}"
+
+
+def _link(employee_id: str, row: Any) -> Link:
+    """The link stored in an employee's row."""
+    return Link(
+        employee_id=employee_id,
+        object_id=str(row["ObjectId"]),
+        linked_at=row["LinkedAt"],
+        how=str(row.get("How", "")),
+        pending_manager_id=row.get("PendingManagerId") or None,
+        disabled_by_connector=bool(row.get("DisabledByConnector")),
+        lifecycle=(row.get("HireDate") or None, row.get("LeaveDateTime") or None),
+    )
+
+
+@dataclass(frozen=True, kw_only=True)
+class Link:
+    """A Lucca employee linked to an Entra account."""
+
+    employee_id: str
+    object_id: str
+    linked_at: datetime
+    how: str
+    pending_manager_id: str | None = None
+    # The connector disabled the account (a leaver, or a future hire created closed): only
+    # then may it enable it again. An account disabled by someone else stays disabled.
+    disabled_by_connector: bool = False
+    # employeeHireDate and employeeLeaveDateTime as last written (LIFECYCLE_DATES).
+    lifecycle: tuple[str | None, str | None] = (None, None)
+
+
+class Links:
+    """Reads and writes identity links and pending managers."""
+
+    def __init__(self, storage: Storage) -> None:
+        self._storage = storage
+
+    def of_employee(self, employee_id: str) -> Link | None:
+        """The link of a Lucca employee, or None."""
+        row = self._storage.read(LINKS_TABLE, PARTITION, _employee_row(employee_id))
+        return None if row is None else _link(employee_id, row)
+
+    def all(self) -> list[Link]:
+        """Every link (one partition, read once: what a reconciliation compares against)."""
+
+        def query(table: Any) -> list[Link]:
+            rows = table.query_entities(
+                "PartitionKey eq @p and RowKey ge @lo and RowKey lt @hi",
+                parameters={"p": PARTITION, "lo": "lucca-", "hi": "lucca."},
+            )
+            return [_link(str(row["RowKey"]).removeprefix("lucca-"), row) for row in rows]
+
+        return self._storage.on_table(LINKS_TABLE, query)
+
+    def employee_of(self, object_id: str) -> str | None:
+        """The Lucca employee an Entra account is linked to, or None."""
+        row = self._storage.read(LINKS_TABLE, PARTITION, _object_row(object_id))
+        return str(row["EmployeeId"]) if row else None
+
+    def link(self, employee_id: str, object_id: str, *, how: str, at: datetime) -> Link:
+        """Link both ways in one transaction; `Conflict` if either side is linked already."""
+        operations: list[Any] = [
+            (
+                "create",
+                {
+                    "PartitionKey": PARTITION,
+                    "RowKey": _employee_row(employee_id),
+                    "ObjectId": object_id,
+                    "LinkedAt": at,
+                    "How": how,
+                },
+            ),
+            (
+                "create",
+                {
+                    "PartitionKey": PARTITION,
+                    "RowKey": _object_row(object_id),
+                    "EmployeeId": employee_id,
+                    "LinkedAt": at,
+                },
+            ),
+        ]
+        try:
+            self._storage.on_table(LINKS_TABLE, lambda t: t.submit_transaction(operations))
+        except TableTransactionError as err:
+            # Another sync linked one side meanwhile: the retry finds that link and goes on.
+            raise Transient(
+                f"employee {employee_id} or account {object_id} was linked meanwhile",
+                service="storage",
+                code="LinkExists",
+            ) from err
+        return Link(employee_id=employee_id, object_id=object_id, linked_at=at, how=how)
+
+    def set_disabled_by_connector(self, employee_id: str, value: bool) -> None:
+        """Record whether the connector itself disabled the employee's account."""
+        update = {
+            "PartitionKey": PARTITION,
+            "RowKey": _employee_row(employee_id),
+            "DisabledByConnector": value,
+        }
+        self._storage.on_table(
+            LINKS_TABLE, lambda t: t.upsert_entity(update, mode=UpdateMode.MERGE)
+        )
+
+    def set_lifecycle(self, employee_id: str, hire: str | None, leave: str | None) -> None:
+        """Record the lifecycle dates last written to the account."""
+        update = {
+            "PartitionKey": PARTITION,
+            "RowKey": _employee_row(employee_id),
+            "HireDate": hire or "",
+            "LeaveDateTime": leave or "",
+        }
+        self._storage.on_table(
+            LINKS_TABLE, lambda t: t.upsert_entity(update, mode=UpdateMode.MERGE)
+        )
+
+    # -- pending managers -------------------------------------------------------------------
+    def set_pending_manager(self, report_id: str, manager_id: str | None) -> None:
+        """Record (or clear, with None) the manager a linked report is waiting for."""
+        link = self.of_employee(report_id)
+        previous = link.pending_manager_id if link else None
+        if previous and previous != manager_id:
+            self._storage.delete(PENDING_MANAGERS_TABLE, previous, report_id)
+        if manager_id and manager_id != previous:
+            entity = {"PartitionKey": manager_id, "RowKey": report_id}
+            self._storage.on_table(
+                PENDING_MANAGERS_TABLE, lambda t: t.upsert_entity(entity, mode=UpdateMode.REPLACE)
+            )
+        if link is not None and previous != manager_id:
+            update = {
+                "PartitionKey": PARTITION,
+                "RowKey": _employee_row(report_id),
+                "PendingManagerId": manager_id or "",
+            }
+            self._storage.on_table(
+                LINKS_TABLE, lambda t: t.upsert_entity(update, mode=UpdateMode.MERGE)
+            )
+
+    def pending_reports(self, manager_id: str) -> list[str]:
+        """The reports waiting for this manager's account (one partition)."""
+        return self._storage.on_table(
+            PENDING_MANAGERS_TABLE,
+            lambda t: [
+                str(row["RowKey"])
+                for row in t.query_entities(
+                    "PartitionKey eq @manager", parameters={"manager": manager_id}
+                )
+            ],
+        )

@@ -1,0 +1,202 @@
+"""Azure Storage access: table and queue clients built once, tables and queues made on first use."""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from azure.core.exceptions import (
+    AzureError,
+    HttpResponseError,
+    ResourceExistsError,
+    ResourceModifiedError,
+    ResourceNotFoundError,
+)
+from azure.data.tables import TableClient, TableEntity, TableServiceClient, TableTransactionError
+from azure.storage.queue import QueueClient, QueueServiceClient, TextBase64EncodePolicy
+
+from connector.core.errors import Transient
+
+T = TypeVar("T")
+
+# Lucca gives up on a delivery after 3 seconds: the intake's storage calls fail fast (and
+# the delivery gets a 503 that Lucca retries) rather than retry past that budget.
+INTAKE_OPTIONS: dict[str, Any] = {
+    "retry_total": 1,
+    "retry_backoff_factor": 0.1,
+    "retry_backoff_max": 0.2,
+    "connection_timeout": 1,
+    "read_timeout": 1,
+}
+# The sync and the timers have minutes: they ride out a storage blip instead.
+WORKER_OPTIONS: dict[str, Any] = {
+    "retry_total": 4,
+    "retry_backoff_factor": 0.5,
+    "retry_backoff_max": 8,
+    "connection_timeout": 5,
+    "read_timeout": 20,
+}
+
+# The queue trigger decodes messages as host.json's `extensions.queues.messageEncoding` says;
+# the intake writes them in that same encoding (base64, the host's default).
+QUEUE_MESSAGE_ENCODING = "base64"
+_ENCODE_POLICIES = {"base64": TextBase64EncodePolicy, "none": None}
+
+
+class StorageUnavailable(Transient):
+    """Table or queue storage could not be reached, or refused the operation."""
+
+    def __init__(self, message: str, *, status: int | None = None, code: str | None = None):
+        super().__init__(message, service="storage", status=status, code=code)
+
+
+def _describe(err: AzureError) -> StorageUnavailable:
+    """An actionable sentence for a storage failure (never a key or a connection string)."""
+    status = getattr(err, "status_code", None)
+    code = str(getattr(err, "error_code", None) or "") or None
+    if status == 403:
+        return StorageUnavailable(
+            "storage refused access (403 "
+            f"{code or 'Forbidden'}): give the Function App's identity the Storage Table Data "
+            "Contributor and Storage Queue Data Contributor roles, or check the connection string",
+            status=status,
+            code=code,
+        )
+    if status is not None:
+        return StorageUnavailable(
+            f"storage answered {status} {code or ''}".rstrip(), status=status, code=code
+        )
+    return StorageUnavailable(f"storage unreachable ({type(err).__name__})")
+
+
+class Storage:
+    """The storage account's tables and queues, through one set of clients per worker."""
+
+    def __init__(
+        self,
+        *,
+        table_service: TableServiceClient,
+        queue_service: QueueServiceClient,
+    ) -> None:
+        self._table_service = table_service
+        self._queue_service = queue_service
+        self._tables: dict[str, TableClient] = {}
+        self._queues: dict[str, QueueClient] = {}
+        self._lock = threading.Lock()
+
+    def table(self, name: str) -> TableClient:
+        """The client of table `name` (the table itself is made on first write)."""
+        with self._lock:
+            if name not in self._tables:
+                self._tables[name] = self._table_service.get_table_client(name)
+            return self._tables[name]
+
+    def queue(self, name: str) -> QueueClient:
+        """The client of queue `name`, writing in the encoding the queue trigger expects."""
+        with self._lock:
+            if name not in self._queues:
+                policy = _ENCODE_POLICIES[QUEUE_MESSAGE_ENCODING]
+                client = self._queue_service.get_queue_client(
+                    name, message_encode_policy=policy() if policy else None
+                )
+                self._queues[name] = client
+            return self._queues[name]
+
+    def on_table(self, name: str, operation: Callable[[TableClient], T]) -> T:
+        """Run `operation` on table `name`, making the table if it does not exist yet."""
+        client = self.table(name)
+        try:
+            return _translated(lambda: operation(client))
+        except _Missing:
+            _translated(lambda: _create_table(client))
+            return _translated(lambda: operation(client))
+
+    def on_queue(self, name: str, operation: Callable[[QueueClient], T]) -> T:
+        """Run `operation` on queue `name`, making the queue if it does not exist yet."""
+        client = self.queue(name)
+        try:
+            return _translated(lambda: operation(client))
+        except _Missing:
+            _translated(lambda: _create_queue(client))
+            return _translated(lambda: operation(client))
+
+    def read(self, table: str, partition: str, row: str) -> TableEntity | None:
+        """One entity by its keys (its ETag in `.metadata`), or None (a point read)."""
+
+        def get(client: TableClient) -> TableEntity | None:
+            try:
+                return client.get_entity(partition, row)
+            except ResourceNotFoundError as err:
+                if _missing_container(err):
+                    raise  # the table itself is missing: `on_table` makes it
+                return None
+
+        return self.on_table(table, get)
+
+    def delete(self, table: str, partition: str, row: str) -> None:
+        """Delete one entity (nothing happens when it does not exist)."""
+        self.on_table(table, lambda t: t.delete_entity(partition, row))
+
+    def close(self) -> None:
+        """Close every client."""
+        for table in self._tables.values():
+            table.close()
+        for queue in self._queues.values():
+            queue.close()
+        self._table_service.close()
+        self._queue_service.close()
+
+
+class _Missing(Exception):
+    """The table or queue does not exist."""
+
+
+_MISSING_CODES = frozenset({"TableNotFound", "QueueNotFound"})
+
+
+# Answers about the data itself, which callers handle: not an outage.
+_DATA_ERRORS = (
+    ResourceExistsError,
+    ResourceModifiedError,
+    ResourceNotFoundError,
+    TableTransactionError,
+)
+
+
+def _missing_container(err: HttpResponseError) -> bool:
+    """The table or queue itself is missing (some SDK calls leave `error_code` unset)."""
+    if getattr(err, "error_code", None) in _MISSING_CODES:
+        return True
+    try:
+        text = err.response.text() if err.response is not None else ""
+    except Exception:  # an unreadable body: not the container
+        return False
+    return any(f'"{code}"' in text or f"<Code>{code}</Code>" in text for code in _MISSING_CODES)
+
+
+def _translated(call: Callable[[], T]) -> T:
+    """Run a storage call: a missing table or queue → `_Missing`; an answer about the data
+    (exists, modified, not found, transaction refused) passes through; any other failure →
+    `StorageUnavailable`."""
+    try:
+        return call()
+    except (ResourceNotFoundError, TableTransactionError) as err:
+        if _missing_container(err):  # a transaction on a missing table says so too
+            raise _Missing from err
+        raise
+    except _DATA_ERRORS:
+        raise
+    except AzureError as err:
+        raise _describe(err) from err
+
+
+def _create_table(client: TableClient) -> None:
+    with contextlib.suppress(ResourceExistsError):  # another instance made it first
+        client.create_table()
+
+
+def _create_queue(client: QueueClient) -> None:
+    with contextlib.suppress(ResourceExistsError):  # another instance made it first
+        client.create_queue()

@@ -1,0 +1,91 @@
+"""The package's layers: every `connector.*` import points to the module's own package or below."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+PACKAGE = ROOT / "connector"
+
+# Lowest first. A module imports from its own package and the layers below it; packages that
+# share a layer (the two services' clients) never import each other.
+LAYERS: tuple[tuple[str, ...], ...] = (
+    ("core",),  # errors, the clock, small helpers: imports nothing of the connector
+    ("lucca", "entra"),  # one client per service, with its documents
+    ("domain",),  # pure rules and the ports the engines depend on
+    ("storage",),  # Table Storage and queues: links, schedule, journal, outbox, the log
+    ("notify",),  # emails: composing, words, writers, the ACS sender, the runs
+    ("flows",),  # the engines: intake, sync, worker, leavers, reconcile, catch-up, ...
+    ("runtime",),  # the composition root: settings in, clients and engines out
+    ("cli",),  # the command line
+)
+RANK = {package: rank for rank, packages in enumerate(LAYERS) for package in packages}
+
+
+def _modules() -> list[Path]:
+    # `connector/__main__.py` is the command line's entry point, above every layer.
+    return sorted(p for p in PACKAGE.rglob("*.py") if p.parent != PACKAGE)
+
+
+def _package(path: Path) -> str:
+    parts = path.relative_to(PACKAGE).parts
+    assert len(parts) == 2, f"{path}: every module lives in one of the layer packages"
+    return parts[0]
+
+
+def _imports(path: Path) -> list[tuple[int, str]]:
+    """Every `connector.*` module or package it imports (module level, TYPE_CHECKING, or in a
+    function), with its line."""
+    found: list[tuple[int, str]] = []
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            found += [(node.lineno, a.name) for a in node.names if a.name.startswith("connector.")]
+        elif isinstance(node, ast.ImportFrom) and node.level == 0:
+            module = node.module or ""
+            if module.split(".")[0] == "connector":
+                found += [(node.lineno, f"{module}.{a.name}") for a in node.names]
+    return found
+
+
+def test_the_layers_name_every_package() -> None:
+    """Each subpackage of `connector` sits in exactly one layer (a new one must be placed)."""
+    packages = {p.name for p in PACKAGE.iterdir() if (p / "__init__.py").exists()}
+    assert packages == set(RANK)
+
+
+@pytest.mark.parametrize("path", _modules(), ids=lambda p: str(p.relative_to(ROOT)))
+def test_imports_point_down(path: Path) -> None:
+    """A module imports only from its own package and the layers below it."""
+    own = _package(path)
+    wrong = []
+    for line, name in _imports(path):
+        parts = name.split(".")
+        target = parts[1] if len(parts) > 1 else ""
+        if target not in RANK:
+            wrong.append(f"line {line}: {name} (not in a layer)")
+        elif target != own and RANK[target] >= RANK[own]:
+            wrong.append(f"line {line}: {name} ({target} is not below {own})")
+    assert not wrong, f"{path.relative_to(ROOT)} imports upward or sideways:\n" + "\n".join(wrong)
+
+
+def test_package_inits_hold_no_code() -> None:
+    """`__init__.py` files hold a docstring only: no re-export pulls a heavy module into the
+    webhook's cold start."""
+    for init in PACKAGE.rglob("__init__.py"):
+        body = ast.parse(init.read_text()).body
+        code = [
+            n for n in body if not (isinstance(n, ast.Expr) and isinstance(n.value, ast.Constant))
+        ]
+        assert not code, f"{init.relative_to(ROOT)} holds code"
+
+
+def test_a_new_upward_import_fails(tmp_path: Path) -> None:
+    """The check itself: a storage module importing a flow is caught."""
+    module = tmp_path / "bad.py"
+    module.write_text("from connector.flows.sync import SyncService\n")
+    [(line, name)] = _imports(module)
+    assert (line, name) == (1, "connector.flows.sync.SyncService")
+    assert RANK[name.split(".")[1]] > RANK["storage"]
