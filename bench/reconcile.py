@@ -38,7 +38,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from connector.cli.sync import SUCCEEDED  # noqa: E402
-from connector.flows.reconcile import Applied, Report  # noqa: E402
+from connector.flows.reconcile_report import Applied, Report  # noqa: E402
 from connector.runtime.build import Clients, build_leaver_run, build_reconciliation  # noqa: E402
 from connector.runtime.settings import Settings, load_settings  # noqa: E402
 from connector.runtime.storage import storage_from_settings  # noqa: E402

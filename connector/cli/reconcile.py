@@ -23,7 +23,8 @@ from collections.abc import Callable
 from typing import IO, TYPE_CHECKING, Any
 
 from connector.cli.sync import SUCCEEDED, change_line
-from connector.flows.reconcile import Applied, Finding, Progress, Report, Verdict, employees
+from connector.flows.reconcile import Progress
+from connector.flows.reconcile_report import Applied, Finding, Report, Verdict, employees
 from connector.runtime.build import Clients, build_reconciliation
 
 if TYPE_CHECKING:

@@ -28,14 +28,9 @@ from azure.core.exceptions import ResourceExistsError, ResourceModifiedError
 from azure.data.tables import UpdateMode
 
 from connector.core.errors import ConnectorError
-from connector.flows.reconcile import (
-    NEEDS_A_PERSON,
-    Applied,
-    Reconciliation,
-    Report,
-    Snapshot,
-    employees,
-)
+from connector.flows.reconcile import Reconciliation
+from connector.flows.reconcile_report import NEEDS_A_PERSON, Applied, Report, employees
+from connector.flows.snapshot import Snapshot
 from connector.storage.log import Action, IntegrationLog, LogEntry
 from connector.storage.tables import Storage
 

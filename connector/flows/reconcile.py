@@ -22,37 +22,39 @@ account enabled outside the start-date rules, no account linked to another Lucca
 
 from __future__ import annotations
 
-import unicodedata
-from collections import defaultdict
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field, replace
-from datetime import UTC, date, datetime, timedelta
-from enum import StrEnum
-from typing import TYPE_CHECKING, Any, Literal
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import date, datetime, timedelta
+from typing import TYPE_CHECKING, Literal
 from zoneinfo import ZoneInfo
 
-from connector.core.errors import ConnectorError, NotFound, Transient
+from connector.core.errors import ConnectorError, Transient
 from connector.domain.access import AccessPlanner
-from connector.domain.contract_dates import AccessPlan
-from connector.domain.mapping import ANCHOR_PREFIX, Attribute, anchor
+from connector.domain.mapping import Attribute, anchor
+from connector.flows.reconcile_checks import NameIndex, one_employee_per_account, unknown_anchors
+from connector.flows.reconcile_report import Applied, Candidate, Finding, Report, Verdict
+from connector.flows.snapshot import (
+    Collected,
+    RecordingPlanner,
+    Snapshot,
+    SnapshotDirectory,
+    SnapshotLinks,
+    SnapshotLucca,
+    Stored,
+    Unqueued,
+    as_utc,
+    read_stored_schedule,
+)
 from connector.flows.sync import SyncService, actions_to_keep
 from connector.notify.notifier import DISABLED
 from connector.storage.changes import ChangeFeed, ChangeMessage
 from connector.storage.lease import EmployeeLeases
-from connector.storage.links import Link, Links
-from connector.storage.log import Action, Change, IntegrationLog, LogEntry
-from connector.storage.schedule import ACTION_PREFIX, GIVEN_UP_PREFIX, SCHEDULE_TABLE
+from connector.storage.links import Links
+from connector.storage.log import Action, LogEntry
 
 if TYPE_CHECKING:
-    from connector.entra.directory import DirectoryUser, Domain, FindBy, GraphDirectory
-    from connector.lucca.client import (
-        LuccaClient,
-        LuccaDepartment,
-        LuccaEmployee,
-        LuccaEmployment,
-        LuccaEstablishment,
-        LuccaLegalEntity,
-    )
+    from connector.entra.directory import DirectoryUser, GraphDirectory
+    from connector.lucca.client import LuccaClient, LuccaEmployee
     from connector.storage.tables import Storage
 
 STATUSES: tuple[Literal["active", "upcoming", "deactivated"], ...] = (
@@ -68,33 +70,6 @@ def _silent(phase: str, done: int, total: int) -> None:
     """No progress shown."""
 
 
-class Verdict(StrEnum):
-    """What the reconciliation found for one employee."""
-
-    IN_STEP = "in step"
-    TO_UPDATE = "to update"
-    TO_LINK = "to link"
-    TO_CREATE = "to create"
-    LIKELY_DUPLICATE = "likely duplicate"
-    CONFLICT = "conflict"
-    CANNOT_CREATE = "cannot be created"
-    LEFT_ENABLED = "left long ago, account enabled"
-    NOTHING = "nothing to do"
-    FAILED = "not planned"
-
-
-# What `--apply` (and the nightly run) hands to the sync; the rest waits for a person.
-APPLIED = frozenset({Verdict.TO_UPDATE, Verdict.TO_LINK, Verdict.TO_CREATE})
-# What a person must look at: the report lists them and the command exits 1.
-NEEDS_A_PERSON = frozenset(
-    {
-        Verdict.LIKELY_DUPLICATE,
-        Verdict.CONFLICT,
-        Verdict.CANNOT_CREATE,
-        Verdict.LEFT_ENABLED,
-        Verdict.FAILED,
-    }
-)
 # The endings after which the sync stores the employee's schedule.
 _SCHEDULED_AFTER = frozenset({Action.UNCHANGED, Action.UPDATED, Action.LINKED, Action.CREATED})
 _FROM_ACTION = {
@@ -106,436 +81,6 @@ _FROM_ACTION = {
     Action.CREATION_FAILED: Verdict.CANNOT_CREATE,
     Action.SKIPPED: Verdict.NOTHING,
 }
-
-
-@dataclass(frozen=True, kw_only=True)
-class Candidate:
-    """An Entra account that may be the employee's."""
-
-    id: str
-    user_principal_name: str
-    reasons: str = ""
-
-    def to_json(self) -> dict[str, str]:
-        """As `--json` shows it."""
-        return {
-            "id": self.id,
-            "userPrincipalName": self.user_principal_name,
-            "reasons": self.reasons,
-        }
-
-
-@dataclass(frozen=True, kw_only=True)
-class Finding:
-    """One employee of the population: what was found and what would be done."""
-
-    employee_id: str
-    name: str
-    email: str | None
-    status: str
-    verdict: Verdict
-    message: str
-    object_id: str | None = None
-    matched_by: str | None = None
-    changes: tuple[Change, ...] = ()
-    candidates: tuple[Candidate, ...] = ()
-    schedule: tuple[str, ...] = ()  # the actions to store, when they differ from the stored
-    schedule_differs: bool = False
-
-    @property
-    def to_apply(self) -> bool:
-        """Whether `--apply` runs the sync for this employee."""
-        return self.verdict in APPLIED or (
-            self.schedule_differs and self.verdict is Verdict.IN_STEP
-        )
-
-    def to_json(self) -> dict[str, Any]:
-        """As `--json` shows it."""
-        return {
-            "employee_id": self.employee_id,
-            "name": self.name,
-            "email": self.email,
-            "status": self.status,
-            "verdict": self.verdict.value,
-            "message": self.message,
-            "object_id": self.object_id,
-            "matched_by": self.matched_by,
-            "changes": [
-                {"attribute": c.attribute, "old": c.old, "new": c.new} for c in self.changes
-            ],
-            "candidates": [c.to_json() for c in self.candidates],
-            "schedule": list(self.schedule),
-            "schedule_differs": self.schedule_differs,
-            "to_apply": self.to_apply,
-        }
-
-
-@dataclass(frozen=True, kw_only=True)
-class UnknownAnchor:
-    """An Entra account whose `employeeId` names a Lucca employee Lucca does not know."""
-
-    id: str
-    user_principal_name: str
-    anchor: str
-    account_enabled: bool | None
-
-    def to_json(self) -> dict[str, Any]:
-        """As `--json` shows it."""
-        return {
-            "id": self.id,
-            "userPrincipalName": self.user_principal_name,
-            "employeeId": self.anchor,
-            "accountEnabled": self.account_enabled,
-        }
-
-
-@dataclass(kw_only=True)
-class Report:
-    """The plan of a reconciliation, and what it costs to read."""
-
-    read_at: datetime
-    findings: list[Finding]
-    unknown_anchors: list[UnknownAnchor]
-    lucca_employees: int
-    entra_users: int
-    lucca_requests: int = 0
-    graph_requests: int = 0
-
-    def of(self, verdict: Verdict) -> list[Finding]:
-        """The findings with this verdict."""
-        return [f for f in self.findings if f.verdict is verdict]
-
-    @property
-    def to_apply(self) -> list[Finding]:
-        """What `--apply` hands to the sync."""
-        return [f for f in self.findings if f.to_apply]
-
-    @property
-    def needs_a_person(self) -> bool:
-        """Whether anything waits for a person (the command then exits 1)."""
-        return bool(self.unknown_anchors) or any(f.verdict in NEEDS_A_PERSON for f in self.findings)
-
-    def counts(self) -> dict[str, int]:
-        """How many findings of each verdict (only those with one)."""
-        counted: dict[str, int] = {}
-        for verdict in Verdict:
-            number = len(self.of(verdict))
-            if number:
-                counted[verdict.value] = number
-        return counted
-
-    def summary(self) -> str:
-        """One line: the population and the verdicts."""
-        parts = [f"{n} {verdict}" for verdict, n in self.counts().items()]
-        scheduled = sum(1 for f in self.findings if f.schedule_differs)
-        if scheduled:
-            parts.append(f"{scheduled} with actions to schedule")
-        if self.unknown_anchors:
-            parts.append(f"{len(self.unknown_anchors)} Entra accounts with an unknown anchor")
-        return f"{employees(len(self.findings))} reconciled: " + ", ".join(parts or ["nothing"])
-
-    def to_json(self) -> dict[str, Any]:
-        """As `--json` shows it."""
-        return {
-            "read_at": self.read_at.isoformat(),
-            "lucca_employees": self.lucca_employees,
-            "entra_users": self.entra_users,
-            "counts": self.counts(),
-            "to_apply": len(self.to_apply),
-            "findings": [f.to_json() for f in self.findings],
-            "unknown_anchors": [a.to_json() for a in self.unknown_anchors],
-        }
-
-
-@dataclass(kw_only=True)
-class Applied:
-    """What applying did: the sync's action for each employee handed to it."""
-
-    actions: dict[str, Action] = field(default_factory=dict)
-    busy: list[str] = field(default_factory=list)  # another sync held the lease: queued
-    changed_since: list[str] = field(default_factory=list)  # synced or queued since the read
-    requeued: dict[str, str] = field(default_factory=dict)  # transient failure: queued
-
-    def counts(self) -> dict[str, int]:
-        """How many syncs ended with each action."""
-        counted: dict[str, int] = defaultdict(int)
-        for action in self.actions.values():
-            counted[action.value] += 1
-        return dict(counted)
-
-    def summary(self) -> str:
-        """One line."""
-        parts = [f"{n} {action}" for action, n in sorted(self.counts().items())]
-        if self.busy:
-            parts.append(f"{len(self.busy)} busy (queued)")
-        if self.changed_since:
-            parts.append(f"{len(self.changed_since)} changed since the read (left to the queue)")
-        if self.requeued:
-            parts.append(f"{len(self.requeued)} stopped by a passing failure (queued)")
-        return "applied: " + (", ".join(parts) if parts else "nothing to apply")
-
-    def to_json(self) -> dict[str, Any]:
-        """As `--json` shows it."""
-        return {
-            "actions": {k: v.value for k, v in self.actions.items()},
-            "counts": self.counts(),
-            "busy": self.busy,
-            "changed_since": self.changed_since,
-            "requeued": self.requeued,
-        }
-
-
-# -- the snapshot ------------------------------------------------------------------------------
-def employees(number: int) -> str:
-    """`1 employee`, `2 employees`."""
-    return f"{number} employee{'' if number == 1 else 's'}"
-
-
-def _casefold(value: str | None) -> str:
-    # lower(), not casefold(): Graph does not take "ß" for "ss".
-    return (value or "").strip().lower()
-
-
-def name_key(*parts: str | None) -> str:
-    """A person's name, compared without case, accents, punctuation or extra spaces."""
-    text = unicodedata.normalize("NFKD", " ".join(p for p in parts if p))
-    text = "".join(c for c in text if not unicodedata.combining(c)).casefold()
-    return " ".join("".join(c if c.isalnum() else " " for c in text).split())
-
-
-class SnapshotDirectory:
-    """The directory as listed once: the sync's reads answered from memory, no write."""
-
-    def __init__(self, users: Iterable[DirectoryUser], live: GraphDirectory) -> None:
-        self._live = live
-        self.users = list(users)
-        self._by_id = {u.id: u for u in self.users}
-        self._by: dict[str, dict[str, list[DirectoryUser]]] = {
-            prop: defaultdict(list) for prop in ("employeeId", "mail", "userPrincipalName")
-        }
-        for user in self.users:
-            for prop, value in (
-                ("employeeId", user.employee_id),
-                ("mail", user.mail),
-                ("userPrincipalName", user.user_principal_name),
-            ):
-                if value:
-                    self._by[prop][_casefold(value)].append(user)
-
-    def get_user(self, object_id: str) -> DirectoryUser | None:
-        """A user by object id or login, with its manager."""
-        user = self._by_id.get(object_id)
-        if user is None:
-            found = self._by["userPrincipalName"].get(_casefold(object_id), [])
-            user = found[0] if found else None
-        return user
-
-    def find_users(self, prop: FindBy, value: str) -> list[DirectoryUser]:
-        """Users whose `prop` equals `value`, without case (as Graph compares)."""
-        return list(self._by[prop].get(_casefold(value), []))
-
-    def manager_id(self, object_id: str) -> str | None:
-        """The manager listed with the user."""
-        user = self._by_id.get(object_id)
-        if user is None:
-            raise NotFound(f"no user {object_id} in the directory", service="graph")
-        return user.manager_id
-
-    def domains(self) -> list[Domain]:
-        """The tenant's domains (one cached read)."""
-        return self._live.domains()
-
-    def granted_roles(self) -> frozenset[str] | None:
-        """The roles in the connector's Graph token."""
-        return self._live.granted_roles()
-
-    def create_user(self, properties: Mapping[str, object], password: str) -> DirectoryUser:
-        """Never: a plan writes nothing."""
-        raise RuntimeError("a reconciliation's plan writes nothing to Entra")
-
-    def update_user(self, object_id: str, properties: Mapping[str, object]) -> None:
-        """Never: a plan writes nothing."""
-        raise RuntimeError("a reconciliation's plan writes nothing to Entra")
-
-    def set_manager(self, object_id: str, manager_object_id: str) -> None:
-        """Never: a plan writes nothing."""
-        raise RuntimeError("a reconciliation's plan writes nothing to Entra")
-
-    def remove_manager(self, object_id: str) -> None:
-        """Never: a plan writes nothing."""
-        raise RuntimeError("a reconciliation's plan writes nothing to Entra")
-
-
-class SnapshotLinks(Links):
-    """The identity links as read once; a plan writes none."""
-
-    def __init__(self, links: Iterable[Link]) -> None:  # no storage: nothing is read again
-        self._of_employee = {link.employee_id: link for link in links}
-        self._of_object = {link.object_id: link.employee_id for link in self._of_employee.values()}
-
-    def of_employee(self, employee_id: str) -> Link | None:
-        """The employee's link, as read."""
-        return self._of_employee.get(employee_id)
-
-    def employee_of(self, object_id: str) -> str | None:
-        """The employee an account is linked to, as read."""
-        return self._of_object.get(object_id)
-
-    def all(self) -> list[Link]:
-        """Every link, as read."""
-        return list(self._of_employee.values())
-
-    def link(self, employee_id: str, object_id: str, *, how: str, at: datetime) -> Link:
-        """Never: a plan writes nothing."""
-        raise RuntimeError("a reconciliation's plan writes no link")
-
-    def set_disabled_by_connector(self, employee_id: str, value: bool) -> None:
-        """Never: a plan writes nothing."""
-        raise RuntimeError("a reconciliation's plan writes no link")
-
-    def set_lifecycle(self, employee_id: str, hire: str | None, leave: str | None) -> None:
-        """Never: a plan writes nothing."""
-        raise RuntimeError("a reconciliation's plan writes no link")
-
-    def set_pending_manager(self, report_id: str, manager_id: str | None) -> None:
-        """Never: a plan writes nothing."""
-        raise RuntimeError("a reconciliation's plan writes no link")
-
-
-class SnapshotLucca:
-    """The employees as listed; their organisation and employments from Lucca (cached)."""
-
-    def __init__(
-        self,
-        employees: Mapping[str, LuccaEmployee],
-        live: LuccaClient,
-        employments: Mapping[str, list[LuccaEmployment]] | None = None,
-    ) -> None:
-        self._employees = employees
-        self._live = live
-        self._employments = employments or {}
-
-    def employee(self, employee_id: str) -> LuccaEmployee:
-        """The employee as listed."""
-        found = self._employees.get(employee_id)
-        if found is None:
-            raise NotFound(f"employee {employee_id} is not in the list read", service="lucca")
-        return found
-
-    def department(self, department_id: str) -> LuccaDepartment:
-        """A department (the client caches it)."""
-        return self._live.department(department_id)
-
-    def legal_entity(self, legal_entity_id: str) -> LuccaLegalEntity:
-        """A legal entity (cached)."""
-        return self._live.legal_entity(legal_entity_id)
-
-    def establishment(self, establishment_id: str) -> LuccaEstablishment:
-        """A business establishment (cached)."""
-        return self._live.establishment(establishment_id)
-
-    def employments(self, employee_id: str) -> list[LuccaEmployment]:
-        """The employee's employments, as read for the plan (else one request)."""
-        found = self._employments.get(employee_id)
-        return list(found) if found is not None else self._live.employments(employee_id)
-
-
-class _Collected(IntegrationLog):
-    """The plan's entries, kept in memory: a plan writes no integration log entry."""
-
-    def __init__(self) -> None:  # no storage
-        self.entries: list[LogEntry] = []
-
-    def write(self, entry: LogEntry) -> None:
-        self.entries.append(entry)
-
-
-class _Unqueued(ChangeFeed):
-    """A plan remembers no resource and queues nothing."""
-
-    def __init__(self) -> None:  # no storage
-        pass
-
-    def remember_resource(self, resource: str, resource_id: str, employee_id: str) -> None:
-        return None
-
-    def enqueue(self, message: ChangeMessage, delay_seconds: int) -> None:
-        raise RuntimeError("a reconciliation's plan queues nothing")
-
-
-class _RecordingPlanner(AccessPlanner):
-    """The access planner, keeping each employee's plan for the schedule comparison."""
-
-    def __init__(self, planner: AccessPlanner, lucca: SnapshotLucca) -> None:
-        self.__dict__.update(planner.__dict__)
-        self._lucca = lucca  # the employments read for the whole plan
-        self.plans: dict[str, AccessPlan] = {}
-
-    def plan(self, employee: LuccaEmployee, now: datetime) -> AccessPlan:
-        access = super().plan(employee, now)
-        self.plans[employee.id] = access
-        return access
-
-
-@dataclass(frozen=True, kw_only=True)
-class Snapshot:
-    """Everything a plan compares, read once."""
-
-    read_at: datetime
-    employees: dict[str, LuccaEmployee]  # every status: the anchors Lucca knows
-    users: list[DirectoryUser]
-    links: list[Link]
-    stored_schedule: dict[str, Stored]
-
-
-ActionKey = tuple[str, str, datetime]  # kind, employment id, UTC instant
-
-
-@dataclass(frozen=True)
-class Stored:
-    """One employee's stored actions, and those given up (left for an operator)."""
-
-    actions: frozenset[ActionKey] = frozenset()
-    given_up: frozenset[ActionKey] = frozenset()
-
-    def differs(self, wanted: Iterable[ActionKey]) -> bool:
-        """Whether storing `wanted` would change the schedule: as `ScheduleStore.replace`, an
-        action given up at the same instant is not planned again."""
-        return frozenset(w for w in wanted if w not in self.given_up) != self.actions
-
-
-def read_stored_schedule(storage: Storage) -> dict[str, Stored]:
-    """Every employee's stored and given-up actions, one query."""
-
-    def query(table: Any) -> list[dict[str, Any]]:
-        return [
-            dict(row)
-            for row in table.query_entities(
-                "PartitionKey ge @lo and PartitionKey lt @hi",
-                parameters={"lo": "employee-", "hi": "employee."},
-                select=["PartitionKey", "RowKey", "At"],
-            )
-        ]
-
-    actions: dict[str, set[ActionKey]] = defaultdict(set)
-    given_up: dict[str, set[ActionKey]] = defaultdict(set)
-    for row in storage.on_table(SCHEDULE_TABLE, query):
-        row_key = str(row["RowKey"])
-        key = row_key.removeprefix(GIVEN_UP_PREFIX)
-        if not key.startswith(ACTION_PREFIX) or row.get("At") is None:
-            continue
-        kind, _, employment = key.removeprefix(ACTION_PREFIX).partition("-")
-        employee_id = str(row["PartitionKey"]).removeprefix("employee-")
-        into = given_up if row_key.startswith(GIVEN_UP_PREFIX) else actions
-        into[employee_id].add((kind, employment, _utc(row["At"])))
-    return {
-        employee: Stored(frozenset(actions[employee]), frozenset(given_up[employee]))
-        for employee in actions.keys() | given_up.keys()
-    }
-
-
-def _utc(moment: datetime) -> datetime:
-    return datetime.fromtimestamp(moment.timestamp(), UTC)
 
 
 # -- the reconciliation ------------------------------------------------------------------------
@@ -616,12 +161,12 @@ class Reconciliation:
         )
         directory = SnapshotDirectory(snapshot.users, self._directory)
         links = SnapshotLinks(snapshot.links)
-        log = _Collected()
-        planner = _RecordingPlanner(self._planner, lucca)
+        log = Collected()
+        planner = RecordingPlanner(self._planner, lucca)
         service = SyncService(
             lucca=lucca,
             directory=directory,
-            feed=_Unqueued(),
+            feed=Unqueued(),
             links=links,
             log=log,
             attributes=self._attributes,
@@ -638,14 +183,14 @@ class Reconciliation:
             log=log,
             planner=planner,
             directory=directory,
-            names=_NameIndex(snapshot, links),
+            names=NameIndex(snapshot, links),
             snapshot=snapshot,
         )
         findings = []
         for done, employee in enumerate(population, start=1):
             findings.append(self._judge(state, employee))
             progress("planning", done, len(population))
-        findings = _one_employee_per_account(findings)
+        findings = one_employee_per_account(findings)
         findings += [
             f
             for e in everyone
@@ -656,7 +201,7 @@ class Reconciliation:
         return Report(
             read_at=snapshot.read_at,
             findings=findings,
-            unknown_anchors=_unknown_anchors(snapshot),
+            unknown_anchors=unknown_anchors(snapshot),
             lucca_employees=len(snapshot.employees),
             entra_users=len(snapshot.users),
         )
@@ -777,7 +322,7 @@ class Reconciliation:
             user = state.directory.get_user(entry.object_id or "")
             enabled = user is not None and user.account_enabled is not False
         actions = actions_to_keep(access, account_enabled=enabled)
-        wanted = [(a.kind, a.employment_id, _utc(a.at)) for a in actions]
+        wanted = [(a.kind, a.employment_id, as_utc(a.at)) for a in actions]
         stored = state.snapshot.stored_schedule.get(employee.id, Stored())
         return tuple(a.describe() for a in actions), stored.differs(wanted)
 
@@ -834,49 +379,11 @@ class _Pass:
     """One planning pass: the observing sync and what it plans against."""
 
     service: SyncService
-    log: _Collected
-    planner: _RecordingPlanner
+    log: Collected
+    planner: RecordingPlanner
     directory: SnapshotDirectory
-    names: _NameIndex
+    names: NameIndex
     snapshot: Snapshot
-
-
-class _NameIndex:
-    """Entra accounts by name, for the accounts to create that may exist under another
-    email: only accounts not linked and not anchored to another Lucca employee it knows."""
-
-    def __init__(self, snapshot: Snapshot, links: SnapshotLinks) -> None:
-        self._by_name: dict[str, list[DirectoryUser]] = defaultdict(list)
-        for user in snapshot.users:
-            if links.employee_of(user.id) is not None:
-                continue
-            keys = {name_key(user.given_name, user.surname), name_key(user.display_name)}
-            for key in keys - {""}:
-                self._by_name[key].append(user)
-        self._known = snapshot.employees
-
-    def candidates(self, employee: LuccaEmployee) -> tuple[Candidate, ...]:
-        key = name_key(employee.given_name, employee.family_name)
-        found = []
-        for user in self._by_name.get(key, []) if key else []:
-            holder = (user.employee_id or "").removeprefix(ANCHOR_PREFIX)
-            if user.employee_id and holder != employee.id and holder in self._known:
-                continue  # another employee's account: a namesake
-            reasons = []
-            if user.account_enabled is False:
-                reasons.append("disabled")
-            if (user.user_type or "Member").lower() == "guest":
-                reasons.append("a guest account")
-            if user.employee_id:
-                reasons.append(f"employeeId {user.employee_id!r}")
-            found.append(
-                Candidate(
-                    id=user.id,
-                    user_principal_name=user.user_principal_name or "",
-                    reasons="; ".join(reasons),
-                )
-            )
-        return tuple(found)
 
 
 def _changed_since(feed: ChangeFeed, employee_id: str, read_at: datetime) -> bool:
@@ -886,56 +393,3 @@ def _changed_since(feed: ChangeFeed, employee_id: str, read_at: datetime) -> boo
         return True
     pending = feed.pending(employee_id)
     return pending is not None and pending.since > read_at
-
-
-def _one_employee_per_account(findings: list[Finding]) -> list[Finding]:
-    """Two employees the plan would link to one account (a leaver and a rehire sharing an
-    email, say): neither is linked, a person says whose it is."""
-    claims: dict[str, list[Finding]] = defaultdict(list)
-    for f in findings:
-        if f.verdict is Verdict.TO_LINK and f.object_id:
-            claims[f.object_id].append(f)
-    shared = {oid: fs for oid, fs in claims.items() if len(fs) > 1}
-    if not shared:
-        return findings
-    out = []
-    for f in findings:
-        rivals = shared.get(f.object_id or "") if f.verdict is Verdict.TO_LINK else None
-        if not rivals:
-            out.append(f)
-            continue
-        others = ", ".join(f"{r.employee_id} ({r.name}, {r.status})" for r in rivals if r is not f)
-        out.append(
-            replace(
-                f,
-                verdict=Verdict.CONFLICT,
-                message=(
-                    f"Account {f.object_id} (matched by {f.matched_by}) would also be linked to "
-                    f"employee {others}: nothing is linked. Put lucca-<id> of its owner in its "
-                    "employeeId."
-                ),
-                changes=(),
-                schedule=(),
-                schedule_differs=False,
-            )
-        )
-    return out
-
-
-def _unknown_anchors(snapshot: Snapshot) -> list[UnknownAnchor]:
-    """Accounts whose `employeeId` is `lucca-<id>` for an id Lucca does not show."""
-    found = []
-    for user in snapshot.users:
-        mark = user.employee_id or ""
-        if mark.startswith(ANCHOR_PREFIX) and mark.removeprefix(ANCHOR_PREFIX) not in (
-            snapshot.employees
-        ):
-            found.append(
-                UnknownAnchor(
-                    id=user.id,
-                    user_principal_name=user.user_principal_name or "",
-                    anchor=mark,
-                    account_enabled=user.account_enabled,
-                )
-            )
-    return sorted(found, key=lambda a: a.anchor)
