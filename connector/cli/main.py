@@ -38,7 +38,7 @@ from connector.cli.sync import add_sync_command
 from connector.cli.webhook import add_webhook_commands
 from connector.core.clock import utc_now
 from connector.core.errors import ConnectorError
-from connector.flows.leavers import (
+from connector.flows.holds import (
     HELD_EMPLOYEES_LISTED,
     HELD_LOOKBACK,
     RUN_ID_LENGTH,

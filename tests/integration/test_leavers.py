@@ -18,7 +18,8 @@ import pytest
 from connector.domain.access import AccessPlanner
 from connector.domain.contract_dates import PlannedAction, local_midnight_utc
 from connector.entra.directory import GraphDirectory
-from connector.flows.leavers import LeaverRun, RunReport
+from connector.flows.leaver_report import RunReport
+from connector.flows.leavers import LeaverRun
 from connector.lucca.client import LuccaClient
 from connector.storage.lease import EmployeeLeases
 from connector.storage.links import Links
