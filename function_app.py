@@ -20,7 +20,7 @@ from connector.storage.changes import CHANGES_QUEUE, ChangeFeed
 if TYPE_CHECKING:
     from connector.flows.leavers import LeaverRun
     from connector.flows.worker import ChangeWorker, PoisonHandler
-    from connector.notify.notifier import NotificationRun
+    from connector.notify.run import NotificationRun
     from connector.runtime.build import Clients
     from connector.runtime.telemetry import Telemetry
 

@@ -30,7 +30,7 @@ from connector.storage.log import (
     day_partition,
     employee_partition,
 )
-from connector.storage.outbox import (
+from connector.storage.outbox_rows import (
     DIGEST_PREFIX,
     INTENT_PREFIX,
     KEY_PREFIX,

@@ -26,7 +26,7 @@ from azure.core.exceptions import (
 if TYPE_CHECKING:
     from azure.communication.email import EmailClient
 
-    from connector.notify.emails import Rendered
+    from connector.notify.document import Rendered
 
 DEFAULT_RETRY_AFTER = 60.0
 

@@ -18,7 +18,9 @@ from connector.flows.reconcile import Reconciliation
 from connector.flows.sync import SyncService
 from connector.flows.worker import ChangeWorker, PoisonHandler
 from connector.lucca.client import LuccaClient
-from connector.notify.notifier import DailyBuilder, NotificationRun, Notifier
+from connector.notify.daily import DailyBuilder
+from connector.notify.notifier import Notifier
+from connector.notify.run import NotificationRun
 from connector.runtime.clients import (
     acs_mailer,
     catch_up_scopes,

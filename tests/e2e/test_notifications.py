@@ -13,7 +13,8 @@ from azure.core.exceptions import ResourceNotFoundError
 
 from connector.storage.links import Links
 from connector.storage.log import Action
-from connector.storage.outbox import OUTBOX_TABLE, Outbox
+from connector.storage.outbox import Outbox
+from connector.storage.outbox_rows import OUTBOX_TABLE
 from connector.storage.schedule import ScheduleStore
 from tests.e2e.conftest import DOMAIN, NOTIFY_FROM, NOTIFY_TO, World
 from tests.e2e.test_sync import change, hire, posts_to_users

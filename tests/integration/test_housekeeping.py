@@ -30,7 +30,8 @@ from connector.storage.log import (
     day_partition,
     employee_partition,
 )
-from connector.storage.outbox import OUTBOX_TABLE, Outbox
+from connector.storage.outbox import Outbox
+from connector.storage.outbox_rows import OUTBOX_TABLE
 from connector.storage.tables import Storage, StorageUnavailable
 from tests.azurite import ACCOUNT, ACCOUNT_KEY
 

@@ -13,8 +13,10 @@ from azure.data.tables import TableServiceClient
 
 from connector.domain.contract_dates import PlannedAction
 from connector.domain.notices import Kind, Links, Notice
-from connector.notify.emails import render
-from connector.notify.notifier import DailyBuilder, NotificationRun, Notifier
+from connector.notify.compose import render
+from connector.notify.daily import DailyBuilder
+from connector.notify.notifier import Notifier
+from connector.notify.run import NotificationRun
 from connector.notify.sender import AcsMailer
 from connector.runtime.clients import acs_mailer
 from connector.runtime.settings import load_settings

@@ -19,7 +19,9 @@ from pathlib import Path
 import pytest
 
 from connector.domain.notices import EMPLOYEE_KINDS, DailyDigest, DailyItem, Kind, Links, Notice
-from connector.notify.emails import Language, Rendered, render, render_daily, render_digest
+from connector.notify.compose import render, render_daily, render_digest
+from connector.notify.document import Rendered
+from connector.notify.words import Language
 
 EXPECTED = Path(__file__).parent / "expected_emails"
 UPDATE = os.environ.get("UPDATE_EXPECTED_EMAILS") == "1"

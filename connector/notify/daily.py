@@ -1,0 +1,78 @@
+"""What the daily digest lists: tomorrow's starts and leavers, held runs, open conflicts."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+from connector.core.clock import utc_now
+from connector.domain.notices import DailyDigest, DailyItem
+from connector.storage.log import Action, IntegrationLog
+from connector.storage.schedule import ScheduleStore
+
+# The daily digest lists at most this many open conflicts, each sentence cut to this length.
+DAILY_MAX_CONFLICTS = 40
+DAILY_MAX_SENTENCE = 400
+
+
+class DailyBuilder:
+    """What the daily digest lists: the schedule's actions of tomorrow, the runs held in the
+    last day, and the open conflicts (one range query each)."""
+
+    def __init__(
+        self,
+        *,
+        schedule: ScheduleStore,
+        log: IntegrationLog,
+        zone: str,
+        clock: Callable[[], datetime] = utc_now,
+    ) -> None:
+        self._schedule = schedule
+        self._log = log
+        self._zone = zone
+        self._clock = clock
+
+    def build(self, start: datetime, end: datetime, day: str) -> DailyDigest:
+        """The digest of the local day [start, end)."""
+        now = self._clock()
+        actions = self._schedule.between(start, end)
+        starts = tuple(
+            DailyItem(employee_id=a.employee_id, name="", what=a.describe())
+            for a in actions
+            if a.kind == "enable"
+        )
+        leavers = tuple(
+            DailyItem(employee_id=a.employee_id, name="", what=a.describe())
+            for a in actions
+            if a.kind == "disable"
+        )
+        held = tuple(
+            _cut(entry.message)
+            for entry in self._log.for_attention()
+            if entry.action is Action.RUN_HELD and now - entry.time <= timedelta(days=1)
+        )
+        conflicts = tuple(
+            DailyItem(
+                employee_id=entry.employee_id or "",
+                name="",
+                what=_cut(entry.message),
+                object_id=entry.object_id,
+            )
+            for entry in self._log.open_conflicts(limit=DAILY_MAX_CONFLICTS)
+        )
+        return DailyDigest(
+            day=day,
+            zone=self._zone,
+            raised_at=now,
+            starts=starts,
+            leavers=leavers,
+            held_runs=held,
+            conflicts=conflicts,
+        )
+
+
+def _cut(sentence: str) -> str:
+    """A sentence cut to `DAILY_MAX_SENTENCE` characters."""
+    if len(sentence) <= DAILY_MAX_SENTENCE:
+        return sentence
+    return sentence[: DAILY_MAX_SENTENCE - 1] + "…"
