@@ -29,6 +29,14 @@ from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urlsplit
 
+from connector.cli.common import (
+    EXIT_OK,
+    EXIT_PROBLEMS,
+    EXIT_SETTINGS,
+    Context,
+    add_command,
+    wrapped,
+)
 from connector.core.errors import ConnectorError, Denied, NotFound
 from connector.entra.directory import GraphDirectory
 from connector.entra.graph import is_loopback
@@ -41,10 +49,6 @@ from connector.storage.tables import StorageUnavailable
 
 if TYPE_CHECKING:
     from azure.core.credentials import TokenCredential
-
-    from connector.cli.main import Context
-
-# `connector.cli.main` is imported where used, not here: cli.py imports this module at its top.
 
 Status = Literal["PASS", "WARN", "FAIL"]
 
@@ -117,18 +121,14 @@ def graph_roles_needed(settings: Settings) -> frozenset[str]:
     return frozenset(roles)
 
 
-def add_doctor_command(
-    commands: Any, command: Callable[..., argparse.ArgumentParser]
-) -> argparse.ArgumentParser:
-    """Register `doctor` with `command` (cli.py's `_command`)."""
-    from connector.cli import main as cli  # noqa: PLC0415
-
-    parser = command(
+def add_doctor_command(commands: Any) -> argparse.ArgumentParser:
+    """Register `doctor`."""
+    parser = add_command(
         commands,
         "doctor",
         run_doctor,
         "check the settings, storage, Lucca, Graph and the webhook endpoint",
-        cli._wrapped(HELP),
+        wrapped(HELP),
     )
     parser.epilog = EXAMPLES + "\n" + (parser.epilog or "")
     return parser
@@ -142,8 +142,6 @@ def run_doctor(ctx: Context) -> int:
 def doctor(ctx: Context, *, credential: TokenCredential | None = None) -> int:
     """Run every check, print the report; the exit code. `credential` replaces the Graph
     directory's own (the managed identity in Azure; none on a loopback sandbox)."""
-    from connector.cli import main as cli  # noqa: PLC0415
-
     try:
         settings = ctx.settings()
     except SettingsError as err:
@@ -152,10 +150,10 @@ def doctor(ctx: Context, *, credential: TokenCredential | None = None) -> int:
             'README "Settings" lists them'
         )
         _print(ctx, [Check("settings", "FAIL", str(err), fix)])
-        return cli.EXIT_SETTINGS
+        return EXIT_SETTINGS
     checks = list(_Doctor(ctx, settings, credential).checks())
     _print(ctx, checks)
-    return cli.EXIT_PROBLEMS if any(c.status == "FAIL" for c in checks) else cli.EXIT_OK
+    return EXIT_PROBLEMS if any(c.status == "FAIL" for c in checks) else EXIT_OK
 
 
 def _print(ctx: Context, checks: list[Check]) -> None:

@@ -14,7 +14,8 @@ from typing import Any
 import pytest
 
 from connector.cli import doctor as cli_doctor
-from connector.cli import main as cli
+from connector.cli.common import Context
+from connector.cli.main import build_parser
 from connector.runtime.settings import load_settings
 from connector.storage.tables import Storage
 from tests.azurite import ACCOUNT, ACCOUNT_KEY, Azurite
@@ -91,8 +92,8 @@ def doctor(
     stderr, the checks by JSON)."""
     token = jwt(claims if claims is not None else {"roles": roles or [], "oid": "identity-1"})
     out, err = io.StringIO(), io.StringIO()
-    ctx = cli.Context(
-        args=cli.build_parser().parse_args(["doctor", "--json"]),
+    ctx = Context(
+        args=build_parser().parse_args(["doctor", "--json"]),
         environ=environ,
         out=out,
         err=err,
