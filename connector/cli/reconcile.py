@@ -19,16 +19,13 @@ from __future__ import annotations
 import argparse
 import json
 import time
-from collections.abc import Callable
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, Any
 
+from connector.cli.common import EXIT_OK, EXIT_PROBLEMS, Context, add_command, is_tty
 from connector.cli.sync import SUCCEEDED, change_line
 from connector.flows.reconcile import Progress
 from connector.flows.reconcile_report import Applied, Finding, Report, Verdict, employees
 from connector.runtime.build import Clients, build_reconciliation
-
-if TYPE_CHECKING:
-    from connector.cli.main import Context
 
 EXAMPLES = """\
   python -m connector reconcile               the go-live report, nothing written
@@ -49,11 +46,9 @@ SECTIONS: tuple[tuple[Verdict, str], ...] = (
 )
 
 
-def add_reconcile_command(
-    commands: Any, command: Callable[..., argparse.ArgumentParser]
-) -> argparse.ArgumentParser:
-    """Register `reconcile [--apply]` with `command` (cli.py's `_command`)."""
-    parser = command(
+def add_reconcile_command(commands: Any) -> argparse.ArgumentParser:
+    """Register `reconcile [--apply]`."""
+    parser = add_command(
         commands,
         "reconcile",
         run_reconcile,
@@ -77,11 +72,9 @@ def add_reconcile_command(
 
 def run_reconcile(ctx: Context) -> int:
     """Read, plan, print; with --apply, apply and print what was done."""
-    from connector.cli import main as cli  # noqa: PLC0415
-
     settings = ctx.settings()
     storage = ctx.storage()
-    progress = _bar(ctx.err) if cli._is_tty(ctx.err) and not ctx.args.json else _quiet
+    progress = _bar(ctx.err) if is_tty(ctx.err) and not ctx.args.json else _quiet
     clients = Clients.from_settings(settings, storage)
     try:
         reconciliation = build_reconciliation(settings, storage, clients, ctx.clock)
@@ -98,7 +91,7 @@ def run_reconcile(ctx: Context) -> int:
     else:
         ctx.out.write(render(report, applied, observe=settings.CONNECTOR_MODE == "observe"))
     failed = applied is not None and any(a not in SUCCEEDED for a in applied.actions.values())
-    return cli.EXIT_PROBLEMS if report.needs_a_person or failed else cli.EXIT_OK
+    return EXIT_PROBLEMS if report.needs_a_person or failed else EXIT_OK
 
 
 def render(report: Report, applied: Applied | None, *, observe: bool = False) -> str:

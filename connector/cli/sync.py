@@ -20,20 +20,15 @@ from __future__ import annotations
 
 import argparse
 import json
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from connector.cli.common import EXIT_OK, EXIT_PROBLEMS, Context, add_command, parsed
 from connector.runtime.build import Clients, build_service
 from connector.runtime.settings import Settings
 from connector.storage.changes import ChangeFeed
 from connector.storage.lease import EmployeeLeases
 from connector.storage.log import Action, Change, LogEntry
 from connector.storage.logquery import ParameterError, parse_employee
-
-if TYPE_CHECKING:
-    from connector.cli.main import Context
-
-# `connector.cli.main` is imported where used, not here: cli.py may import this module at its top.
 
 # The endings of a sync that leave the employee's account as it should be.
 SUCCEEDED = frozenset({Action.CREATED, Action.UPDATED, Action.UNCHANGED, Action.LINKED})
@@ -57,13 +52,9 @@ def parse_employee_id(text: str) -> str:
     return employee_id
 
 
-def add_sync_command(
-    commands: Any, command: Callable[..., argparse.ArgumentParser]
-) -> argparse.ArgumentParser:
-    """Register `sync EMPLOYEE_ID [--dry-run]` with `command` (cli.py's `_command`)."""
-    from connector.cli import main as cli  # noqa: PLC0415
-
-    parser = command(
+def add_sync_command(commands: Any) -> argparse.ArgumentParser:
+    """Register `sync EMPLOYEE_ID [--dry-run]`."""
+    parser = add_command(
         commands,
         "sync",
         run_sync,
@@ -77,7 +68,7 @@ def add_sync_command(
     parser.add_argument(
         "employee_id",
         metavar="EMPLOYEE_ID",
-        type=cli._type(parse_employee_id),
+        type=parsed(parse_employee_id),
         help="the Lucca employee id (as in the Lucca URL /directory/user/ID)",
     )
     parser.add_argument(
@@ -93,8 +84,6 @@ def add_sync_command(
 
 def run_sync(ctx: Context) -> int:
     """Sync one employee under its lease; print the plan and the outcome."""
-    from connector.cli import main as cli  # noqa: PLC0415
-
     args = ctx.args
     employee_id: str = args.employee_id
     dry_run: bool = args.dry_run
@@ -125,7 +114,7 @@ def run_sync(ctx: Context) -> int:
         ctx.out.write("\n")
     else:
         ctx.out.write(sync_report(entry, dry_run=dry_run))
-    return cli.EXIT_OK if entry.action in SUCCEEDED else cli.EXIT_PROBLEMS
+    return EXIT_OK if entry.action in SUCCEEDED else EXIT_PROBLEMS
 
 
 def observing(settings: Settings) -> Settings:
@@ -134,8 +123,6 @@ def observing(settings: Settings) -> Settings:
 
 
 def _busy(ctx: Context, employee_id: str, *, dry_run: bool) -> int:
-    from connector.cli import main as cli  # noqa: PLC0415
-
     message = (
         f"Employee {employee_id} is being synced right now (its lease is taken): nothing was "
         "done. Try again in a minute."
@@ -145,7 +132,7 @@ def _busy(ctx: Context, employee_id: str, *, dry_run: bool) -> int:
         json.dump(answer, ctx.out, ensure_ascii=False, indent=2)
         ctx.out.write("\n")
     ctx.err.write(f"connector: {message}\n")
-    return cli.EXIT_PROBLEMS
+    return EXIT_PROBLEMS
 
 
 def show(value: str | None) -> str:

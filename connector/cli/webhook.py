@@ -17,10 +17,18 @@ from __future__ import annotations
 import argparse
 import json
 import textwrap
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
+from connector.cli.common import (
+    EXIT_CODES,
+    EXIT_OK,
+    EXIT_PROBLEMS,
+    EXIT_USAGE,
+    Context,
+    add_command,
+    wrapped,
+)
 from connector.core.errors import NotFound
 from connector.flows.catchup import masked_url
 from connector.lucca.client import (
@@ -31,25 +39,16 @@ from connector.lucca.client import (
 )
 from connector.runtime.clients import lucca_client
 
-if TYPE_CHECKING:
-    from connector.cli.main import Context
-
-# `connector.cli.main` is imported where used, not here: cli.py imports this module at its top.
-
 DEFAULT_NAME = "Entra connector"
 KEY_VAULT_SECRET = "lucca-webhook-secret"  # noqa: S105 (the name of a Key Vault secret)
 
 
-def add_webhook_commands(
-    commands: Any, command: Callable[..., argparse.ArgumentParser]
-) -> argparse.ArgumentParser:
-    """Register `webhook register|status|ping` with `command` (cli.py's `_command`)."""
-    from connector.cli import main as cli  # noqa: PLC0415
-
+def add_webhook_commands(commands: Any) -> argparse.ArgumentParser:
+    """Register `webhook register|status|ping`."""
     webhook: argparse.ArgumentParser = commands.add_parser(
         "webhook",
         help="the connector's webhook endpoint in Lucca: register, status, ping",
-        description=cli._wrapped(
+        description=wrapped(
             "The endpoint Lucca delivers its events to: register it (prints its signing secret "
             "once), show its status, have Lucca ping it."
         ),
@@ -58,17 +57,17 @@ def add_webhook_commands(
             "  python -m connector webhook register --url "
             "'https://<app>.azurewebsites.net/api/lucca/webhook?code=<function key>'\n"
             "  python -m connector webhook status\n"
-            "  python -m connector webhook ping\n\n" + cli.EXIT_CODES
+            "  python -m connector webhook ping\n\n" + EXIT_CODES
         ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     actions = webhook.add_subparsers(title="subcommands", metavar="SUBCOMMAND", required=True)
-    register = command(
+    register = add_command(
         actions,
         "register",
         run_register,
         "register the endpoint in Lucca and print its secret once",
-        cli._wrapped(
+        wrapped(
             "Create the webhook endpoint in Lucca, subscribed to the nine topics the connector "
             f"handles ({', '.join(WEBHOOK_TOPICS)}), and print its id, status and signing "
             "secret. Lucca shows the secret in this answer only: store it in Key Vault as "
@@ -111,7 +110,7 @@ def add_webhook_commands(
             "webhook-deliveries.readwrite.",
         ),
     ):
-        parser = command(actions, name, run, summary, cli._wrapped(description))
+        parser = add_command(actions, name, run, summary, wrapped(description))
         parser.add_argument("--id", metavar="ID", help="the endpoint's id in Lucca")
     return webhook
 
@@ -121,13 +120,11 @@ def add_webhook_commands(
 
 def run_register(ctx: Context) -> int:
     """Create the endpoint, print the secret once with the next steps."""
-    from connector.cli import main as cli  # noqa: PLC0415
-
     url: str = ctx.args.url.strip()
     problem = _url_problem(url)
     if problem is not None:
         ctx.err.write(f"connector: --url: {problem}\n")
-        return cli.EXIT_USAGE
+        return EXIT_USAGE
     settings = ctx.settings()
     with lucca_client(settings, ctx.storage(), (WEBHOOK_WRITE_SCOPE,)) as lucca:
         existing = [e for e in lucca.webhook_endpoints() if e.webhook_url == url]
@@ -144,7 +141,7 @@ def run_register(ctx: Context) -> int:
         }
         json.dump(document, ctx.out, indent=2)
         ctx.out.write("\n")
-        return cli.EXIT_OK
+        return EXIT_OK
     ctx.out.write(
         f"Registered webhook endpoint {endpoint.id} in Lucca (status: {endpoint.status}).\n"
         f"URL: {masked_url(endpoint.webhook_url)}\n"
@@ -163,7 +160,7 @@ def run_register(ctx: Context) -> int:
         "Until step 2 is done, deliveries are refused (401) and Lucca retries them; the catch-up "
         "replays what they miss.\n"
     )
-    return cli.EXIT_OK
+    return EXIT_OK
 
 
 def _url_problem(url: str) -> str | None:
@@ -180,8 +177,6 @@ def _url_problem(url: str) -> str | None:
 
 
 def _already(ctx: Context, endpoint: LuccaWebhookEndpoint) -> int:
-    from connector.cli import main as cli  # noqa: PLC0415
-
     message = (
         f"Lucca already has endpoint {endpoint.id} for this URL (status: {endpoint.status}); "
         "nothing was created. Lucca does not show its secret again: to get a new one, register "
@@ -191,7 +186,7 @@ def _already(ctx: Context, endpoint: LuccaWebhookEndpoint) -> int:
         json.dump(_endpoint_json(endpoint) | {"created": False}, ctx.out, indent=2)
         ctx.out.write("\n")
     ctx.err.write(f"connector: {message}\n")
-    return cli.EXIT_PROBLEMS
+    return EXIT_PROBLEMS
 
 
 # --- status --------------------------------------------------------------------------------
@@ -199,8 +194,6 @@ def _already(ctx: Context, endpoint: LuccaWebhookEndpoint) -> int:
 
 def run_status(ctx: Context) -> int:
     """The endpoint(s) and whether they deliver what the connector needs."""
-    from connector.cli import main as cli  # noqa: PLC0415
-
     settings = ctx.settings()
     wanted = ctx.args.id or settings.LUCCA_WEBHOOK_ENDPOINT_ID
     with lucca_client(settings, ctx.storage(), (WEBHOOK_WRITE_SCOPE,)) as lucca:
@@ -208,7 +201,7 @@ def run_status(ctx: Context) -> int:
             endpoints = [lucca.webhook_endpoint(wanted)] if wanted else lucca.webhook_endpoints()
         except NotFound:  # Lucca answered: there is no such endpoint (a problem, not an outage)
             ctx.err.write(f"connector: Lucca has no webhook endpoint {wanted}.\n")
-            return cli.EXIT_PROBLEMS
+            return EXIT_PROBLEMS
     problems = [e for e in endpoints if e.status != "active" or e.missing_topics]
     if ctx.args.json:
         json.dump([_endpoint_json(e) for e in endpoints], ctx.out, indent=2)
@@ -217,7 +210,7 @@ def run_status(ctx: Context) -> int:
         ctx.out.write("Lucca has no webhook endpoint for this API client: run webhook register.\n")
     else:
         ctx.out.write("\n".join(_status_text(e) for e in endpoints))
-    return cli.EXIT_PROBLEMS if problems or not endpoints else cli.EXIT_OK
+    return EXIT_PROBLEMS if problems or not endpoints else EXIT_OK
 
 
 def _status_text(endpoint: LuccaWebhookEndpoint) -> str:
@@ -261,8 +254,6 @@ def _endpoint_json(endpoint: LuccaWebhookEndpoint) -> dict[str, Any]:
 
 def run_ping(ctx: Context) -> int:
     """Have Lucca ping the endpoint."""
-    from connector.cli import main as cli  # noqa: PLC0415
-
     settings = ctx.settings()
     storage = ctx.storage()
     wanted = ctx.args.id or settings.LUCCA_WEBHOOK_ENDPOINT_ID
@@ -274,14 +265,14 @@ def run_ping(ctx: Context) -> int:
                 f"connector: Lucca has {len(endpoints)} webhook endpoints for this API client: "
                 "say which with --id (or set LUCCA_WEBHOOK_ENDPOINT_ID)\n"
             )
-            return cli.EXIT_USAGE
+            return EXIT_USAGE
         wanted = endpoints[0].id
     with lucca_client(settings, storage, (PING_SCOPE,)) as lucca:
         try:
             delivery = lucca.ping_webhook_endpoint(wanted)
         except NotFound:
             ctx.err.write(f"connector: Lucca has no webhook endpoint {wanted}.\n")
-            return cli.EXIT_PROBLEMS
+            return EXIT_PROBLEMS
     if ctx.args.json:
         document = {
             "endpoint_id": wanted,
@@ -298,4 +289,4 @@ def run_ping(ctx: Context) -> int:
             f" ({delivery.attempts_count if delivery.attempts_count is not None else '?'} "
             "attempts). The lucca_webhook function logs 'webhook event ping acknowledged'.\n"
         )
-    return cli.EXIT_PROBLEMS if delivery.status == "failed" else cli.EXIT_OK
+    return EXIT_PROBLEMS if delivery.status == "failed" else EXIT_OK

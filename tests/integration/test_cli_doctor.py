@@ -14,7 +14,9 @@ from typing import Any
 import pytest
 
 from connector.cli import doctor as cli_doctor
-from connector.cli import main as cli
+from connector.cli import graph_checks
+from connector.cli.common import Context
+from connector.cli.main import build_parser
 from connector.runtime.settings import load_settings
 from connector.storage.tables import Storage
 from tests.azurite import ACCOUNT, ACCOUNT_KEY, Azurite
@@ -91,8 +93,8 @@ def doctor(
     stderr, the checks by JSON)."""
     token = jwt(claims if claims is not None else {"roles": roles or [], "oid": "identity-1"})
     out, err = io.StringIO(), io.StringIO()
-    ctx = cli.Context(
-        args=cli.build_parser().parse_args(["doctor", "--json"]),
+    ctx = Context(
+        args=build_parser().parse_args(["doctor", "--json"]),
         environ=environ,
         out=out,
         err=err,
@@ -336,8 +338,8 @@ def test_the_roles_needed_are_those_the_bicep_grants() -> None:
     bicep = (ROOT / "infra/modules/graph-permissions.bicep").read_text(encoding="utf-8")
     base = re.search(r"var baseRoles = \[(.*?)\]", bicep, re.S)
     assert base is not None
-    assert frozenset(re.findall(r"'([\w.-]+)'", base.group(1))) == cli_doctor.BASE_GRAPH_ROLES
-    assert f"['{cli_doctor.REVOKE_ROLE}']" in bicep
-    assert f"['{cli_doctor.LIFECYCLE_ROLE}']" in bicep
+    assert frozenset(re.findall(r"'([\w.-]+)'", base.group(1))) == graph_checks.BASE_GRAPH_ROLES
+    assert f"['{graph_checks.REVOKE_ROLE}']" in bicep
+    assert f"['{graph_checks.LIFECYCLE_ROLE}']" in bicep
     settings = load_settings(base_settings("UseDevelopmentStorage=true"))
-    assert cli_doctor.graph_roles_needed(settings) == frozenset(NEEDED)
+    assert graph_checks.graph_roles_needed(settings) == frozenset(NEEDED)

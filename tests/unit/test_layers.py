@@ -71,6 +71,22 @@ def test_imports_point_down(path: Path) -> None:
     assert not wrong, f"{path.relative_to(ROOT)} imports upward or sideways:\n" + "\n".join(wrong)
 
 
+@pytest.mark.parametrize(
+    "path", sorted((PACKAGE / "cli").glob("*.py")), ids=lambda p: str(p.relative_to(ROOT))
+)
+def test_no_command_module_imports_the_command_line_entry(path: Path) -> None:
+    """Only `connector.cli.main` assembles the parser: a command module takes what it shares
+    from `connector.cli.common`, never from `main`."""
+    if path.stem == "main":
+        return
+    wrong = [
+        f"line {line}: {name}"
+        for line, name in _imports(path)
+        if name == "connector.cli.main" or name.startswith("connector.cli.main.")
+    ]
+    assert not wrong, f"{path.relative_to(ROOT)} imports connector.cli.main:\n" + "\n".join(wrong)
+
+
 def test_package_inits_hold_no_code() -> None:
     """`__init__.py` files hold a docstring only: no re-export pulls a heavy module into the
     webhook's cold start."""

@@ -1,0 +1,160 @@
+"""What every command gets: the `Context`, the exit codes, and the output and parser helpers."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import textwrap
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import IO, Any
+
+from connector.core.clock import utc_now
+from connector.runtime.settings import Settings, SettingsError, load_settings
+from connector.runtime.storage import storage_from_settings
+from connector.storage.logquery import ParameterError
+from connector.storage.tables import Storage
+
+EXIT_OK = 0
+EXIT_PROBLEMS = 1
+EXIT_USAGE = 2
+EXIT_SETTINGS = 3
+EXIT_UNREACHABLE = 4
+
+EXIT_CODES = """\
+exit codes:
+  0  done
+  1  the command ran and found problems
+  2  usage error
+  3  a setting is missing or malformed
+  4  a service could not be reached or refused the request"""
+
+# --- What a command gets ----------------------------------------------------------------
+
+
+@dataclass
+class Context:
+    """A command's arguments, output streams, clock, and settings and storage on first use."""
+
+    args: argparse.Namespace
+    environ: Mapping[str, str]
+    out: IO[str]
+    err: IO[str]
+    clock: Callable[[], datetime] = utc_now
+    _settings: Settings | None = field(default=None, init=False)
+    _storage: Storage | None = field(default=None, init=False)
+
+    def settings(self) -> Settings:
+        """The settings: the environment, with `--settings FILE`'s values over it."""
+        if self._settings is None:
+            environ = dict(self.environ)
+            path = getattr(self.args, "settings", None)
+            if path is not None:
+                environ.update(_settings_file(Path(path)))
+            self._settings = load_settings({k: v for k, v in environ.items() if v != ""})
+        return self._settings
+
+    def storage(self) -> Storage:
+        """The storage clients of `AzureWebJobsStorage`."""
+        if self._storage is None:
+            self._storage = storage_from_settings(self.settings())
+        return self._storage
+
+    def close(self) -> None:
+        """Close what was opened."""
+        if self._storage is not None:
+            self._storage.close()
+
+
+def _settings_file(path: Path) -> dict[str, str]:
+    """The "Values" of a local.settings.json (an empty value leaves its setting unset)."""
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as err:
+        raise SettingsError(f"settings file {path}: cannot be read ({err.strerror})") from None
+    except json.JSONDecodeError as err:
+        raise SettingsError(f"settings file {path}: not JSON (line {err.lineno})") from None
+    except UnicodeDecodeError:
+        raise SettingsError(f"settings file {path}: not UTF-8 text (save it as UTF-8)") from None
+    values = document.get("Values") if isinstance(document, dict) else None
+    if not isinstance(values, dict):
+        raise SettingsError(f'settings file {path}: has no "Values" object')
+    if document.get("IsEncrypted"):
+        raise SettingsError(
+            f"settings file {path}: is encrypted: run `func settings decrypt` first"
+        )
+    return {
+        str(name): str(value).lower() if isinstance(value, bool) else str(value)
+        for name, value in values.items()
+        if value is not None
+    }
+
+
+# --- Output ---------------------------------------------------------------------------------
+
+
+def table_time(moment: datetime) -> str:
+    """An instant as the tables show it: UTC, to the second."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%SZ")
+
+
+def is_tty(stream: IO[str]) -> bool:
+    """Whether `stream` is a terminal (a stream without `isatty` is not)."""
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+def wrapped(text: str) -> str:
+    """A description for the raw formatter (which keeps the epilog's layout): wrapped."""
+    return textwrap.fill(text, width=88)
+
+
+# --- The parser -----------------------------------------------------------------------------
+
+
+def parsed(parse: Callable[[str], Any]) -> Callable[[str], Any]:
+    """An argparse type from a parser raising `ParameterError` (argparse shows its message)."""
+
+    def convert(text: str) -> Any:
+        try:
+            return parse(text)
+        except ParameterError as err:
+            raise argparse.ArgumentTypeError(str(err).partition(": ")[2]) from None
+
+    convert.__name__ = parse.__name__.removeprefix("parse_")
+    return convert
+
+
+def add_command(
+    commands: Any,
+    name: str,
+    run: Callable[[Context], int],
+    summary: str,
+    description: str,
+    *,
+    examples: str = "",
+) -> argparse.ArgumentParser:
+    """Register one command: its help (`examples` above the exit codes), the options every
+    command has, and what runs it."""
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--settings",
+        metavar="FILE",
+        default=argparse.SUPPRESS,
+        help='a local.settings.json whose "Values" are merged over the environment',
+    )
+    common.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    parser: argparse.ArgumentParser = commands.add_parser(
+        name,
+        help=summary,
+        description=description,
+        epilog=f"examples:\n{examples.rstrip()}\n\n{EXIT_CODES}" if examples else EXIT_CODES,
+        parents=[common],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.set_defaults(run=run)
+    return parser
