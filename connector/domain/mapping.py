@@ -1,13 +1,16 @@
 """From a Lucca employee to the Entra user it should be: one row per attribute.
 
-Adding an attribute is adding a row to `ATTRIBUTES`. `SYNC_ATTRIBUTES` chooses the rows the
-connector owns; the others are never written. `manager` is a row too, but its value is the
-manager's Lucca id, which the sync turns into a `manager/$ref` between linked accounts.
+Adding an attribute is adding a row to `ATTRIBUTES`: its Graph property, how Lucca fills it,
+what it reads from Lucca (and so the OAuth scopes the sync asks for), whether Graph takes it in
+a PATCH and whether an empty Lucca value may clear it. The directory reads every row's
+property; `SYNC_ATTRIBUTES` chooses the rows the connector owns, the others are never written.
+`manager` is a row too, but its value is the manager's Lucca id, which the sync turns into a
+`manager/$ref` between linked accounts.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import TYPE_CHECKING
@@ -29,7 +32,8 @@ def anchor(employee_id: str) -> str:
 
 
 class Need(StrEnum):
-    """What a row reads from Lucca beyond the employee and its embedded job."""
+    """What a row reads from Lucca beyond the employee and its embedded job (the runtime
+    turns each into the OAuth scope that reads it)."""
 
     DEPARTMENT = "department"
     LEGAL_ENTITY = "legal-entity"
@@ -48,12 +52,16 @@ class LuccaView:
 
 @dataclass(frozen=True, kw_only=True)
 class Attribute:
-    """One row of the mapping: an Entra property and how Lucca fills it."""
+    """One row of the mapping: an Entra property, how Lucca fills it, how Graph takes it."""
 
-    name: str
+    name: str  # the Graph user property, as SYNC_ATTRIBUTES names it
     value: Callable[[LuccaView], str | None]
     needs: frozenset[Need] = frozenset()
     description: str
+    writable: bool = True  # the sync PATCHes it when it differs (the anchor: only if empty)
+    never_cleared: bool = False  # Graph will not clear it: an empty Lucca value leaves it
+    # A link to another user (`manager/$ref`, read with `$expand`), not a property to select.
+    reference: bool = False
 
 
 def _job_title(view: LuccaView) -> str | None:
@@ -90,21 +98,25 @@ ATTRIBUTES: tuple[Attribute, ...] = (
         name="surname",
         value=lambda v: v.employee.family_name,
         description="Lucca's last name",
+        never_cleared=True,
     ),
     Attribute(
         name="givenName",
         value=lambda v: v.employee.given_name,
         description="Lucca's first name",
+        never_cleared=True,
     ),
     Attribute(
         name="displayName",
         value=_display_name,
         description='"First Last"',
+        never_cleared=True,
     ),
     Attribute(
         name="mail",
         value=lambda v: v.employee.email,
         description="Lucca's professional email",
+        never_cleared=True,
     ),
     Attribute(
         name="department",
@@ -121,11 +133,14 @@ ATTRIBUTES: tuple[Attribute, ...] = (
         name=MANAGER,
         value=_manager,
         description="the job position's manager, once both accounts are linked",
+        writable=False,
+        reference=True,
     ),
     Attribute(
         name="employeeId",
         value=lambda v: anchor(v.employee.id),
         description="the anchor lucca-<id>, written only into an empty value",
+        never_cleared=True,
     ),
     Attribute(
         name="companyName",
@@ -176,6 +191,18 @@ def owned(names: tuple[str, ...]) -> tuple[Attribute, ...]:
 def needs_of(attributes: tuple[Attribute, ...]) -> frozenset[Need]:
     """Everything the owned rows read from Lucca."""
     return frozenset(need for attribute in attributes for need in attribute.needs)
+
+
+def graph_properties(attributes: Iterable[Attribute] | None = None) -> dict[str, bool]:
+    """The Graph user properties the rows fill (all rows by default), each with whether the
+    sync writes it: what the directory selects on every read and lets through a PATCH."""
+    rows = ATTRIBUTES if attributes is None else attributes
+    return {a.name: a.writable for a in rows if not a.reference}
+
+
+def never_cleared(attributes: Iterable[Attribute]) -> frozenset[str]:
+    """The rows an empty Lucca value leaves as they are."""
+    return frozenset(a.name for a in attributes if a.never_cleared)
 
 
 def desired(view: LuccaView, attributes: tuple[Attribute, ...]) -> dict[str, str | None]:

@@ -10,7 +10,7 @@ import re
 import threading
 import time
 from collections.abc import Callable, Coroutine, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any, Final, Literal, TypeVar, get_args
 from urllib.parse import quote
 
@@ -45,32 +45,24 @@ from connector.entra.graph import (
 T = TypeVar("T")
 FindBy = Literal["employeeId", "mail", "userPrincipalName"]
 FIND_BY: Final = frozenset(get_args(FindBy))
-# Graph wire name → DirectoryUser field (the SDK's `User` attribute of the same name); the keys,
-# in this order, are the `$select` of every read.
+# What the connector itself reasons about, Graph wire name → DirectoryUser field (the SDK's
+# `User` attribute of the same name); every read selects these keys, in this order, then the
+# mapped properties the directory is given.
 USER_FIELDS: Final = {
     "id": "id",
     "userPrincipalName": "user_principal_name",
     "mail": "mail",
-    "givenName": "given_name",
-    "surname": "surname",
-    "displayName": "display_name",
-    "department": "department",
-    "jobTitle": "job_title",
     "employeeId": "employee_id",
     "accountEnabled": "account_enabled",
     "userType": "user_type",
     "onPremisesSyncEnabled": "on_premises_sync_enabled",
-    "companyName": "company_name",
-    "officeLocation": "office_location",
-    "usageLocation": "usage_location",
-    "employeeType": "employee_type",
 }
-USER_SELECT: Final = tuple(USER_FIELDS)
+# What the connector writes besides the mapped properties: what a new account always carries
+# (Graph requires displayName and mailNickname), and the account's state.
 WRITABLE: Final = frozenset(
     {
-        "accountEnabled", "displayName", "givenName", "surname", "mail", "userPrincipalName",
-        "mailNickname", "department", "jobTitle", "employeeId", "companyName",
-        "officeLocation", "usageLocation", "employeeType",
+        "accountEnabled", "displayName", "mail", "userPrincipalName", "mailNickname",
+        "employeeId",
         # Written (never read) with LIFECYCLE_DATES: reading them needs a permission more.
         "employeeHireDate", "employeeLeaveDateTime",
     }
@@ -84,27 +76,27 @@ _CONFLICT = re.compile(r"same value for property (\w+) already exists")
 
 @dataclass(frozen=True, kw_only=True)
 class DirectoryUser:
-    """An Entra user, as read with `USER_SELECT`."""
+    """An Entra user, as read with the directory's `select`: what the connector reasons about
+    as fields, the mapped properties in `properties`."""
 
     id: str
     user_principal_name: str | None = None
     mail: str | None = None
-    given_name: str | None = None
-    surname: str | None = None
-    display_name: str | None = None
-    department: str | None = None
-    job_title: str | None = None
     employee_id: str | None = None
     account_enabled: bool | None = None
     user_type: str | None = None
     on_premises_sync_enabled: bool | None = None
-    company_name: str | None = None
-    office_location: str | None = None
-    usage_location: str | None = None
-    employee_type: str | None = None
+    # The mapped properties the directory selects, by Graph name (`jobTitle`); None when empty.
+    properties: Mapping[str, str | None] = field(default_factory=dict)
     # Read with the user by `get_user` (one request instead of two); unknown otherwise.
     manager_known: bool = False
     manager_id: str | None = None
+
+    def graph_value(self, prop: str) -> str | None:
+        """A property by its Graph name (`jobTitle`, `mail`), as text; None if empty or unread."""
+        name = USER_FIELDS.get(prop)
+        value = getattr(self, name) if name is not None else self.properties.get(prop)
+        return None if value is None else str(value)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -172,12 +164,15 @@ class GraphDirectory:
 
     One private event loop runs in a daemon thread and owns the one `GraphServiceClient` (and
     its httpx connection pool); each public method submits a coroutine to it and waits.
+    `properties` are the mapped user properties, each with whether the connector writes it:
+    every read selects them after `USER_FIELDS`, and a write may carry the writable ones.
     """
 
     def __init__(
         self,
         base_url: str,
         *,
+        properties: Mapping[str, bool] | None = None,
         credential: TokenCredential | None = None,
         owns_credential: bool = False,
         max_retries: int = 3,
@@ -187,6 +182,10 @@ class GraphDirectory:
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._base_url = base_url.rstrip("/")
+        mapped = dict(properties or {})
+        self._mapped = tuple(p for p in mapped if p not in USER_FIELDS)
+        self.select: tuple[str, ...] = (*USER_FIELDS, *self._mapped)
+        self._writable = WRITABLE | {p for p, writable in mapped.items() if writable}
         self._credential = credential
         self._owns_credential = owns_credential  # closed with the directory
         self._client, self._http = build_client(
@@ -243,7 +242,7 @@ class GraphDirectory:
     def get_user(self, object_id: str) -> DirectoryUser | None:
         """The user with this object id (or UPN), with its manager's id, or None."""
         query = UserItemRequestBuilder.UserItemRequestBuilderGetQueryParameters(
-            select=list(USER_SELECT), expand=["manager($select=id)"]
+            select=list(self.select), expand=["manager($select=id)"]
         )
         request = self._client.users.by_user_id(object_id).get(
             request_configuration=RequestConfiguration(query_parameters=query)
@@ -252,7 +251,7 @@ class GraphDirectory:
             user = self._run(request)
         except NotFound:
             return None
-        return None if user is None else _with_manager(user)
+        return None if user is None else _with_manager(user, self._mapped)
 
     def find_users(self, prop: FindBy, value: str) -> list[DirectoryUser]:
         """Every user whose `prop` equals `value` (Graph compares case-insensitively)."""
@@ -260,15 +259,15 @@ class GraphDirectory:
             raise ValueError(f"cannot look users up by {prop!r}")
         literal = value.replace("'", "''")  # OData: a quote inside a literal is doubled
         query = UsersRequestBuilder.UsersRequestBuilderGetQueryParameters(
-            filter=f"{prop} eq '{literal}'", select=list(USER_SELECT)
+            filter=f"{prop} eq '{literal}'", select=list(self.select)
         )
         return self._run(self._users(RequestConfiguration(query_parameters=query)))
 
     def list_users(self) -> list[DirectoryUser]:
-        """Every user of the tenant with `USER_SELECT` and the manager's id, in pages of
+        """Every user of the tenant with `select` and the manager's id, in pages of
         `LIST_PAGE_SIZE` (Graph returns at most 100 directory objects a page with `$expand`)."""
         query = UsersRequestBuilder.UsersRequestBuilderGetQueryParameters(
-            select=list(USER_SELECT), expand=["manager($select=id)"], top=LIST_PAGE_SIZE
+            select=list(self.select), expand=["manager($select=id)"], top=LIST_PAGE_SIZE
         )
         config = RequestConfiguration(query_parameters=query)
         return self._run(self._users(config, managers=True))
@@ -284,7 +283,7 @@ class GraphDirectory:
         found: list[DirectoryUser] = []
         while page is not None:
             for user in page.value or []:
-                found.append(_with_manager(user) if managers else _to_user(user))
+                found.append((_with_manager if managers else _to_user)(user, self._mapped))
             if not page.odata_next_link:
                 break
             page = await self._client.users.with_url(page.odata_next_link).get()
@@ -292,7 +291,7 @@ class GraphDirectory:
 
     def create_user(self, properties: Mapping[str, object], password: str) -> DirectoryUser:
         """Create a user (Graph wire names), who must change `password` at first sign-in."""
-        body = _user_body(properties)
+        body = _user_body(properties, self._writable)
         body.password_profile = PasswordProfile(
             password=password, force_change_password_next_sign_in=True
         )
@@ -305,12 +304,20 @@ class GraphDirectory:
         sent: dict[str, Any] = {
             USER_FIELDS[k]: v for k, v in properties.items() if k in USER_FIELDS
         }
-        return replace(_to_user(created), **sent, user_type=created.user_type or "Member")
+        read = _to_user(created, self._mapped)
+        mapped = {k: _text(v) for k, v in properties.items() if k in self._mapped}
+        return replace(
+            read,
+            **sent,
+            properties={**read.properties, **mapped},
+            user_type=created.user_type or "Member",
+        )
 
     def update_user(self, object_id: str, properties: Mapping[str, object]) -> None:
         """PATCH exactly the given properties (wire names); a None value clears one."""
         if properties:
-            self._run(self._client.users.by_user_id(object_id).patch(_user_body(properties)))
+            body = _user_body(properties, self._writable)
+            self._run(self._client.users.by_user_id(object_id).patch(body))
 
     def revoke_sessions(self, object_id: str) -> None:
         """Invalidate the user's refresh tokens and session cookies."""
@@ -389,20 +396,36 @@ async def _token(credential: TokenCredential) -> str:
     return credential.get_token(GRAPH_SCOPE, enable_cae=True).token
 
 
-def _to_user(user: User) -> DirectoryUser:
-    """The SDK's `User` as a DirectoryUser."""
-    return DirectoryUser(**{field: getattr(user, field) for field in USER_FIELDS.values()})
+def _to_user(user: User, mapped: tuple[str, ...]) -> DirectoryUser:
+    """The SDK's `User` as a DirectoryUser, with the `mapped` properties by Graph name."""
+    fields = {name: getattr(user, name) for name in USER_FIELDS.values()}
+    properties = {prop: _text(_sdk_value(user, prop)) for prop in mapped}
+    return DirectoryUser(**fields, properties=properties)
 
 
-def _with_manager(user: User) -> DirectoryUser:
+def _with_manager(user: User, mapped: tuple[str, ...]) -> DirectoryUser:
     """A user read with `$expand=manager($select=id)`: its manager is known."""
     manager = user.manager.id if user.manager is not None else None
-    return replace(_to_user(user), manager_known=True, manager_id=manager)
+    return replace(_to_user(user, mapped), manager_known=True, manager_id=manager)
 
 
-def _user_body(properties: Mapping[str, object]) -> User:
+def _sdk_value(user: User, prop: str) -> object:
+    """A property of the SDK's `User` by its Graph name: the typed attribute (`jobTitle` →
+    `job_title`), else what the SDK kept in `additional_data` (a property it does not type)."""
+    name = re.sub(r"(?<!^)(?=[A-Z])", "_", prop).lower()
+    if hasattr(user, name):
+        return getattr(user, name)
+    return (user.additional_data or {}).get(prop)
+
+
+def _text(value: object) -> str | None:
+    """A property's value as text, None as None."""
+    return None if value is None else str(value)
+
+
+def _user_body(properties: Mapping[str, object], writable: frozenset[str]) -> User:
     """A `User` body carrying exactly `properties`, None values as JSON null."""
-    unknown = sorted(set(properties) - WRITABLE)
+    unknown = sorted(set(properties) - writable)
     if unknown:
         raise ValueError(f"not a user property the connector writes: {', '.join(unknown)}")
     # The SDK's typed fields are skipped when None, so a property to clear would silently

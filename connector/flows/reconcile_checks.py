@@ -32,7 +32,8 @@ class NameIndex:
         for user in snapshot.users:
             if links.employee_of(user.id) is not None:
                 continue
-            keys = {name_key(user.given_name, user.surname), name_key(user.display_name)}
+            named = user.properties.get
+            keys = {name_key(named("givenName"), named("surname")), name_key(named("displayName"))}
             for key in keys - {""}:
                 self._by_name[key].append(user)
         self._known = snapshot.employees

@@ -37,6 +37,7 @@ from connector.domain.mapping import (
     anchor,
     desired,
     needs_of,
+    never_cleared,
 )
 from connector.notify.notifier import DISABLED, Notifier
 from connector.storage.changes import ChangeFeed, ChangeMessage
@@ -65,9 +66,6 @@ _UPN_NAME = re.compile(r"^[A-Za-z0-9'._!#^~-]{1,64}$")
 _UPN_DOMAIN = re.compile(r"^[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$")
 _NICKNAME_DROP = re.compile(r"[^A-Za-z0-9!#$%&'*+\-/=?^_`{|}~.]")
 PASSWORD_LENGTH = 40
-
-# Properties Graph will not clear: an empty value from Lucca leaves them as they are.
-_NEVER_CLEARED = frozenset({"displayName", "mail", "givenName", "surname", "employeeId"})
 
 
 class LuccaReader(Protocol):
@@ -128,12 +126,6 @@ class Directory(Protocol):
     def granted_roles(self) -> frozenset[str] | None:
         """The application permissions in the token, None when unknown."""
         ...
-
-
-def graph_value(user: DirectoryUser, prop: str) -> str | None:
-    """A user's property by its Graph name (`jobTitle` → `user.job_title`)."""
-    value = getattr(user, re.sub(r"(?<!^)(?=[A-Z])", "_", prop).lower())
-    return None if value is None else str(value)
 
 
 def mail_nickname(email: str) -> str:
@@ -197,6 +189,7 @@ class SyncService:
         self._attributes = attributes
         self._owned = frozenset(a.name for a in attributes)
         self._needs = needs_of(attributes)
+        self._never_cleared = never_cleared(attributes)
         self._sync_upn = sync_upn
         self._observe = observe
         self._clock = clock
@@ -515,7 +508,7 @@ class SyncService:
         """The sentence for a login already taken, naming who holds it."""
         holders = self._directory.find_users("userPrincipalName", email)
         holders = holders or self._directory.find_users("mail", email)
-        named = ", ".join(f"{u.display_name} ({u.id})" for u in holders)
+        named = ", ".join(f"{u.graph_value('displayName')} ({u.id})" for u in holders)
         return (
             f"The address {email} is already used by "
             f"{named or 'another object (as one of its addresses, an alias)'}. Change the "
@@ -556,7 +549,7 @@ class SyncService:
         want: dict[str, str | None],
     ) -> LogEntry:
         run.object_id = user.id
-        changes = _differences(user, want)
+        changes = _differences(user, want, self._never_cleared)
         run.changes.extend(changes)
         patch: dict[str, object] = {c.attribute: c.new for c in changes}
         failures: list[str] = []
@@ -607,7 +600,7 @@ class SyncService:
         if self._sync_upn and employee.email:
             steps.append(("userPrincipalName", employee.email))
         for prop, new in steps:
-            old = graph_value(user, prop)
+            old = user.graph_value(prop)
             if new is None or (old or "").lower() == new.lower():
                 continue
             if prop == "userPrincipalName":
@@ -838,16 +831,19 @@ def _new_account(
     return properties
 
 
-def _differences(user: DirectoryUser, want: dict[str, str | None]) -> list[Change]:
-    """The owned attributes that differ (mail and manager have their own steps)."""
+def _differences(
+    user: DirectoryUser, want: dict[str, str | None], never_cleared: frozenset[str]
+) -> list[Change]:
+    """The owned attributes that differ (mail and manager have their own steps); an empty
+    value leaves the rows Graph will not clear as they are."""
     changes = []
     for name, new in want.items():
         if name in (MANAGER, "mail"):
             continue
-        old = graph_value(user, name)
+        old = user.graph_value(name)
         if name == "employeeId" and old is not None:
             continue  # the anchor goes only into an empty value, never over another
-        if new is None and name in _NEVER_CLEARED:
+        if new is None and name in never_cleared:
             continue
         if old != new:
             changes.append(Change(attribute=name, old=old, new=new))

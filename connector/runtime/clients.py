@@ -4,10 +4,10 @@ which Lucca OAuth scopes each use asks for."""
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import urlsplit
 
-from connector.domain.mapping import Need, needs_of, owned
+from connector.domain.mapping import Need, graph_properties, needs_of, owned
 from connector.entra.directory import GraphDirectory
 from connector.entra.graph import check_base_url, is_loopback
 from connector.lucca.client import (
@@ -27,30 +27,39 @@ if TYPE_CHECKING:
     from connector.notify.sender import AcsMailer
 
 
-def sync_scopes(settings: Settings) -> tuple[str, ...]:
-    """What the sync's token asks for: the base scopes, and the legal entities and
-    establishments only when an owned attribute or the leavers' time zone reads them."""
+# What a token needs to read each Lucca resource a mapping row may need, and the collection
+# that holds it.
+NEED_SCOPES: Final = {
+    Need.DEPARTMENT: "departments.readonly",  # one of BASE_SCOPES: every sync token has it
+    Need.LEGAL_ENTITY: LEGAL_ENTITY_SCOPE,
+    Need.ESTABLISHMENT: ESTABLISHMENT_SCOPE,
+}
+NEED_COLLECTIONS: Final = {
+    Need.DEPARTMENT: "departments",
+    Need.LEGAL_ENTITY: "legal-entities",
+    Need.ESTABLISHMENT: "business-establishments",
+}
+
+
+def _needs(settings: Settings) -> tuple[Need, ...]:
+    """What the sync reads from Lucca, in `Need`'s order: what the owned rows need, and the
+    establishment when it gives the leavers' time zone."""
     needs = needs_of(owned(settings.sync_attributes))
-    scopes = list(BASE_SCOPES)
-    if Need.LEGAL_ENTITY in needs:
-        scopes.append(LEGAL_ENTITY_SCOPE)
-    if Need.ESTABLISHMENT in needs or settings.LEAVER_TIME_ZONE == "establishment":
-        scopes.append(ESTABLISHMENT_SCOPE)
-    return tuple(scopes)
+    if settings.LEAVER_TIME_ZONE == "establishment":
+        needs |= {Need.ESTABLISHMENT}
+    return tuple(need for need in Need if need in needs)
+
+
+def sync_scopes(settings: Settings) -> tuple[str, ...]:
+    """What the sync's token asks for: the base scopes, then the scope of each Lucca resource
+    the owned rows or the leavers' time zone read (`NEED_SCOPES`)."""
+    return tuple(dict.fromkeys([*BASE_SCOPES, *(NEED_SCOPES[n] for n in _needs(settings))]))
 
 
 def organisation_kinds(settings: Settings) -> tuple[str, ...]:
     """The Lucca collections the reconciliation reads whole (a page of 100 a request, cached by
     the client) because the plan needs an item of them for many employees."""
-    needs = needs_of(owned(settings.sync_attributes))
-    kinds = []
-    if Need.DEPARTMENT in needs:
-        kinds.append("departments")
-    if Need.LEGAL_ENTITY in needs:
-        kinds.append("legal-entities")
-    if Need.ESTABLISHMENT in needs or settings.LEAVER_TIME_ZONE == "establishment":
-        kinds.append("business-establishments")
-    return tuple(kinds)
+    return tuple(NEED_COLLECTIONS[need] for need in _needs(settings))
 
 
 def catch_up_scopes(settings: Settings) -> tuple[str, ...]:
@@ -80,7 +89,8 @@ def lucca_client(
 
 
 def graph_directory(settings: Settings) -> GraphDirectory:
-    """The directory for `GRAPH_BASE_URL`: anonymous on a loopback sandbox, else a token."""
+    """The directory for `GRAPH_BASE_URL` (anonymous on a loopback sandbox, else a token),
+    reading every mapping row's property and writing the writable ones."""
     base_url = str(settings.GRAPH_BASE_URL).rstrip("/")
     anonymous = urlsplit(base_url).scheme == "http" and is_loopback(base_url)
     try:
@@ -88,7 +98,9 @@ def graph_directory(settings: Settings) -> GraphDirectory:
     except ValueError as err:
         raise SettingsError(f"setting GRAPH_BASE_URL is malformed: {err}") from None
     credential = None if anonymous else azure_credential(settings.AZURE_CLIENT_ID)
-    return GraphDirectory(base_url, credential=credential, owns_credential=True)
+    return GraphDirectory(
+        base_url, properties=graph_properties(), credential=credential, owns_credential=True
+    )
 
 
 def acs_mailer(settings: Settings) -> AcsMailer:

@@ -10,10 +10,12 @@ from __future__ import annotations
 import random
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import parse_qs
 
 import pytest
 
-from connector.domain.mapping import DEFAULT_ATTRIBUTES, anchor
+from connector.domain import mapping
+from connector.domain.mapping import DEFAULT_ATTRIBUTES, Attribute, Need, anchor
 from connector.storage.changes import ChangeMessage
 from connector.storage.links import Links
 from connector.storage.log import Action, IntegrationLog
@@ -627,6 +629,43 @@ def test_optional_rows_fill_company_office_usage_location_and_type(make_world: A
         "employeeType": "permanent",
     }
     assert world.account_of(fixed)["employeeType"] == "fixed-term"
+
+
+def test_a_row_added_to_the_table_is_read_compared_and_written(
+    make_world: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One row more in the mapping (Graph's `city`, from the establishment) and nothing else:
+    every user read selects it, the sync's token reads establishments, the creation carries it,
+    and a move to another establishment is one change PATCHed alone."""
+    city = Attribute(
+        name="city",
+        value=lambda v: v.establishment.name if v.establishment else None,
+        needs=frozenset({Need.ESTABLISHMENT}),
+        description="the job position's business establishment",
+    )
+    rows = (*mapping.ATTRIBUTES, city)
+    monkeypatch.setattr(mapping, "ATTRIBUTES", rows)
+    monkeypatch.setattr(mapping, "BY_NAME", {row.name: row for row in rows})
+    world = make_world(SYNC_ATTRIBUTES=",".join([*DEFAULT_ATTRIBUTES, "city"]))
+    lyon = world.lucca.add_establishment("Lyon")
+    paris = world.lucca.add_establishment("Paris")
+    employee_id = hire(world, "Inès", "Roux", f"ines.roux@{DOMAIN}", establishment_id=lyon)
+    assert world.account_of(employee_id)["city"] == "Lyon"
+    tokens = [parse_qs(r.body.decode()) for r in world.lucca.requests if r.path == "/connect/token"]
+    assert tokens and all("business-establishments.readonly" in t["scope"][0] for t in tokens)
+    position = world.lucca.job_position_of(employee_id)
+    assert position is not None
+    world.graph.reset_log()
+
+    change(world, lambda: world.lucca.update_job_position(position, establishment_id=paris))
+
+    assert world.account_of(employee_id)["city"] == "Paris"
+    assert patches(world) == [{"city": "Paris"}]
+    reads = [r for r in world.graph.requests if r.method == "GET" and "/users" in r.path]
+    assert reads and all("city" in str(r.param("$select")).split(",") for r in reads)
+    entry = world.entries(employee_id)[0]
+    assert entry.action is Action.UPDATED
+    assert [(c.attribute, c.old, c.new) for c in entry.changes] == [("city", "Lyon", "Paris")]
 
 
 def test_attributes_not_owned_are_never_written(make_world: Any) -> None:

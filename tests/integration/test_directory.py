@@ -27,12 +27,8 @@ from connector.core.errors import (
     Throttled,
     Transient,
 )
-from connector.entra.directory import (
-    USER_SELECT,
-    DirectoryUser,
-    Domain,
-    GraphDirectory,
-)
+from connector.domain.mapping import graph_properties
+from connector.entra.directory import DirectoryUser, Domain, GraphDirectory
 from connector.runtime.clients import graph_directory
 from connector.runtime.identity import azure_credential
 from connector.runtime.settings import SettingsError, load_settings
@@ -42,16 +38,23 @@ from tests.sandboxes.graph import GraphSandbox
 PASSWORD = "Zq8!never-SHOWN-4kT"
 USERS = r"^/v1\.0/users$"
 USER_ITEM = r"^/v1\.0/users/[^/]+$"
-SELECT = ",".join(USER_SELECT)
+# The directory's own properties, then the mapping's (its rows' order, the manager apart).
+SELECT = (
+    "id,userPrincipalName,mail,employeeId,accountEnabled,userType,onPremisesSyncEnabled,"
+    "surname,givenName,displayName,department,jobTitle,companyName,officeLocation,"
+    "usageLocation,employeeType"
+)
 GRAPH_AUDIENCE = "https://graph.microsoft.com"
 
 
 @pytest.fixture
 def make_directory(graph: GraphSandbox) -> Iterator[Callable[..., GraphDirectory]]:
-    """Build directories on the sandbox (closed after the test)."""
+    """Build directories on the sandbox (closed after the test), given the mapping's
+    properties as the runtime gives them."""
     made: list[GraphDirectory] = []
 
     def make(**options: Any) -> GraphDirectory:
+        options.setdefault("properties", graph_properties())
         directory = GraphDirectory(f"{graph.base_url}/v1.0", **options)
         made.append(directory)
         return directory
@@ -163,11 +166,14 @@ def test_every_selected_property_is_read(graph: GraphSandbox, directory: GraphDi
         officeLocation="Lyon", usageLocation="FR", employeeType="permanent",
     )  # fmt: skip
     expected = DirectoryUser(
-        id=stored["id"], user_principal_name="ana@acme.fr", mail="ana@acme.fr", given_name="Ana",
-        surname="Lopez", display_name="Ana Lopez", department="IT", job_title="Dev",
+        id=stored["id"], user_principal_name="ana@acme.fr", mail="ana@acme.fr",
         employee_id="lucca-7", account_enabled=False, user_type="Guest",
-        on_premises_sync_enabled=True, company_name="Acme", office_location="Lyon",
-        usage_location="FR", employee_type="permanent",
+        on_premises_sync_enabled=True,
+        properties={
+            "surname": "Lopez", "givenName": "Ana", "displayName": "Ana Lopez",
+            "department": "IT", "jobTitle": "Dev", "companyName": "Acme",
+            "officeLocation": "Lyon", "usageLocation": "FR", "employeeType": "permanent",
+        },
     )  # fmt: skip
 
     assert directory.find_users("employeeId", "lucca-7") == [expected]
@@ -219,9 +225,13 @@ def test_create_user_forces_a_password_change(
     assert (stored["employeeId"], stored["department"]) == ("lucca-1001", "Finance")
     assert created == DirectoryUser(
         id=stored["id"], user_principal_name="jeanne.martin@acme.fr",
-        mail="jeanne.martin@acme.fr", given_name="Jeanne", surname="Martin",
-        display_name="Jeanne Martin", department="Finance", job_title="Controller",
-        employee_id="lucca-1001", account_enabled=True, user_type="Member",
+        mail="jeanne.martin@acme.fr", employee_id="lucca-1001", account_enabled=True,
+        user_type="Member",
+        properties={
+            "surname": "Martin", "givenName": "Jeanne", "displayName": "Jeanne Martin",
+            "department": "Finance", "jobTitle": "Controller", "companyName": None,
+            "officeLocation": None, "usageLocation": None, "employeeType": None,
+        },
     )  # fmt: skip
     assert graph.count("POST", USERS) == 1
 
@@ -324,7 +334,8 @@ def test_update_with_none_clears_the_property(
         "officeLocation": "Paris",
     }
     read = directory.get_user(user["id"])
-    assert read is not None and (read.job_title, read.office_location) == (None, "Paris")
+    assert read is not None
+    assert (read.properties["jobTitle"], read.properties["officeLocation"]) == (None, "Paris")
 
 
 def test_update_with_nothing_sends_nothing(graph: GraphSandbox, directory: GraphDirectory) -> None:
@@ -632,7 +643,8 @@ def test_calls_from_eight_threads_share_one_client(
         results = list(pool.map(work, range(8)))
 
     for i, (object_id, read, found, domains) in enumerate(results):
-        assert read is not None and (read.job_title, read.employee_id) == (f"Job {i}", f"L-{i}")
+        assert read is not None
+        assert (read.properties["jobTitle"], read.employee_id) == (f"Job {i}", f"L-{i}")
         assert [u.id for u in found] == [object_id]
         assert "acme.fr" in {d.id for d in domains}
     assert len(graph.users) == 8

@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from azure.storage.queue import QueueClient, QueueMessage
 
-from connector.domain.mapping import DEFAULT_ATTRIBUTES, anchor, owned
+from connector.domain.mapping import DEFAULT_ATTRIBUTES, anchor, graph_properties, owned
 from connector.entra.directory import GraphDirectory
 from connector.flows.sync import SyncService
 from connector.flows.worker import ChangeWorker
@@ -66,7 +66,9 @@ def service(
             client_secret="lucca-client-secret",
             limiter=LuccaRateLimiter(storage, per_minute=50, window_seconds=1),
         ),
-        directory=GraphDirectory(f"{graph.base_url}/v1.0", credential=credential),
+        directory=GraphDirectory(
+            f"{graph.base_url}/v1.0", properties=graph_properties(), credential=credential
+        ),
         feed=ChangeFeed(storage),
         links=Links(storage),
         log=IntegrationLog(storage),

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from connector.lucca.client import BASE_SCOPES
+from connector.runtime.clients import organisation_kinds, sync_scopes
 from connector.runtime.settings import SettingsError, load_settings, setting_names
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -211,3 +213,35 @@ def test_the_example_file_loads_as_it_is() -> None:
     assert settings.CONNECTOR_MODE == "observe"
     blank = load_settings({**example, "AzureWebJobsStorage__accountName": " "})
     assert blank.AzureWebJobsStorage__accountName is None
+
+
+@pytest.mark.parametrize(
+    ("changes", "scopes", "collections"),
+    [
+        ({}, (), ("departments",)),
+        ({"SYNC_ATTRIBUTES": "surname,givenName"}, (), ()),
+        (
+            {"SYNC_ATTRIBUTES": "surname,companyName,department"},
+            ("legal-entities.readonly",),
+            ("departments", "legal-entities"),
+        ),
+        (
+            {"SYNC_ATTRIBUTES": "officeLocation,usageLocation"},
+            ("legal-entities.readonly", "business-establishments.readonly"),
+            ("legal-entities", "business-establishments"),
+        ),
+        (
+            {"SYNC_ATTRIBUTES": "surname", "LEAVER_TIME_ZONE": "establishment"},
+            ("business-establishments.readonly",),
+            ("business-establishments",),
+        ),
+    ],
+)
+def test_lucca_scopes_and_collections_follow_the_owned_rows(
+    changes: dict[str, str], scopes: tuple[str, ...], collections: tuple[str, ...]
+) -> None:
+    """The sync's token asks for the base scopes and what the owned rows (or the leavers'
+    time zone) read; the reconciliation reads whole the collections they need."""
+    settings = load_settings(with_changes(**changes))
+    assert sync_scopes(settings) == (*BASE_SCOPES, *scopes)
+    assert organisation_kinds(settings) == collections
