@@ -30,10 +30,11 @@ from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urlsplit
 
 from connector.core.errors import ConnectorError, Denied, NotFound
+from connector.core.net import is_loopback
 from connector.entra.directory import GraphDirectory
-from connector.entra.graph import is_loopback
 from connector.flows.catchup import masked_url
-from connector.lucca.client import EVENTS_SCOPE, WEBHOOK_TOPICS, WEBHOOK_WRITE_SCOPE, LuccaClient
+from connector.lucca.client import EVENTS_SCOPE, WEBHOOK_WRITE_SCOPE, LuccaClient
+from connector.lucca.models import WEBHOOK_TOPICS
 from connector.runtime.clients import catch_up_scopes, graph_directory, lucca_client
 from connector.runtime.settings import Settings, SettingsError
 from connector.storage.ratelimit import PARTITION, ROW, TABLE

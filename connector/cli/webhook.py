@@ -23,12 +23,8 @@ from urllib.parse import parse_qsl, urlsplit
 
 from connector.core.errors import NotFound
 from connector.flows.catchup import masked_url
-from connector.lucca.client import (
-    PING_SCOPE,
-    WEBHOOK_TOPICS,
-    WEBHOOK_WRITE_SCOPE,
-    LuccaWebhookEndpoint,
-)
+from connector.lucca.client import PING_SCOPE, WEBHOOK_WRITE_SCOPE
+from connector.lucca.models import WEBHOOK_TOPICS, LuccaWebhookEndpoint
 from connector.runtime.clients import lucca_client
 
 if TYPE_CHECKING:
