@@ -9,8 +9,8 @@ from urllib.parse import urlsplit
 
 from connector.cli.checks import Check, guarded, said, sentence
 from connector.core.errors import ConnectorError, Denied
+from connector.core.net import is_loopback
 from connector.entra.directory import GraphDirectory
-from connector.entra.graph import is_loopback
 from connector.runtime.clients import graph_directory
 from connector.runtime.settings import Settings, SettingsError
 

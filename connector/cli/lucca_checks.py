@@ -10,7 +10,8 @@ from connector.cli.checks import Check
 from connector.cli.common import Context
 from connector.core.errors import ConnectorError, Denied, NotFound
 from connector.flows.catchup import masked_url
-from connector.lucca.client import EVENTS_SCOPE, WEBHOOK_TOPICS, WEBHOOK_WRITE_SCOPE, LuccaClient
+from connector.lucca.client import EVENTS_SCOPE, WEBHOOK_WRITE_SCOPE, LuccaClient
+from connector.lucca.models import WEBHOOK_TOPICS
 from connector.runtime.clients import lucca_client
 from connector.runtime.settings import Settings
 

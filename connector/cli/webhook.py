@@ -31,12 +31,8 @@ from connector.cli.common import (
 )
 from connector.core.errors import NotFound
 from connector.flows.catchup import masked_url
-from connector.lucca.client import (
-    PING_SCOPE,
-    WEBHOOK_TOPICS,
-    WEBHOOK_WRITE_SCOPE,
-    LuccaWebhookEndpoint,
-)
+from connector.lucca.client import PING_SCOPE, WEBHOOK_WRITE_SCOPE
+from connector.lucca.models import WEBHOOK_TOPICS, LuccaWebhookEndpoint
 from connector.runtime.clients import lucca_client
 
 DEFAULT_NAME = "Entra connector"

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 from connector.core.errors import NotFound
 from connector.domain.contract_dates import AccessPlan, plan
-from connector.lucca.client import LuccaEmployee, LuccaEmployment, LuccaEstablishment
+from connector.lucca.models import LuccaEmployee, LuccaEmployment, LuccaEstablishment
 
 ESTABLISHMENT = "establishment"
 

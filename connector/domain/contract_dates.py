@@ -31,7 +31,7 @@ Kind = Literal["enable", "disable"]
 
 
 class Employment(Protocol):
-    """What a plan reads from an employment (`connector.lucca.client.LuccaEmployment` fits)."""
+    """What a plan reads from an employment (`connector.lucca.models.LuccaEmployment` fits)."""
 
     @property
     def id(self) -> str: ...
@@ -147,7 +147,7 @@ def _action(
 
 
 if TYPE_CHECKING:
-    from connector.lucca.client import LuccaEmployment
+    from connector.lucca.models import LuccaEmployment
 
     def _lucca_employment_fits(employment: LuccaEmployment) -> Employment:
         """mypy checks here that Lucca's model satisfies the protocol."""

@@ -16,7 +16,7 @@ from enum import StrEnum
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from connector.lucca.client import (
+    from connector.lucca.models import (
         LuccaDepartment,
         LuccaEmployee,
         LuccaEstablishment,

@@ -36,10 +36,11 @@ from connector.core.errors import (
     Throttled,
     Transient,
 )
+from connector.core.net import retry_after_seconds
 from connector.entra.graph import (
     GRAPH_SCOPE,
     build_client,
-    retry_after_seconds,
+    retry_after_header,
 )
 
 T = TypeVar("T")
@@ -134,8 +135,7 @@ def translate_error(err: Exception) -> ConnectorError | None:
     if request_id is None and headers:
         request_id = next((v for k, v in headers.items() if k.lower() == "request-id"), None)
     if status == 429:
-        wait = retry_after_seconds(headers)
-        retry_after = DEFAULT_RETRY_AFTER if wait is None else wait
+        retry_after = retry_after_seconds(retry_after_header(headers), default=DEFAULT_RETRY_AFTER)
         return Throttled(
             message, retry_after=retry_after, service="graph", code=code, request_id=request_id
         )

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import ipaddress
 from collections.abc import Mapping
-from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 from urllib.parse import urlsplit
 
 import httpx
@@ -29,19 +26,9 @@ from msgraph_core.middleware.options import (  # type: ignore[import-untyped]
     GraphTelemetryHandlerOption,
 )
 
+from connector.core.net import is_loopback, retry_after_seconds
+
 GRAPH_SCOPE = "https://graph.microsoft.com/.default"
-LOOPBACK_NAMES = frozenset({"localhost"})
-
-
-def is_loopback(url: str) -> bool:
-    """Whether the URL's host is this machine (127.0.0.0/8, ::1 or localhost)."""
-    host = (urlsplit(url).hostname or "").lower()
-    if host in LOOPBACK_NAMES:
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def check_base_url(base_url: str, *, anonymous: bool) -> None:
@@ -55,21 +42,11 @@ def check_base_url(base_url: str, *, anonymous: bool) -> None:
         raise ValueError("needs a credential unless it is a loopback http:// sandbox")
 
 
-def retry_after_seconds(headers: Mapping[str, str] | None) -> float | None:
-    """The `Retry-After` header in seconds (delta or HTTP date), or None if absent or bad."""
+def retry_after_header(headers: Mapping[str, str] | None) -> str | None:
+    """The `Retry-After` header's value, whatever its name's case; None if absent."""
     if not headers:
         return None
-    value = next((v for k, v in headers.items() if k.lower() == "retry-after"), None)
-    if value is None:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, (when - datetime.now(UTC)).total_seconds())
+    return next((v for k, v in headers.items() if k.lower() == "retry-after"), None)
 
 
 class BoundedRetryHandler(RetryHandler):
@@ -91,7 +68,7 @@ class BoundedRetryHandler(RetryHandler):
         """Retry what the SDK retries (429/503/504), unless asked to wait too long."""
         if not super().should_retry(request, options, response):
             return False
-        wait = retry_after_seconds(response.headers)
+        wait = retry_after_seconds(retry_after_header(response.headers), default=None)
         return wait is None or wait <= self.max_wait
 
 

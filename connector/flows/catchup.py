@@ -38,7 +38,7 @@ from azure.data.tables import UpdateMode
 
 from connector.core.errors import ConnectorError, NotFound, Throttled
 from connector.flows.intake import Intake
-from connector.lucca.client import (
+from connector.lucca.models import (
     LuccaWebhookEndpoint,
 )
 from connector.lucca.webhook import Event, EventKey, MalformedEvent, identify, parse_event

@@ -47,7 +47,8 @@ if TYPE_CHECKING:
     from connector.domain.access import AccessPlanner
     from connector.domain.contract_dates import AccessPlan, PlannedAction
     from connector.entra.directory import GraphDirectory
-    from connector.lucca.client import LuccaClient, LuccaEmployee
+    from connector.lucca.client import LuccaClient
+    from connector.lucca.models import LuccaEmployee
 
 
 class EmployeeReader(Protocol):

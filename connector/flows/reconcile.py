@@ -54,7 +54,8 @@ from connector.storage.log import Action, LogEntry
 
 if TYPE_CHECKING:
     from connector.entra.directory import DirectoryUser, GraphDirectory
-    from connector.lucca.client import LuccaClient, LuccaEmployee
+    from connector.lucca.client import LuccaClient
+    from connector.lucca.models import LuccaEmployee
     from connector.storage.tables import Storage
 
 STATUSES: tuple[Literal["active", "upcoming", "deactivated"], ...] = (

@@ -13,7 +13,7 @@ from connector.flows.snapshot import Snapshot, SnapshotLinks
 
 if TYPE_CHECKING:
     from connector.entra.directory import DirectoryUser
-    from connector.lucca.client import LuccaEmployee
+    from connector.lucca.models import LuccaEmployee
 
 
 def name_key(*parts: str | None) -> str:

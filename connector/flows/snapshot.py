@@ -19,8 +19,8 @@ from connector.storage.schedule import ACTION_PREFIX, GIVEN_UP_PREFIX, SCHEDULE_
 
 if TYPE_CHECKING:
     from connector.entra.directory import DirectoryUser, Domain, FindBy, GraphDirectory
-    from connector.lucca.client import (
-        LuccaClient,
+    from connector.lucca.client import LuccaClient
+    from connector.lucca.models import (
         LuccaDepartment,
         LuccaEmployee,
         LuccaEmployment,

@@ -47,7 +47,7 @@ from connector.storage.schedule import ScheduleStore
 
 if TYPE_CHECKING:
     from connector.entra.directory import DirectoryUser, Domain, FindBy
-    from connector.lucca.client import (
+    from connector.lucca.models import (
         LuccaDepartment,
         LuccaEmployee,
         LuccaEstablishment,

@@ -1,27 +1,38 @@
-"""The Lucca API client: OAuth2 client credentials, one request choke point, typed documents.
+"""The Lucca API client: OAuth2 client credentials, one request choke point.
 
 Every API request goes through `_request`, which takes a token, waits for the shared rate
-limiter, sends, and maps every failure to the connector's error tree once. The client raises
-and never logs; it never puts a token or the client secret in a message.
+limiter, sends, and maps every failure to the connector's error tree once (`answers`); the
+token's own request shares its transport handling. The client raises and never logs; it never
+puts a token or the client secret in a message. The documents are in `connector.lucca.models`.
 https://developers.lucca.fr/api-reference/ (version 2024-11-01)
 """
 
 from __future__ import annotations
 
-import math
-import re
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from datetime import UTC, date, datetime
-from email.utils import parsedate_to_datetime
-from typing import Annotated, Any, Literal, Protocol, TypeVar
+from datetime import UTC, datetime
+from typing import Any, Literal, Protocol, TypeVar
 from urllib.parse import quote, urlsplit
 
 import httpx
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+from pydantic import BaseModel
 
-from connector.core.errors import Denied, Invalid, NotFound, Throttled, Transient
+from connector.core.errors import Invalid, Throttled, Transient
+from connector.lucca.answers import document, granted_token, items, parse
+from connector.lucca.models import (
+    EmployeeStatus,
+    LuccaDepartment,
+    LuccaEmployee,
+    LuccaEmployment,
+    LuccaEstablishment,
+    LuccaJobPosition,
+    LuccaLegalEntity,
+    LuccaWebhookDelivery,
+    LuccaWebhookEndpoint,
+    _ref_id,
+)
 
 API_VERSION = "2024-11-01"
 BASE_SCOPES = (
@@ -34,98 +45,17 @@ BASE_SCOPES = (
 LEGAL_ENTITY_SCOPE = "legal-entities.readonly"  # companyName, usageLocation
 ESTABLISHMENT_SCOPE = "business-establishments.readonly"  # officeLocation, a leaver's zone
 DEFAULT_SCOPES = (*BASE_SCOPES, LEGAL_ENTITY_SCOPE, ESTABLISHMENT_SCOPE)
+# Webhook endpoints and events: asked for only by the `webhook` commands and the catch-up.
+WEBHOOK_WRITE_SCOPE = "webhook-endpoints.readwrite"  # register; also what `status` asks for
+PING_SCOPE = "webhook-deliveries.readwrite"  # POST /lucca-api/webhook-deliveries (OpenAPI)
+EVENTS_SCOPE = "events.readonly"
 DEFAULT_TIMEOUT = httpx.Timeout(10.0, connect=5.0)  # Lucca itself gives up after 5 s (408)
 PAGE_SIZE = 100  # Lucca's maximum
 REFRESH_MARGIN = 60.0  # seconds before expiry a token is replaced
-DEFAULT_RETRY_AFTER = 60.0
-MAX_RETRY_AFTER = 3600.0  # a longer Retry-After is read as an hour
 CACHE_TTL = 15 * 60.0
-_SCOPE = re.compile(r"\b[a-z][a-z-]*\.read(?:only|write)\b")
-_CREDENTIALS = "check LUCCA_CLIENT_ID / LUCCA_CLIENT_SECRET"
 
-EmployeeStatus = Literal["active", "upcoming", "deactivated"]
+Method = Literal["GET", "POST"]
 M = TypeVar("M", bound=BaseModel)
-
-
-def _ref_id(value: Any) -> Any:
-    """A `{id, type, url}` reference as its id."""
-    return value.get("id") if isinstance(value, dict) else value
-
-
-def _day(value: Any) -> Any:
-    """An employment bound `{date}` as its date."""
-    return value.get("date") if isinstance(value, dict) else value
-
-
-Ref = Annotated[str, BeforeValidator(_ref_id)]
-OptionalRef = Annotated[str | None, BeforeValidator(_ref_id)]
-
-
-class _Document(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="ignore", populate_by_name=True)
-
-
-class LuccaEmployment(_Document):
-    """A contract: `end` is the last day worked (included), None for a permanent one."""
-
-    id: str
-    employee_id: Ref = Field(alias="employee")
-    start: Annotated[date, BeforeValidator(_day)]
-    end: Annotated[date | None, BeforeValidator(_day)] = None
-    legal_entity_id: Ref = Field(alias="legalEntity")
-    status: EmployeeStatus | None = None
-
-
-class LuccaJobPosition(_Document):
-    """A stage of an employment: job title, manager, department and establishment."""
-
-    id: str
-    employee_id: Ref = Field(alias="employee")
-    employment_id: Ref = Field(alias="employment")
-    job_title: str | None = Field(default=None, alias="jobTitle")
-    manager_id: OptionalRef = Field(default=None, alias="manager")
-    department_id: Ref = Field(alias="department")
-    establishment_id: Ref = Field(alias="businessEstablishment")
-    starts_on: date = Field(alias="startsOn")
-    ends_on: date | None = Field(default=None, alias="endsOn")
-
-
-class LuccaEmployee(_Document):
-    """An employee with the applicable employment and job position."""
-
-    id: str
-    given_name: str = Field(alias="givenName")
-    family_name: str = Field(alias="familyName")
-    email: str | None
-    status: EmployeeStatus
-    employee_number: str | None = Field(default=None, alias="employeeNumber")
-    last_updated_at: datetime | None = Field(default=None, alias="lastUpdatedAt")
-    employment: LuccaEmployment | None = None
-    job_position: LuccaJobPosition | None = None
-
-
-class LuccaDepartment(_Document):
-    """A department."""
-
-    id: str
-    name: str
-
-
-class LuccaLegalEntity(_Document):
-    """A legal entity; `country_code` is ISO 3166 alpha-3, as Lucca gives it."""
-
-    id: str
-    name: str = Field(alias="legalName")
-    country_code: str = Field(alias="countryCode")
-
-
-class LuccaEstablishment(_Document):
-    """A business establishment and its IANA time zone."""
-
-    id: str
-    name: str
-    timezone_id: str | None = Field(default=None, alias="timezoneId")
-    legal_entity_id: OptionalRef = Field(default=None, alias="legalEntity")
 
 
 # The rarely changing collections the client caches, by path.
@@ -203,16 +133,16 @@ class LuccaClient:
         if statuses is not None:
             params["status"] = ",".join(statuses)
         for page in self._pages("employees", params):
-            for item in _items(page):
+            for item in items(page):
                 yield self._employee(item, page.get("embedded"))
 
     def employments(self, employee_id: str) -> list[LuccaEmployment]:
         """All of the employee's employments, in Lucca's order (by id)."""
         params = {"employee.id": employee_id, "limit": str(PAGE_SIZE), "include": "links"}
         return [
-            _parse(LuccaEmployment, item, "employment")
+            parse(LuccaEmployment, item, "employment")
             for page in self._pages("employments", params)
-            for item in _items(page)
+            for item in items(page)
         ]
 
     def employments_of(self, employee_ids: Iterable[str]) -> dict[str, list[LuccaEmployment]]:
@@ -224,8 +154,8 @@ class LuccaClient:
             batch = ids[start : start + PAGE_SIZE]
             params = {"employee.id": ",".join(batch), "limit": str(PAGE_SIZE), "include": "links"}
             for page in self._pages("employments", params):
-                for item in _items(page):
-                    employment = _parse(LuccaEmployment, item, "employment")
+                for item in items(page):
+                    employment = parse(LuccaEmployment, item, "employment")
                     found.setdefault(employment.employee_id, []).append(employment)
         return found
 
@@ -243,7 +173,7 @@ class LuccaClient:
 
     def _employee(self, doc: dict[str, Any], embedded: Any) -> LuccaEmployee:
         """An employee document with its applicable employment and job position attached."""
-        employee = _parse(LuccaEmployee, doc, "employee")
+        employee = parse(LuccaEmployee, doc, "employee")
         employment = self._related(doc, embedded, "applicableEmployment", LuccaEmployment)
         position = self._related(doc, embedded, "applicableJobPosition", LuccaJobPosition)
         return employee.model_copy(update={"employment": employment, "job_position": position})
@@ -258,7 +188,7 @@ class LuccaClient:
         found = by_id.get(str(related_id)) if isinstance(by_id, dict) else None
         if not isinstance(found, dict):
             found = self._get(f"{type_}s/{_segment(str(related_id))}")
-        return _parse(model, found, type_)
+        return parse(model, found, type_)
 
     def preload(self, kind: str) -> int:
         """Read a whole collection (`departments`, `legal-entities`, `business-establishments`)
@@ -267,8 +197,8 @@ class LuccaClient:
         model = _CACHEABLE[kind]
         read = 0
         for page in self._pages(kind, {"limit": str(PAGE_SIZE), "include": "links"}):
-            for item in _items(page):
-                value = _parse(model, item, kind)
+            for item in items(page):
+                value = parse(model, item, kind)
                 with self._cache_lock:
                     self._cache[(kind, value.id)] = (self._clock() + self._cache_ttl, value)
                 read += 1
@@ -281,7 +211,7 @@ class LuccaClient:
             hit = self._cache.get(key)
         if hit is not None and hit[0] > self._clock() and isinstance(hit[1], model):
             return hit[1]
-        value = _parse(model, self._get(f"{kind}/{_segment(resource_id)}"), kind)
+        value = parse(model, self._get(f"{kind}/{_segment(resource_id)}"), kind)
         with self._cache_lock:
             self._cache[key] = (self._clock() + self._cache_ttl, value)
         return value
@@ -298,67 +228,62 @@ class LuccaClient:
                 return
             if urlsplit(href)[:2] != self._origin:  # never send the token elsewhere
                 raise Invalid(f"Lucca's next-page link leaves {self._api}", service="lucca")
-            page = self._request(href, None)
+            page = self._request("GET", href)
 
     # -- the choke point ------------------------------------------------------------------
     def _get(self, path: str, params: Mapping[str, str] | None = None) -> dict[str, Any]:
-        return self._request(f"{self._api}/{path}", params)
+        return self._request("GET", f"{self._api}/{path}", params)
 
-    def _request(self, url: str, params: Mapping[str, str] | None) -> dict[str, Any]:
-        """GET one API document; every failure becomes one of the connector's errors."""
-        where = "GET " + urlsplit(url).path
+    def _post(
+        self,
+        path: str,
+        params: Mapping[str, str] | None,
+        body: dict[str, Any] | None,
+        scope: str,
+    ) -> dict[str, Any]:
+        return self._request("POST", f"{self._api}/{path}", params, body=body, scope=scope)
+
+    def _request(
+        self,
+        method: Method,
+        url: str,
+        params: Mapping[str, str] | None = None,
+        *,
+        body: dict[str, Any] | None = None,
+        scope: str | None = None,
+    ) -> dict[str, Any]:
+        """Send one API request (GET, or POST `body` expecting 201 or 200); every failure
+        becomes one of the connector's errors, a 403 naming `scope` when Lucca does not."""
+        where = f"{method} {urlsplit(url).path}"
         token = self._access_token()
-        response = self._send(url, params, token, where)
+        response = self._send(method, url, where, token, params=params, json=body)
         if response.status_code == 401:  # expired or revoked: one new token, one new try
             self._drop_token(token)
-            response = self._send(url, params, self._access_token(), where)
-        return self._document(response, where)
+            token = self._access_token()
+            response = self._send(method, url, where, token, params=params, json=body)
+        try:
+            return document(response, where, scope=scope, created=method == "POST")
+        except Throttled as err:  # every instance waits, not only this one
+            self._limiter.penalise(err.retry_after)
+            raise
 
     def _send(
-        self, url: str, params: Mapping[str, str] | None, token: str, where: str
+        self, method: Method, url: str, where: str, token: str, **request: Any
     ) -> httpx.Response:
-        """Wait for the shared limiter, then send; a transport failure is `Transient`."""
+        """Wait for the shared limiter, then send with the token and the API version."""
         self._limiter.acquire()
         headers = {"Authorization": f"Bearer {token}", "Api-Version": API_VERSION}
+        return self._exchange(method, url, where, headers=headers, **request)
+
+    def _exchange(self, method: Method, url: str, where: str, **request: Any) -> httpx.Response:
+        """Send as given (an API request, or the token's); a transport failure is `Transient`."""
         try:
-            return self._http.get(url, params=params, headers=headers)
+            return self._http.request(method, url, **request)
         except httpx.TimeoutException as err:
             raise Transient(f"Lucca did not answer {where} in time", service="lucca") from err
         except httpx.HTTPError as err:
             message = f"Lucca could not be reached for {where} ({type(err).__name__})"
             raise Transient(message, service="lucca") from err
-
-    def _document(self, response: httpx.Response, where: str) -> dict[str, Any]:
-        """The JSON document of a success, or the error the status stands for."""
-        status = response.status_code
-        if status == 200:
-            try:
-                body = response.json()
-            except ValueError as err:
-                raise Invalid(f"Lucca answered {where} with no JSON", service="lucca") from err
-            if not isinstance(body, dict):
-                raise Invalid(f"Lucca answered {where} with no JSON object", service="lucca")
-            return body
-        detail = _problem_detail(response)
-        if status == 429:
-            retry_after = _retry_after(response.headers.get("Retry-After"))
-            self._limiter.penalise(retry_after)
-            message = f"Lucca rate-limited {where}: retry after {retry_after:g} s"
-            raise Throttled(message, retry_after=retry_after, service="lucca")
-        if status == 401:
-            message = f"Lucca refused a fresh access token for {where} (401): {_CREDENTIALS}"
-            raise Denied(message, service="lucca", status=status)
-        if status == 403:
-            raise Denied(_forbidden(where, detail), service="lucca", status=status)
-        if status == 404:
-            message = (
-                f"Lucca answered 404 to {where}: no such object, or the API client may not see it"
-            )
-            raise NotFound(message, service="lucca", status=status)
-        if status == 408 or status >= 500:
-            raise Transient(f"Lucca failed {where} ({status})", service="lucca", status=status)
-        message = f"Lucca refused {where} ({status})" + (f": {detail}" if detail else "")
-        raise Invalid(message, service="lucca", status=status)
 
     # -- OAuth2 client credentials ------------------------------------------------------------
     def _access_token(self) -> str:
@@ -375,54 +300,28 @@ class LuccaClient:
                 self._token = None
 
     def _fetch_token(self) -> tuple[str, float]:
-        """POST the client credentials; the access token and its lifetime in seconds."""
+        """POST the client credentials (not counted by the limiter); the access token and its
+        lifetime in seconds."""
         form = self._credentials | {"grant_type": "client_credentials"}
         form["scope"] = " ".join(self._scopes)
-        try:
-            response = self._http.post(self._token_url, data=form)
-        except httpx.HTTPError as err:
-            message = f"Lucca's token endpoint could not be reached ({type(err).__name__})"
-            raise Transient(message, service="lucca") from err
-        status = response.status_code
-        body = _json_object(response)
-        error = str(body.get("error") or "")
-        if status == 200 and isinstance(body.get("access_token"), str):
-            expires_in = body.get("expires_in")
-            lifetime = float(expires_in) if isinstance(expires_in, int | float) else 300.0
-            return body["access_token"], lifetime
-        if status == 429:
-            retry_after = _retry_after(response.headers.get("Retry-After"))
-            message = f"Lucca's token endpoint rate-limited us: retry after {retry_after:g} s"
-            raise Throttled(message, retry_after=retry_after, service="lucca")
-        if status == 408 or status >= 500:
-            message = f"Lucca's token endpoint failed ({status})"
-            raise Transient(message, service="lucca", status=status)
-        if error == "invalid_scope":
-            message = (
-                f"Lucca refused the scopes {' '.join(self._scopes)}: grant them to the API "
-                "client in Lucca"
-            )
-            raise Denied(message, service="lucca", status=status, code=error)
-        if status in (400, 401) and error in ("", "invalid_client", "unauthorized_client"):
-            message = f"Lucca refused the API client's credentials: {_CREDENTIALS}"
-            raise Denied(message, service="lucca", status=status, code=error or None)
-        message = f"Lucca's token endpoint answered {status}" + (f" ({error})" if error else "")
-        raise Invalid(message, service="lucca", status=status, code=error or None)
+        where = "POST " + urlsplit(self._token_url).path
+        response = self._exchange("POST", self._token_url, where, data=form)
+        return granted_token(response, self._scopes)
 
     # -- webhook endpoints and events (the `webhook` commands and the catch-up) ----------------
     def webhook_endpoints(self) -> list[LuccaWebhookEndpoint]:
         """The API client's webhook endpoints (`webhook-endpoints.readwrite` or `.readonly`)."""
         params = {"limit": str(PAGE_SIZE), "include": "links"}
         return [
-            _parse(LuccaWebhookEndpoint, item, "webhook-endpoint")
+            parse(LuccaWebhookEndpoint, item, "webhook-endpoint")
             for page in self._pages("webhook-endpoints", params)
-            for item in _items(page)
+            for item in items(page)
         ]
 
     def webhook_endpoint(self, endpoint_id: str) -> LuccaWebhookEndpoint:
         """One webhook endpoint, with its status; `NotFound` when Lucca has none of that id."""
         doc = self._get(f"webhook-endpoints/{_segment(endpoint_id)}")
-        return _parse(LuccaWebhookEndpoint, doc, "webhook-endpoint")
+        return parse(LuccaWebhookEndpoint, doc, "webhook-endpoint")
 
     def create_webhook_endpoint(
         self, *, name: str, webhook_url: str, topics: Iterable[str]
@@ -438,7 +337,7 @@ class LuccaClient:
         }
         doc = self._post("webhook-endpoints", None, body, WEBHOOK_WRITE_SCOPE)
         secret = doc.get("secret")
-        endpoint = _parse(LuccaWebhookEndpoint, doc, "webhook-endpoint")
+        endpoint = parse(LuccaWebhookEndpoint, doc, "webhook-endpoint")
         if not isinstance(secret, str) or not secret:
             message = (
                 f"Lucca created webhook endpoint {endpoint.id} but gave no signing secret: "
@@ -451,7 +350,7 @@ class LuccaClient:
         """Have Lucca send a `ping` event to the endpoint (`webhook-deliveries.readwrite`)."""
         params = {"webhookEndpoint.id": endpoint_id, "event.topic": "ping"}
         doc = self._post("webhook-deliveries", params, None, PING_SCOPE)
-        return _parse(LuccaWebhookDelivery, doc, "webhook-delivery")
+        return parse(LuccaWebhookDelivery, doc, "webhook-delivery")
 
     def events(
         self, *, after: datetime | None = None, status: str | None = None
@@ -467,60 +366,12 @@ class LuccaClient:
         if status is not None:
             params["status"] = status
         for page in self._pages("events", params):
-            for item in _items(page):
+            for item in items(page):
                 if not isinstance(item, dict):
                     raise Invalid("Lucca's events page holds a non-object", service="lucca")
                 if after is not None and _readable_before(item, after):
                     continue
                 yield item
-
-    def _post(
-        self,
-        path: str,
-        params: Mapping[str, str] | None,
-        body: dict[str, Any] | None,
-        scope: str,
-    ) -> dict[str, Any]:
-        """POST one API document (201 or 200 expected); failures mapped as `_request` does,
-        a 403 naming `scope` when Lucca does not."""
-        url = f"{self._api}/{path}"
-        where = "POST " + urlsplit(url).path
-        token = self._access_token()
-        response = self._send_post(url, params, body, token, where)
-        if response.status_code == 401:
-            self._drop_token(token)
-            response = self._send_post(url, params, body, self._access_token(), where)
-        if response.status_code == 201:
-            created = _json_object(response)
-            if not created:
-                raise Invalid(f"Lucca answered {where} with no JSON object", service="lucca")
-            return created
-        if response.status_code == 403 and not _SCOPE.search(_problem_detail(response)):
-            message = (
-                f"Lucca refused {where} (403): the API client may lack the scope {scope}; "
-                "grant it to the API client in Lucca"
-            )
-            raise Denied(message, service="lucca", status=403)
-        return self._document(response, where)
-
-    def _send_post(
-        self,
-        url: str,
-        params: Mapping[str, str] | None,
-        body: dict[str, Any] | None,
-        token: str,
-        where: str,
-    ) -> httpx.Response:
-        """`_send` for a POST: the limiter first; a transport failure is `Transient`."""
-        self._limiter.acquire()
-        headers = {"Authorization": f"Bearer {token}", "Api-Version": API_VERSION}
-        try:
-            return self._http.post(url, params=params, json=body, headers=headers)
-        except httpx.TimeoutException as err:
-            raise Transient(f"Lucca did not answer {where} in time", service="lucca") from err
-        except httpx.HTTPError as err:
-            message = f"Lucca could not be reached for {where} ({type(err).__name__})"
-            raise Transient(message, service="lucca") from err
 
     # -- the doctor (`python -m connector doctor`) -------------------------------------------
     @property
@@ -542,113 +393,6 @@ class LuccaClient:
 def _segment(value: str) -> str:
     """An id as one path segment."""
     return quote(value, safe="")
-
-
-def _items(page: dict[str, Any]) -> list[Any]:
-    items = page.get("items")
-    if not isinstance(items, list):
-        raise Invalid("Lucca answered a collection without items", service="lucca")
-    return items
-
-
-def _parse(model: type[M], doc: Any, what: str) -> M:
-    """A Lucca document as a model; `Invalid` naming the fields (never their values)."""
-    try:
-        return model.model_validate(doc)
-    except ValidationError as err:
-        fields = sorted({".".join(map(str, e["loc"])) or "(document)" for e in err.errors()})
-        message = f"Lucca's {what} document lacks or mangles {', '.join(fields)}"
-        raise Invalid(message, service="lucca") from err
-
-
-def _json_object(response: httpx.Response) -> dict[str, Any]:
-    """The body as a JSON object; empty when it is not one."""
-    try:
-        body = response.json()
-    except ValueError:
-        return {}
-    return body if isinstance(body, dict) else {}
-
-
-def _problem_detail(response: httpx.Response) -> str:
-    """The `detail` (else `title`) of a problem document, shortened."""
-    body = _json_object(response)
-    return str(body.get("detail") or body.get("title") or "")[:300]
-
-
-def _forbidden(where: str, detail: str) -> str:
-    """A 403 as a sentence naming the scope to grant."""
-    named = _SCOPE.search(detail)
-    if named:
-        return (
-            f"Lucca refused {where} (403): the API client lacks the scope {named.group(0)}; "
-            "grant it to the API client in Lucca"
-        )
-    kind = where.removeprefix("GET /lucca-api/").split("/")[0]
-    return (
-        f"Lucca refused {where} (403): the API client may lack the scope {kind}.readonly, "
-        "or may not see this object's business establishment"
-    )
-
-
-def _retry_after(value: str | None) -> float:
-    """`Retry-After` in seconds (a number or an HTTP date), 0..3600; 60 when unreadable."""
-    if not value:
-        return DEFAULT_RETRY_AFTER
-    try:
-        seconds = float(value)
-    except ValueError:
-        try:
-            when = parsedate_to_datetime(value)
-        except (TypeError, ValueError):
-            return DEFAULT_RETRY_AFTER
-        when = when if when.tzinfo else when.replace(tzinfo=UTC)
-        seconds = (when - datetime.now(UTC)).total_seconds()
-    return (
-        min(max(seconds, 0.0), MAX_RETRY_AFTER) if math.isfinite(seconds) else DEFAULT_RETRY_AFTER
-    )
-
-
-# -- webhook endpoints and events -------------------------------------------------------------
-WEBHOOK_WRITE_SCOPE = "webhook-endpoints.readwrite"  # register; also what `status` asks for
-PING_SCOPE = "webhook-deliveries.readwrite"  # POST /lucca-api/webhook-deliveries (OpenAPI)
-EVENTS_SCOPE = "events.readonly"
-# The topics the connector subscribes to (lucca.md): what can change an Entra account.
-WEBHOOK_TOPICS = (
-    "employee.created",
-    "employee.updated",
-    "employee.deleted",
-    "employment.created",
-    "employment.updated",
-    "employment.deleted",
-    "job-position.created",
-    "job-position.updated",
-    "job-position.deleted",
-)
-
-
-class LuccaWebhookEndpoint(_Document):
-    """A webhook endpoint as Lucca lists it (schema `webhook-endpoint`; never the secret)."""
-
-    id: str
-    name: str = ""
-    webhook_url: str = Field(alias="webhookUrl")
-    topics: tuple[str, ...] = ()
-    status: str = "inactive"  # active | suspended | inactive (the schema's default)
-
-    @property
-    def missing_topics(self) -> tuple[str, ...]:
-        """The connector's topics the endpoint is not subscribed to."""
-        return tuple(topic for topic in WEBHOOK_TOPICS if topic not in self.topics)
-
-
-class LuccaWebhookDelivery(_Document):
-    """What Lucca answers to a ping (schema `webhook-delivery`)."""
-
-    id: str
-    status: str | None = None  # delivered | undelivered | failed
-    attempts_count: int | None = Field(default=None, alias="attemptsCount")
-    next_attempt_at: datetime | None = Field(default=None, alias="nextAttemptAt")
 
 
 def _readable_before(event: dict[str, Any], after: datetime) -> bool:

@@ -7,9 +7,10 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import urlsplit
 
+from connector.core.net import is_loopback
 from connector.domain.mapping import Need, graph_properties, needs_of, owned
 from connector.entra.directory import GraphDirectory
-from connector.entra.graph import check_base_url, is_loopback
+from connector.entra.graph import check_base_url
 from connector.lucca.client import (
     BASE_SCOPES,
     ESTABLISHMENT_SCOPE,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ipaddress
 import os
 import re
 from collections.abc import Mapping
@@ -20,6 +19,7 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from connector.core.net import is_loopback
 from connector.domain.mapping import DEFAULT_ATTRIBUTES, owned
 
 KEY_VAULT_REFERENCE = re.compile(r"^\s*@Microsoft\.KeyVault\(", re.IGNORECASE)
@@ -170,7 +170,7 @@ class Settings(BaseSettings):
     @field_validator("GRAPH_BASE_URL")
     @classmethod
     def _https_unless_loopback(cls, value: AnyHttpUrl) -> AnyHttpUrl:
-        if value.scheme != "https" and not _is_loopback(value.host or ""):
+        if value.scheme != "https" and not is_loopback(value.host or ""):
             raise ValueError("must be an https:// URL (http:// only for a sandbox on loopback)")
         return value
 
@@ -192,7 +192,7 @@ class Settings(BaseSettings):
     @field_validator("ACS_ENDPOINT")
     @classmethod
     def _acs_endpoint(cls, value: AnyHttpUrl | None) -> AnyHttpUrl | None:
-        if value is not None and value.scheme != "https" and not _is_loopback(value.host or ""):
+        if value is not None and value.scheme != "https" and not is_loopback(value.host or ""):
             raise ValueError(
                 "must be an https:// URL (http:// only for a test endpoint on loopback)"
             )
@@ -205,7 +205,7 @@ class Settings(BaseSettings):
             return None
         endpoint, _key = acs_connection_parts(value.get_secret_value())
         host = urlsplit(endpoint).hostname or ""
-        if not endpoint.startswith("https://") and not _is_loopback(host):
+        if not endpoint.startswith("https://") and not is_loopback(host):
             raise ValueError(
                 "must be endpoint=https://…;accesskey=… (http:// only for a test endpoint on "
                 "loopback)"
@@ -312,16 +312,6 @@ class Settings(BaseSettings):
     def sync_attributes(self) -> tuple[str, ...]:
         """The attributes the connector owns, as `SYNC_ATTRIBUTES` names them."""
         return attribute_names(self.SYNC_ATTRIBUTES)
-
-
-def _is_loopback(host: str) -> bool:
-    """localhost, 127.0.0.0/8 or ::1."""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
 
 
 def email_addresses(value: str) -> tuple[str, ...]:

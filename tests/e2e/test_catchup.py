@@ -18,7 +18,8 @@ from connector.flows.catchup import (
     CatchUp,
     CatchUpReport,
 )
-from connector.lucca.client import WEBHOOK_TOPICS, WEBHOOK_WRITE_SCOPE
+from connector.lucca.client import WEBHOOK_WRITE_SCOPE
+from connector.lucca.models import WEBHOOK_TOPICS
 from connector.runtime.build import run_catch_up
 from connector.runtime.clients import lucca_client
 from connector.storage.changes import ChangeFeed

@@ -11,7 +11,8 @@ from typing import Any
 import pytest
 
 from connector.core.errors import Denied, Throttled
-from connector.lucca.client import EVENTS_SCOPE, WEBHOOK_TOPICS, LuccaClient
+from connector.lucca.client import EVENTS_SCOPE, LuccaClient
+from connector.lucca.models import WEBHOOK_TOPICS
 from connector.runtime.clients import lucca_client
 from connector.runtime.settings import load_settings
 from connector.runtime.storage import storage_from_settings

@@ -20,7 +20,8 @@ from connector.core.errors import (
     Throttled,
     Transient,
 )
-from connector.lucca.client import DEFAULT_SCOPES, LuccaClient, LuccaEmployee
+from connector.lucca.client import DEFAULT_SCOPES, LuccaClient
+from connector.lucca.models import LuccaEmployee
 from connector.runtime.clients import lucca_client
 from connector.runtime.settings import load_settings
 from connector.storage.ratelimit import PARTITION, ROW, TABLE, LuccaRateLimiter

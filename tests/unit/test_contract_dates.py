@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from connector.domain.contract_dates import AccessPlan, PlannedAction, local_midnight_utc, plan
-from connector.lucca.client import LuccaEmployment
+from connector.lucca.models import LuccaEmployment
 
 PARIS = ZoneInfo("Europe/Paris")
 MS = timedelta(milliseconds=1)
