@@ -38,6 +38,8 @@ from connector.cli.sync import add_sync_command
 from connector.cli.webhook import add_webhook_commands
 from connector.core.clock import utc_now
 from connector.core.errors import ConnectorError
+from connector.domain.entries import Action, LogEntry
+from connector.domain.scheduled import ScheduledAction
 from connector.flows.leavers import (
     HELD_EMPLOYEES_LISTED,
     HELD_LOOKBACK,
@@ -47,13 +49,7 @@ from connector.flows.leavers import (
 )
 from connector.runtime.settings import Settings, SettingsError, load_settings
 from connector.runtime.storage import storage_from_settings
-from connector.storage.log import (
-    SEARCH_DEFAULT_WINDOW,
-    SEARCH_MAX_LIMIT,
-    Action,
-    IntegrationLog,
-    LogEntry,
-)
+from connector.storage.log import SEARCH_DEFAULT_WINDOW, SEARCH_MAX_LIMIT, IntegrationLog
 from connector.storage.logquery import (
     LogQuery,
     ParameterError,
@@ -64,7 +60,7 @@ from connector.storage.logquery import (
     parse_limit,
     parse_since,
 )
-from connector.storage.schedule import ScheduledAction, ScheduleStore
+from connector.storage.schedule import ScheduleStore
 from connector.storage.tables import Storage
 
 logger = logging.getLogger(__name__)

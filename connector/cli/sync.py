@@ -23,11 +23,11 @@ import json
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from connector.domain.entries import Action, Change, LogEntry
 from connector.runtime.build import Clients, build_service
 from connector.runtime.settings import Settings
 from connector.storage.changes import ChangeFeed
 from connector.storage.lease import EmployeeLeases
-from connector.storage.log import Action, Change, LogEntry
 from connector.storage.logquery import ParameterError, parse_employee
 
 if TYPE_CHECKING:

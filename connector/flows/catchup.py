@@ -37,13 +37,14 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 from azure.data.tables import UpdateMode
 
 from connector.core.errors import ConnectorError, NotFound, Throttled
+from connector.domain.entries import Action, LogEntry
 from connector.flows.intake import Intake
 from connector.lucca.client import (
     LuccaWebhookEndpoint,
 )
 from connector.lucca.webhook import Event, EventKey, MalformedEvent, identify, parse_event
 from connector.storage.changes import ChangeFeed, Outcome
-from connector.storage.log import Action, IntegrationLog, LogEntry
+from connector.storage.log import IntegrationLog
 from connector.storage.tables import Storage
 
 logger = logging.getLogger(__name__)

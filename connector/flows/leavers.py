@@ -34,11 +34,14 @@ from zoneinfo import ZoneInfo
 
 from connector.core.clock import utc_now
 from connector.core.errors import ConnectorError, Denied, NotFound, Permanent, Throttled, Transient
+from connector.domain.entries import Action, LogEntry
+from connector.domain.links import Link
+from connector.domain.scheduled import ScheduleChange, ScheduledAction
 from connector.notify.notifier import DISABLED, Notifier
 from connector.storage.lease import EmployeeLeases
-from connector.storage.links import Link, Links
-from connector.storage.log import Action, IntegrationLog, LogEntry
-from connector.storage.schedule import ScheduleChange, ScheduledAction, ScheduleStore
+from connector.storage.links import Links
+from connector.storage.log import IntegrationLog
+from connector.storage.schedule import ScheduleStore
 
 if TYPE_CHECKING:
     from connector.domain.access import AccessPlanner

@@ -28,6 +28,7 @@ from azure.core.exceptions import ResourceExistsError, ResourceModifiedError
 from azure.data.tables import UpdateMode
 
 from connector.core.errors import ConnectorError
+from connector.domain.entries import Action, LogEntry
 from connector.flows.reconcile import (
     NEEDS_A_PERSON,
     Applied,
@@ -36,7 +37,7 @@ from connector.flows.reconcile import (
     Snapshot,
     employees,
 )
-from connector.storage.log import Action, IntegrationLog, LogEntry
+from connector.storage.log import IntegrationLog
 from connector.storage.tables import Storage
 
 STATE_TABLE = "Reconciliation"

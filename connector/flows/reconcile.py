@@ -34,14 +34,18 @@ from zoneinfo import ZoneInfo
 from connector.core.errors import ConnectorError, NotFound, Transient
 from connector.domain.access import AccessPlanner
 from connector.domain.contract_dates import AccessPlan
+from connector.domain.entries import Action, Change, LogEntry
+from connector.domain.links import Link
 from connector.domain.mapping import ANCHOR_PREFIX, Attribute, anchor
+from connector.domain.messages import ChangeMessage
+from connector.domain.scheduled import ACTION_PREFIX
 from connector.flows.sync import SyncService, actions_to_keep
 from connector.notify.notifier import DISABLED
-from connector.storage.changes import ChangeFeed, ChangeMessage
+from connector.storage.changes import ChangeFeed
 from connector.storage.lease import EmployeeLeases
-from connector.storage.links import Link, Links
-from connector.storage.log import Action, Change, IntegrationLog, LogEntry
-from connector.storage.schedule import ACTION_PREFIX, GIVEN_UP_PREFIX, SCHEDULE_TABLE
+from connector.storage.links import Links
+from connector.storage.log import IntegrationLog
+from connector.storage.schedule import GIVEN_UP_PREFIX, SCHEDULE_TABLE
 
 if TYPE_CHECKING:
     from connector.entra.directory import DirectoryUser, Domain, FindBy, GraphDirectory

@@ -29,6 +29,8 @@ from connector.core.errors import (
 )
 from connector.domain.access import AccessPlanner
 from connector.domain.contract_dates import AccessPlan, PlannedAction, local_midnight_utc
+from connector.domain.entries import Action, Change, LogEntry
+from connector.domain.links import Link
 from connector.domain.mapping import (
     MANAGER,
     Attribute,
@@ -38,10 +40,11 @@ from connector.domain.mapping import (
     desired,
     needs_of,
 )
+from connector.domain.messages import ChangeMessage
 from connector.notify.notifier import DISABLED, Notifier
-from connector.storage.changes import ChangeFeed, ChangeMessage
-from connector.storage.links import Link, Links
-from connector.storage.log import Action, Change, IntegrationLog, LogEntry
+from connector.storage.changes import ChangeFeed
+from connector.storage.links import Links
+from connector.storage.log import IntegrationLog
 from connector.storage.schedule import ScheduleStore
 
 if TYPE_CHECKING:

@@ -17,10 +17,12 @@ from datetime import datetime
 
 from connector.core.clock import utc_now
 from connector.core.errors import ConnectorError, Throttled
+from connector.domain.entries import Action, LogEntry
+from connector.domain.messages import ChangeMessage
 from connector.flows.sync import SyncService
-from connector.storage.changes import ChangeFeed, ChangeMessage
+from connector.storage.changes import ChangeFeed
 from connector.storage.lease import EmployeeLeases
-from connector.storage.log import Action, IntegrationLog, LogEntry
+from connector.storage.log import IntegrationLog
 
 logger = logging.getLogger(__name__)
 

@@ -17,10 +17,11 @@ from typing import Literal
 from zoneinfo import ZoneInfo
 
 from connector.core.clock import utc_now
+from connector.domain.entries import Action, LogEntry
 from connector.domain.notices import DailyDigest, DailyItem, Kind, Links, Notice, fingerprint
 from connector.notify.emails import Rendered, render, render_daily, render_digest
 from connector.notify.sender import Mailer, MailError, MailRejected, MailThrottled, MailUnknown
-from connector.storage.log import Action, IntegrationLog, LogEntry
+from connector.storage.log import IntegrationLog
 from connector.storage.outbox import Outbox, PendingDigest, Waiting, daily_key, later, sent_within
 from connector.storage.schedule import ScheduleStore
 

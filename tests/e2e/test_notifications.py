@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 from azure.core.exceptions import ResourceNotFoundError
 
+from connector.domain.entries import Action
 from connector.storage.links import Links
-from connector.storage.log import Action
 from connector.storage.outbox import OUTBOX_TABLE, Outbox
 from connector.storage.schedule import ScheduleStore
 from tests.e2e.conftest import DOMAIN, NOTIFY_FROM, NOTIFY_TO, World

@@ -17,12 +17,13 @@ import pytest
 
 from connector.domain.access import AccessPlanner
 from connector.domain.contract_dates import PlannedAction, local_midnight_utc
+from connector.domain.entries import Action, LogEntry
 from connector.entra.directory import GraphDirectory
 from connector.flows.leavers import LeaverRun, RunReport
 from connector.lucca.client import LuccaClient
 from connector.storage.lease import EmployeeLeases
 from connector.storage.links import Links
-from connector.storage.log import Action, IntegrationLog, LogEntry
+from connector.storage.log import IntegrationLog
 from connector.storage.ratelimit import LuccaRateLimiter
 from connector.storage.schedule import DUE_PARTITION, SCHEDULE_TABLE, ScheduleStore
 from connector.storage.tables import Storage
