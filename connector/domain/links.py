@@ -1,5 +1,4 @@
-"""An identity link: which Entra account belongs to which Lucca employee (kept by
-`connector.storage.links`)."""
+"""An identity link: the Entra account of a Lucca employee (kept by `connector.storage.links`)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,7 @@
-"""The message on `lucca-changes` between the webhook and the sync (queued by
-`connector.storage.changes`)."""
+"""What the webhook hands the sync: one employee to sync, as a message on `lucca-changes`.
+
+`connector.storage.changes` queues it; the worker reads it back.
+"""
 
 from __future__ import annotations
 

@@ -103,6 +103,15 @@ class Replacement:
     kept: list[ScheduledAction]  # every action the schedule keeps, as it will be stored
     cancelled: list[ScheduledAction]  # stored, no longer planned: to delete
 
+    @property
+    def unindexed(self) -> list[ScheduledAction]:
+        """The actions whose index rows point nowhere once written: moved or cancelled."""
+        return [
+            change.before or change.action
+            for change in self.changes
+            if change.before is not None or change.change == "cancelled"
+        ]
+
 
 def replacement(
     employee_id: str,

@@ -26,28 +26,32 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 from zoneinfo import ZoneInfo
 
 from connector.core.clock import utc_now
 from connector.core.errors import ConnectorError, Denied, NotFound, Permanent, Throttled, Transient
 from connector.domain.entries import Action, LogEntry
 from connector.domain.links import Link
+from connector.domain.ports import (
+    AccountSwitch,
+    EmployeeReader,
+    Leases,
+    LinkStore,
+    Log,
+    Notifications,
+    Planner,
+    Schedule,
+)
 from connector.domain.scheduled import ScheduleChange, ScheduledAction
-from connector.notify.notifier import DISABLED, Notifier
-from connector.storage.lease import EmployeeLeases
-from connector.storage.links import Links
-from connector.storage.log import IntegrationLog
-from connector.storage.schedule import ScheduleStore
+from connector.notify.notifier import DISABLED
 
 if TYPE_CHECKING:
-    from connector.domain.access import AccessPlanner
     from connector.domain.contract_dates import AccessPlan, PlannedAction
-    from connector.entra.directory import DirectoryUser, GraphDirectory
-    from connector.lucca.client import LuccaClient, LuccaEmployee
+    from connector.entra.directory import DirectoryUser
 
 T = TypeVar("T")
 
@@ -64,42 +68,6 @@ ENABLE_DISABLE_ROLES = frozenset(
     {ENABLE_DISABLE_ROLE, "User.ReadWrite.All", "Directory.ReadWrite.All"}
 )
 REVOKE_ROLE = "User.RevokeSessions.All"
-
-
-class EmployeeReader(Protocol):
-    """What the timer reads from Lucca (`LuccaClient` fits)."""
-
-    def employee(self, employee_id: str) -> LuccaEmployee:
-        """The employee as Lucca has it now; NotFound if Lucca no longer shows it."""
-        ...
-
-
-class Planner(Protocol):
-    """Plans an employee's enables and disables (`AccessPlanner` fits)."""
-
-    def plan(self, employee: LuccaEmployee, now: datetime) -> AccessPlan:
-        """The employee's access plan at `now`."""
-        ...
-
-
-class AccountSwitch(Protocol):
-    """What the timer reads and writes in Entra (`GraphDirectory` fits)."""
-
-    def get_user(self, object_id: str) -> DirectoryUser | None:
-        """A user by object id, or None."""
-        ...
-
-    def update_user(self, object_id: str, properties: Mapping[str, object]) -> None:
-        """Change some properties of a user."""
-        ...
-
-    def revoke_sessions(self, object_id: str) -> None:
-        """Invalidate the user's refresh tokens and session cookies."""
-        ...
-
-    def granted_roles(self) -> frozenset[str] | None:
-        """The application permissions in the token, None when unknown."""
-        ...
 
 
 @dataclass(kw_only=True)
@@ -188,9 +156,7 @@ class HoldCheck:
         return self.run_id if self.sudden > self.max_sudden else None
 
     @classmethod
-    def of(
-        cls, due: Sequence[ScheduledAction], schedule: ScheduleStore, max_sudden: int
-    ) -> HoldCheck:
+    def of(cls, due: Sequence[ScheduledAction], schedule: Schedule, max_sudden: int) -> HoldCheck:
         """The check on `due` (what `ScheduleStore.due(now)` returned)."""
         disables = [a for a in due if a.kind == "disable"]
         released = schedule.released() if any(map(is_sudden, disables)) else frozenset()
@@ -221,18 +187,18 @@ class LeaverRun:
     def __init__(
         self,
         *,
-        schedule: ScheduleStore,
+        schedule: Schedule,
         planner: Planner,
         lucca: EmployeeReader,
         directory: AccountSwitch,
-        links: Links,
-        leases: EmployeeLeases,
-        log: IntegrationLog,
+        links: LinkStore,
+        leases: Leases,
+        log: Log,
         max_sudden: int = 20,
         release_id: str = "",
         revoke_sessions: bool = True,
         observe: bool = False,
-        notifier: Notifier = DISABLED,
+        notifier: Notifications = DISABLED,
         clock: Callable[[], datetime] = utc_now,
     ) -> None:
         self._notifier = notifier
@@ -765,12 +731,3 @@ class LeaverRun:
                 },
             )
         )
-
-
-if TYPE_CHECKING:
-
-    def _clients_fit(
-        lucca: LuccaClient, planner: AccessPlanner, directory: GraphDirectory
-    ) -> tuple[EmployeeReader, Planner, AccountSwitch]:
-        """mypy checks here that the real clients satisfy the protocols."""
-        return lucca, planner, directory

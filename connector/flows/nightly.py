@@ -29,6 +29,7 @@ from azure.data.tables import UpdateMode
 
 from connector.core.errors import ConnectorError
 from connector.domain.entries import Action, LogEntry
+from connector.domain.ports import Log
 from connector.flows.reconcile import (
     NEEDS_A_PERSON,
     Applied,
@@ -37,7 +38,6 @@ from connector.flows.reconcile import (
     Snapshot,
     employees,
 )
-from connector.storage.log import IntegrationLog
 from connector.storage.tables import Storage
 
 STATE_TABLE = "Reconciliation"
@@ -77,7 +77,7 @@ class NightlyReconciliation:
         *,
         storage: Storage,
         build: Callable[[], Reconciliation],
-        log: IntegrationLog,
+        log: Log,
         at: str,
         zone: str,
         max_changes: int,

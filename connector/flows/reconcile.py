@@ -39,7 +39,8 @@ from connector.domain.links import Link
 from connector.domain.mapping import ANCHOR_PREFIX, Attribute, anchor
 from connector.domain.messages import ChangeMessage
 from connector.domain.scheduled import ACTION_PREFIX
-from connector.flows.sync import SyncService, actions_to_keep
+from connector.flows.dates import actions_to_keep
+from connector.flows.sync import SyncService
 from connector.notify.notifier import DISABLED
 from connector.storage.changes import ChangeFeed
 from connector.storage.lease import EmployeeLeases

@@ -116,9 +116,8 @@ class ScheduleStore:
         if not plan.changes:
             return []
         self._write(employee_id, pointer, plan.written, plan.cancelled)
-        for change_ in plan.changes:
-            if change_.before is not None or change_.change == "cancelled":
-                self._unindex(change_.before or change_.action)
+        for action in plan.unindexed:
+            self._unindex(action)
         return plan.changes
 
     def due(self, now: datetime) -> list[ScheduledAction]:

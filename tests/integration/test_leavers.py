@@ -471,8 +471,8 @@ def test_403_is_tried_for_three_runs_then_left_for_an_operator(
     assert "An operator must disable it by hand" in operator.message
     assert [e.employee_id for e in IntegrationLog(world.storage).for_attention()] == [employee_id]
     assert world.schedule.upcoming(employee_id) == []
-    # The next sync, the account still enabled, plans the past disable again (sync.py's
-    # `_keep_schedule`): it is not brought back for three more tries.
+    # The next sync, the account still enabled, plans the past disable again (dates.py's
+    # `keep_schedule`): it is not brought back for three more tries.
     plan = world.planner.plan(world.client.employee(employee_id), DISABLE_AT + timedelta(hours=1))
     assert plan.last is not None and plan.last.kind == "disable"
     assert world.schedule.replace(employee_id, [plan.last]) == []
