@@ -1,43 +1,33 @@
-"""In-memory stores and small fakes of Lucca and Entra, at the engines' ports.
+"""In-memory stores at the engines' ports: identity links, schedule, integration log, change
+feed and leases.
 
-They behave like the real ones for what the sync and the timer use (a link taken twice is
-refused, a lease held is not given to another, a schedule's due actions come soonest first and
-its stale index entries are dropped, the log lists newest first), so an engine's unit test
-needs neither Azurite nor a sandbox. Test code only: nothing here ships.
+They behave like the Azurite-backed ones for what the sync and the timer use (a link taken
+twice is refused, a lease held is not given to another, a schedule's due actions come soonest
+first and its stale index entries are dropped, the log lists newest first:
+tests/integration/test_memory_stores.py runs the same scenarios on both), so an engine's unit
+test needs no Azurite. Test code only: nothing here ships.
 """
 
 from __future__ import annotations
 
-import itertools
-import re
 import secrets
 from collections.abc import Callable, Sequence
-from dataclasses import fields, replace
-from datetime import date, datetime, timedelta
+from dataclasses import replace
+from datetime import datetime, timedelta
 from typing import Any
 
-from connector.core.errors import NotFound, Transient
+from connector.core.errors import Transient
 from connector.domain.contract_dates import PlannedAction
 from connector.domain.entries import LogEntry
 from connector.domain.links import Link
 from connector.domain.messages import ChangeMessage
 from connector.domain.scheduled import ScheduleChange, ScheduledAction, instant_key, replacement
-from connector.entra.directory import DirectoryUser, Domain, FindBy
-from connector.lucca.client import (
-    LuccaDepartment,
-    LuccaEmployee,
-    LuccaEmployment,
-    LuccaEstablishment,
-    LuccaJobPosition,
-    LuccaLegalEntity,
-)
 from connector.storage.lease import LEASE_DURATION
 from connector.storage.log import NEEDS_AN_OPERATOR
 
 Clock = Callable[[], datetime]
 
 
-# -- the stores -------------------------------------------------------------------------------
 class MemoryLinks:
     """Identity links both ways, and the reports waiting for their manager's link."""
 
@@ -268,173 +258,3 @@ class MemoryLeases:
         held = self._held.get(employee_id)
         if held is not None and held[0] == token:
             del self._held[employee_id]
-
-
-# -- Lucca and Entra --------------------------------------------------------------------------
-class FakeLucca:
-    """Employees with one employment and job position each, in one department, legal entity and
-    establishment; a test changes them by replacing the employee."""
-
-    def __init__(self) -> None:
-        self.employees: dict[str, LuccaEmployee] = {}
-        self.department_ = LuccaDepartment(id="10", name="Engineering")
-        self.legal_entity_ = LuccaLegalEntity(id="20", name="Acme SAS", country_code="FRA")
-        self.establishment_ = LuccaEstablishment(
-            id="30", name="Paris", timezone_id="Europe/Paris", legal_entity_id="20"
-        )
-        self._ids = itertools.count(1)
-
-    def hire(
-        self,
-        given_name: str,
-        family_name: str,
-        *,
-        start: date,
-        end: date | None = None,
-        email: str | None = None,
-        job_title: str = "Engineer",
-        manager_id: str | None = None,
-    ) -> LuccaEmployee:
-        """A new employee (its email `given.family@acme.fr` unless told)."""
-        employee_id = str(next(self._ids))
-        employment = LuccaEmployment(
-            id=f"e{employee_id}",
-            employee_id=employee_id,
-            start=start,
-            end=end,
-            legal_entity_id="20",
-        )
-        position = LuccaJobPosition(
-            id=f"p{employee_id}",
-            employee_id=employee_id,
-            employment_id=employment.id,
-            job_title=job_title,
-            manager_id=manager_id,
-            department_id="10",
-            establishment_id="30",
-            starts_on=start,
-        )
-        employee = LuccaEmployee(
-            id=employee_id,
-            given_name=given_name,
-            family_name=family_name,
-            email=email or f"{given_name}.{family_name}@acme.fr".lower(),
-            status="active",
-            employment=employment,
-            job_position=position,
-        )
-        self.employees[employee_id] = employee
-        return employee
-
-    def change_job(self, employee_id: str, **changes: Any) -> None:
-        """Change the employee's job position (its title, manager…)."""
-        employee = self.employees[employee_id]
-        assert employee.job_position is not None
-        position = employee.job_position.model_copy(update=changes)
-        self.employees[employee_id] = employee.model_copy(update={"job_position": position})
-
-    def employee(self, employee_id: str) -> LuccaEmployee:
-        """The employee; NotFound if there is none."""
-        if employee_id not in self.employees:
-            raise NotFound(f"no employee {employee_id}", service="lucca")
-        return self.employees[employee_id]
-
-    def employments(self, employee_id: str) -> list[LuccaEmployment]:
-        """The employee's one employment."""
-        employment = self.employee(employee_id).employment
-        return [employment] if employment else []
-
-    def department(self, department_id: str) -> LuccaDepartment:
-        """The one department."""
-        return self.department_
-
-    def legal_entity(self, legal_entity_id: str) -> LuccaLegalEntity:
-        """The one legal entity."""
-        return self.legal_entity_
-
-    def establishment(self, establishment_id: str) -> LuccaEstablishment:
-        """The one establishment."""
-        return self.establishment_
-
-
-_USER_FIELDS = frozenset(f.name for f in fields(DirectoryUser))
-
-
-def _field(prop: str) -> str:
-    """The DirectoryUser field of a Graph property (`jobTitle` → `job_title`)."""
-    return re.sub(r"(?<!^)(?=[A-Z])", "_", prop).lower()
-
-
-class FakeDirectory:
-    """A tenant with the verified, managed domain acme.fr; it records every write."""
-
-    def __init__(self, *, roles: frozenset[str] | None = frozenset({"User.ReadWrite.All"})) -> None:
-        self.users: dict[str, DirectoryUser] = {}
-        self.managers: dict[str, str] = {}
-        self.writes: list[tuple[Any, ...]] = []
-        self.roles = roles
-        self._ids = itertools.count(1)
-
-    def add(self, **properties: Any) -> DirectoryUser:
-        """An account that exists already (fields by their DirectoryUser names), not a write."""
-        user = DirectoryUser(id=f"u-{next(self._ids)}", **properties)
-        self.users[user.id] = user
-        return user
-
-    def get_user(self, object_id: str) -> DirectoryUser | None:
-        """By object id or login, with its manager (as `GraphDirectory.get_user`)."""
-        user = self.users.get(object_id) or next(
-            (u for u in self.users.values() if u.user_principal_name == object_id), None
-        )
-        if user is None:
-            return None
-        return replace(user, manager_known=True, manager_id=self.managers.get(user.id))
-
-    def find_users(self, prop: FindBy, value: str) -> list[DirectoryUser]:
-        """Users whose property equals `value`, without case."""
-        name = _field(prop)
-        return [
-            u
-            for u in self.users.values()
-            if (getattr(u, name) or "").casefold() == value.casefold()
-        ]
-
-    def create_user(self, properties: Any, password: str) -> DirectoryUser:
-        """A new user from the properties DirectoryUser holds."""
-        self.writes.append(("create", dict(properties)))
-        known = {_field(k): v for k, v in properties.items() if _field(k) in _USER_FIELDS}
-        return self.add(**known)
-
-    def update_user(self, object_id: str, properties: Any) -> None:
-        """Change the properties DirectoryUser holds (the others are only recorded)."""
-        self.writes.append(("update", object_id, dict(properties)))
-        known = {_field(k): v for k, v in properties.items() if _field(k) in _USER_FIELDS}
-        self.users[object_id] = replace(self.users[object_id], **known)
-
-    def manager_id(self, object_id: str) -> str | None:
-        """The user's manager."""
-        return self.managers.get(object_id)
-
-    def set_manager(self, object_id: str, manager_object_id: str) -> None:
-        """Set the user's manager."""
-        self.writes.append(("manager", object_id, manager_object_id))
-        self.managers[object_id] = manager_object_id
-
-    def remove_manager(self, object_id: str) -> None:
-        """Remove the user's manager."""
-        self.writes.append(("manager", object_id, None))
-        self.managers.pop(object_id, None)
-
-    def revoke_sessions(self, object_id: str) -> None:
-        """Record the revocation."""
-        self.writes.append(("revoke", object_id))
-
-    def domains(self) -> list[Domain]:
-        """acme.fr, verified and managed."""
-        return [
-            Domain(id="acme.fr", is_verified=True, is_default=True, authentication_type="Managed")
-        ]
-
-    def granted_roles(self) -> frozenset[str] | None:
-        """The roles in the token."""
-        return self.roles

@@ -11,9 +11,8 @@ import pytest
 from connector.domain.access import AccessPlanner
 from connector.domain.entries import Action
 from connector.flows.leavers import LeaverRun, RunReport
+from tests.unit.fakes import FakeDirectory, FakeLucca
 from tests.unit.memory import (
-    FakeDirectory,
-    FakeLucca,
     MemoryLeases,
     MemoryLinks,
     MemoryLog,

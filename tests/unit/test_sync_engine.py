@@ -12,9 +12,8 @@ from connector.domain.access import AccessPlanner
 from connector.domain.entries import Action
 from connector.domain.mapping import DEFAULT_ATTRIBUTES, anchor, owned
 from connector.flows.sync import SyncService
+from tests.unit.fakes import FakeDirectory, FakeLucca
 from tests.unit.memory import (
-    FakeDirectory,
-    FakeLucca,
     MemoryFeed,
     MemoryLinks,
     MemoryLog,
