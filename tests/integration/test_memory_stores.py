@@ -7,19 +7,17 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import pytest
 
 from connector.core.errors import Transient
-from connector.domain.contract_dates import PlannedAction, local_midnight_utc
 from connector.domain.ports import Leases, LinkStore, Schedule
 from connector.storage.lease import EmployeeLeases
 from connector.storage.links import Links
 from connector.storage.schedule import ScheduleStore
+from tests.integration.test_schedule import disable_after
 from tests.unit.memory import MemoryLeases, MemoryLinks, MemorySchedule
 
-PARIS = ZoneInfo("Europe/Paris")
 NOW = datetime(2026, 10, 1, 9, 0, tzinfo=UTC)
 
 
@@ -60,19 +58,6 @@ def stores(request: pytest.FixtureRequest) -> Stores:
     """The in-memory stores, then the Azurite-backed ones."""
     now = [NOW]
     return Stores(**request.param(request, lambda: now[0]), clock=now)
-
-
-def disable_after(last_day: date, employment_id: str = "77") -> PlannedAction:
-    """The disable for an employment whose last day is `last_day`, in Paris."""
-    next_day = last_day + timedelta(days=1)
-    return PlannedAction(
-        kind="disable",
-        at=local_midnight_utc(next_day, PARIS),
-        local_day=next_day,
-        contract_day=last_day,
-        zone="Europe/Paris",
-        employment_id=employment_id,
-    )
 
 
 def test_a_link_is_taken_once_each_way(stores: Stores) -> None:
