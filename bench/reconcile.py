@@ -38,11 +38,11 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from connector.cli.sync import SUCCEEDED  # noqa: E402
+from connector.domain.entries import Action  # noqa: E402
 from connector.flows.reconcile_report import Applied, Report  # noqa: E402
 from connector.runtime.build import Clients, build_leaver_run, build_reconciliation  # noqa: E402
 from connector.runtime.settings import Settings, load_settings  # noqa: E402
 from connector.runtime.storage import storage_from_settings  # noqa: E402
-from connector.storage.log import Action  # noqa: E402
 from connector.storage.ratelimit import PARTITION, ROW, TABLE, LuccaRateLimiter  # noqa: E402
 from connector.storage.tables import Storage  # noqa: E402
 from tests.azurite import Azurite  # noqa: E402

@@ -30,7 +30,8 @@ from azure.functions.timer import TimerRequest  # noqa: E402
 from azure.storage.queue import QueueServiceClient  # noqa: E402
 
 from connector.cli import main as cli  # noqa: E402
-from connector.storage.log import Action, IntegrationLog  # noqa: E402
+from connector.domain.entries import Action  # noqa: E402
+from connector.storage.log import IntegrationLog  # noqa: E402
 from connector.storage.tables import Storage  # noqa: E402
 from tests.azurite import Azurite  # noqa: E402
 from tests.conftest import (  # noqa: E402

@@ -12,7 +12,8 @@ from typing import Any
 
 from connector.cli.common import EXIT_OK, Context, add_command, is_tty, parsed, table_time
 from connector.core.clock import utc_now
-from connector.storage.log import SEARCH_DEFAULT_WINDOW, SEARCH_MAX_LIMIT, IntegrationLog, LogEntry
+from connector.domain.entries import LogEntry
+from connector.storage.log import SEARCH_DEFAULT_WINDOW, SEARCH_MAX_LIMIT, IntegrationLog
 from connector.storage.logquery import (
     LogQuery,
     action_choices,

@@ -21,6 +21,8 @@ from connector.cli.common import (
     table_time,
     wrapped,
 )
+from connector.domain.entries import Action, LogEntry
+from connector.domain.scheduled import ScheduledAction
 from connector.flows.holds import (
     HELD_EMPLOYEES_LISTED,
     HELD_LOOKBACK,
@@ -28,9 +30,9 @@ from connector.flows.holds import (
     HoldCheck,
     is_sudden,
 )
-from connector.storage.log import Action, IntegrationLog, LogEntry
+from connector.storage.log import IntegrationLog
 from connector.storage.logquery import ParameterError, iso
-from connector.storage.schedule import ScheduledAction, ScheduleStore
+from connector.storage.schedule import ScheduleStore
 
 SCHEDULE_DAYS_DEFAULT = 14
 SCHEDULE_DAYS_MAX = 366

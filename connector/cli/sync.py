@@ -23,11 +23,11 @@ import json
 from typing import Any
 
 from connector.cli.common import EXIT_OK, EXIT_PROBLEMS, Context, add_command, parsed
+from connector.domain.entries import Action, Change, LogEntry
 from connector.runtime.build import Clients, build_service
 from connector.runtime.settings import Settings
 from connector.storage.changes import ChangeFeed
 from connector.storage.lease import EmployeeLeases
-from connector.storage.log import Action, Change, LogEntry
 from connector.storage.logquery import ParameterError, parse_employee
 
 # The endings of a sync that leave the employee's account as it should be.

@@ -28,22 +28,24 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any, Protocol
+from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from azure.data.tables import UpdateMode
 
 from connector.core.errors import ConnectorError, NotFound, Throttled
+from connector.domain.entries import Action, LogEntry
+from connector.domain.ports import CatchUpLucca
 from connector.flows.intake import Intake
 from connector.lucca.models import (
     LuccaWebhookEndpoint,
 )
 from connector.lucca.webhook import Event, EventKey, MalformedEvent, identify, parse_event
 from connector.storage.changes import ChangeFeed, Outcome
-from connector.storage.log import Action, IntegrationLog, LogEntry
+from connector.storage.log import IntegrationLog
 from connector.storage.tables import Storage
 
 logger = logging.getLogger(__name__)
@@ -75,19 +77,6 @@ FULL_PASS_WHILE_SUSPENDED = timedelta(hours=1)
 FAILURE_ROW = "failure"
 DAILY_ROW = "full-pass"
 MISSING = "missing"  # the endpoint's status when Lucca answers 404
-
-
-class CatchUpLucca(Protocol):
-    """What the catch-up needs of the Lucca client."""
-
-    def events(
-        self, *, after: datetime | None = None, status: str | None = None
-    ) -> Iterator[dict[str, Any]]:
-        """Lucca's kept events that occurred after `after` (of one delivery status), in any
-        order."""
-
-    def webhook_endpoint(self, endpoint_id: str) -> LuccaWebhookEndpoint:
-        """One webhook endpoint."""
 
 
 @dataclass(frozen=True, kw_only=True)

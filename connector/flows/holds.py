@@ -13,7 +13,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 
-from connector.storage.schedule import ScheduledAction, ScheduleStore
+from connector.domain.ports import Schedule
+from connector.domain.scheduled import ScheduledAction
 
 SUDDEN_NOTICE = timedelta(hours=24)  # a disable scheduled with less notice is "sudden"
 RUN_ID_LENGTH = 12  # hex characters of the held run's id
@@ -54,9 +55,7 @@ class HoldCheck:
         return self.run_id if self.sudden > self.max_sudden else None
 
     @classmethod
-    def of(
-        cls, due: Sequence[ScheduledAction], schedule: ScheduleStore, max_sudden: int
-    ) -> HoldCheck:
+    def of(cls, due: Sequence[ScheduledAction], schedule: Schedule, max_sudden: int) -> HoldCheck:
         """The check on `due` (what `ScheduleStore.due(now)` returned)."""
         disables = [a for a in due if a.kind == "disable"]
         released = schedule.released() if any(map(is_sudden, disables)) else frozenset()

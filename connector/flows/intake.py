@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from connector.core.clock import utc_now
+from connector.domain.messages import ChangeMessage
 from connector.lucca.webhook import (
     SIGNATURE_HEADER,
     TIMESTAMP_HEADER,
@@ -23,7 +24,7 @@ from connector.lucca.webhook import (
     parse_event,
     verify_signature,
 )
-from connector.storage.changes import ChangeFeed, ChangeMessage, JournalEntry, Outcome
+from connector.storage.changes import ChangeFeed, JournalEntry, Outcome
 from connector.storage.tables import StorageUnavailable
 
 logger = logging.getLogger(__name__)

@@ -3,17 +3,17 @@ what a failure leaves (points 4 and 5 of connector/flows/leavers.py)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 from zoneinfo import ZoneInfo
 
 from connector.core.errors import ConnectorError, Denied, Permanent, Throttled
+from connector.domain.entries import Action, LogEntry
+from connector.domain.links import Link
+from connector.domain.ports import AccountSwitch, LinkStore, Log, Notifications, Schedule
+from connector.domain.scheduled import ScheduledAction
 from connector.flows.leaver_report import RunReport
-from connector.notify.notifier import Notifier
-from connector.storage.links import Link, Links
-from connector.storage.log import Action, IntegrationLog, LogEntry
-from connector.storage.schedule import ScheduledAction, ScheduleStore
 
 if TYPE_CHECKING:
     from connector.entra.directory import DirectoryUser
@@ -29,26 +29,6 @@ ENABLE_DISABLE_ROLES = frozenset(
     {ENABLE_DISABLE_ROLE, "User.ReadWrite.All", "Directory.ReadWrite.All"}
 )
 REVOKE_ROLE = "User.RevokeSessions.All"
-
-
-class AccountSwitch(Protocol):
-    """What the timer reads and writes in Entra (`GraphDirectory` fits)."""
-
-    def get_user(self, object_id: str) -> DirectoryUser | None:
-        """A user by object id, or None."""
-        ...
-
-    def update_user(self, object_id: str, properties: Mapping[str, object]) -> None:
-        """Change some properties of a user."""
-        ...
-
-    def revoke_sessions(self, object_id: str) -> None:
-        """Invalidate the user's refresh tokens and session cookies."""
-        ...
-
-    def granted_roles(self) -> frozenset[str] | None:
-        """The application permissions in the token, None when unknown."""
-        ...
 
 
 def when(action: ScheduledAction) -> str:
@@ -82,12 +62,12 @@ class LeaverActions:
     def __init__(
         self,
         *,
-        schedule: ScheduleStore,
+        schedule: Schedule,
         directory: AccountSwitch,
-        links: Links,
-        log: IntegrationLog,
+        links: LinkStore,
+        log: Log,
         revoke_sessions: bool,
-        notifier: Notifier,
+        notifier: Notifications,
         clock: Callable[[], datetime],
     ) -> None:
         self._notifier = notifier

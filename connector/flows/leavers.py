@@ -30,41 +30,30 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from connector.core.clock import utc_now
 from connector.core.errors import Denied, NotFound, Permanent, Transient
+from connector.domain.entries import Action, LogEntry
+from connector.domain.links import Link
+from connector.domain.ports import (
+    AccountSwitch,
+    EmployeeReader,
+    Leases,
+    LinkStore,
+    Log,
+    Notifications,
+    Planner,
+    Schedule,
+)
+from connector.domain.scheduled import ScheduleChange, ScheduledAction
 from connector.flows.holds import HELD_EMPLOYEES_LISTED, HELD_LOOKBACK, HoldCheck, is_sudden
-from connector.flows.leaver_actions import AccountSwitch, LeaverActions, Stop, guard, when
+from connector.flows.leaver_actions import LeaverActions, Stop, guard, when
 from connector.flows.leaver_report import RunReport
-from connector.notify.notifier import DISABLED, Notifier
-from connector.storage.lease import EmployeeLeases
-from connector.storage.links import Link, Links
-from connector.storage.log import Action, IntegrationLog, LogEntry
-from connector.storage.schedule import ScheduleChange, ScheduledAction, ScheduleStore
+from connector.notify.notifier import DISABLED
 
 if TYPE_CHECKING:
-    from connector.domain.access import AccessPlanner
     from connector.domain.contract_dates import AccessPlan, PlannedAction
-    from connector.entra.directory import GraphDirectory
-    from connector.lucca.client import LuccaClient
-    from connector.lucca.models import LuccaEmployee
-
-
-class EmployeeReader(Protocol):
-    """What the timer reads from Lucca (`LuccaClient` fits)."""
-
-    def employee(self, employee_id: str) -> LuccaEmployee:
-        """The employee as Lucca has it now; NotFound if Lucca no longer shows it."""
-        ...
-
-
-class Planner(Protocol):
-    """Plans an employee's enables and disables (`AccessPlanner` fits)."""
-
-    def plan(self, employee: LuccaEmployee, now: datetime) -> AccessPlan:
-        """The employee's access plan at `now`."""
-        ...
 
 
 class LeaverRun:
@@ -73,18 +62,18 @@ class LeaverRun:
     def __init__(
         self,
         *,
-        schedule: ScheduleStore,
+        schedule: Schedule,
         planner: Planner,
         lucca: EmployeeReader,
         directory: AccountSwitch,
-        links: Links,
-        leases: EmployeeLeases,
-        log: IntegrationLog,
+        links: LinkStore,
+        leases: Leases,
+        log: Log,
         max_sudden: int = 20,
         release_id: str = "",
         revoke_sessions: bool = True,
         observe: bool = False,
-        notifier: Notifier = DISABLED,
+        notifier: Notifications = DISABLED,
         clock: Callable[[], datetime] = utc_now,
     ) -> None:
         self._observe = observe
@@ -315,12 +304,3 @@ class LeaverRun:
     def _stored(employee_id: str, planned: PlannedAction) -> ScheduledAction:
         """A planned action as the schedule stores it (for its key)."""
         return ScheduledAction.planned(employee_id, planned, planned.at)
-
-
-if TYPE_CHECKING:
-
-    def _clients_fit(
-        lucca: LuccaClient, planner: AccessPlanner, directory: GraphDirectory
-    ) -> tuple[EmployeeReader, Planner, AccountSwitch]:
-        """mypy checks here that the real clients satisfy the protocols."""
-        return lucca, planner, directory

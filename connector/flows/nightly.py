@@ -28,10 +28,11 @@ from azure.core.exceptions import ResourceExistsError, ResourceModifiedError
 from azure.data.tables import UpdateMode
 
 from connector.core.errors import ConnectorError
+from connector.domain.entries import Action, LogEntry
+from connector.domain.ports import Log
 from connector.flows.reconcile import Reconciliation
 from connector.flows.reconcile_report import NEEDS_A_PERSON, Applied, Report, employees
 from connector.flows.snapshot import Snapshot
-from connector.storage.log import Action, IntegrationLog, LogEntry
 from connector.storage.tables import Storage
 
 STATE_TABLE = "Reconciliation"
@@ -71,7 +72,7 @@ class NightlyReconciliation:
         *,
         storage: Storage,
         build: Callable[[], Reconciliation],
-        log: IntegrationLog,
+        log: Log,
         at: str,
         zone: str,
         max_changes: int,

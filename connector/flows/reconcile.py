@@ -30,7 +30,10 @@ from zoneinfo import ZoneInfo
 
 from connector.core.errors import ConnectorError, Transient
 from connector.domain.access import AccessPlanner
+from connector.domain.entries import Action, LogEntry
 from connector.domain.mapping import Attribute, anchor
+from connector.domain.messages import ChangeMessage
+from connector.flows.dates import actions_to_keep
 from connector.flows.reconcile_checks import NameIndex, one_employee_per_account, unknown_anchors
 from connector.flows.reconcile_report import Applied, Candidate, Finding, Report, Verdict
 from connector.flows.snapshot import (
@@ -45,12 +48,11 @@ from connector.flows.snapshot import (
     as_utc,
     read_stored_schedule,
 )
-from connector.flows.sync import SyncService, actions_to_keep
+from connector.flows.sync import SyncService
 from connector.notify.notifier import DISABLED
-from connector.storage.changes import ChangeFeed, ChangeMessage
+from connector.storage.changes import ChangeFeed
 from connector.storage.lease import EmployeeLeases
 from connector.storage.links import Links
-from connector.storage.log import Action, LogEntry
 
 if TYPE_CHECKING:
     from connector.entra.directory import DirectoryUser, GraphDirectory

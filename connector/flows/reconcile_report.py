@@ -8,7 +8,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from connector.storage.log import Action, Change
+from connector.domain.entries import Action, Change
 
 
 class Verdict(StrEnum):

@@ -12,10 +12,14 @@ from typing import TYPE_CHECKING, Any
 from connector.core.errors import NotFound
 from connector.domain.access import AccessPlanner
 from connector.domain.contract_dates import AccessPlan
-from connector.storage.changes import ChangeFeed, ChangeMessage
-from connector.storage.links import Link, Links
-from connector.storage.log import IntegrationLog, LogEntry
-from connector.storage.schedule import ACTION_PREFIX, GIVEN_UP_PREFIX, SCHEDULE_TABLE
+from connector.domain.entries import LogEntry
+from connector.domain.links import Link
+from connector.domain.messages import ChangeMessage
+from connector.domain.scheduled import ACTION_PREFIX
+from connector.storage.changes import ChangeFeed
+from connector.storage.links import Links
+from connector.storage.log import IntegrationLog
+from connector.storage.schedule import GIVEN_UP_PREFIX, SCHEDULE_TABLE
 
 if TYPE_CHECKING:
     from connector.entra.directory import DirectoryUser, Domain, FindBy, GraphDirectory

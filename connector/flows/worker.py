@@ -17,10 +17,10 @@ from datetime import datetime
 
 from connector.core.clock import utc_now
 from connector.core.errors import ConnectorError, Throttled
+from connector.domain.entries import Action, LogEntry
+from connector.domain.messages import ChangeMessage
+from connector.domain.ports import Feed, Leases, Log
 from connector.flows.sync import SyncService
-from connector.storage.changes import ChangeFeed, ChangeMessage
-from connector.storage.lease import EmployeeLeases
-from connector.storage.log import Action, IntegrationLog, LogEntry
 
 logger = logging.getLogger(__name__)
 
@@ -31,10 +31,10 @@ class ChangeWorker:
     def __init__(
         self,
         *,
-        feed: ChangeFeed,
-        leases: EmployeeLeases,
+        feed: Feed,
+        leases: Leases,
         service: SyncService,
-        log: IntegrationLog,
+        log: Log,
         busy_delay_seconds: int,
         clock: Callable[[], datetime] = utc_now,
     ) -> None:
@@ -106,9 +106,7 @@ class PoisonHandler:
     """After the last try: a "failed" entry naming the employee and the last error. Needs
     only storage, so it works even when the Lucca or Graph clients cannot be built."""
 
-    def __init__(
-        self, *, feed: ChangeFeed, log: IntegrationLog, clock: Callable[[], datetime] = utc_now
-    ) -> None:
+    def __init__(self, *, feed: Feed, log: Log, clock: Callable[[], datetime] = utc_now) -> None:
         self._feed = feed
         self._log = log
         self._clock = clock

@@ -6,8 +6,9 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from connector.core.clock import utc_now
+from connector.domain.entries import Action
 from connector.domain.notices import DailyDigest, DailyItem
-from connector.storage.log import Action, IntegrationLog
+from connector.storage.log import IntegrationLog
 from connector.storage.schedule import ScheduleStore
 
 # The daily digest lists at most this many open conflicts, each sentence cut to this length.

@@ -13,13 +13,14 @@ from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from connector.core.clock import utc_now
+from connector.domain.entries import Action, LogEntry
 from connector.domain.notices import Kind, Links
 from connector.notify.compose import render, render_daily, render_digest
 from connector.notify.daily import DailyBuilder
 from connector.notify.document import Rendered
 from connector.notify.sender import Mailer, MailError, MailRejected, MailThrottled, MailUnknown
 from connector.notify.words import Language
-from connector.storage.log import Action, IntegrationLog, LogEntry
+from connector.storage.log import IntegrationLog
 from connector.storage.outbox import Outbox, later, sent_within
 from connector.storage.outbox_rows import PendingDigest, Waiting, daily_key
 

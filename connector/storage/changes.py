@@ -15,7 +15,6 @@ Tables (every lookup here is a point read on PartitionKey + RowKey):
 from __future__ import annotations
 
 import contextlib
-import json
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
@@ -25,6 +24,7 @@ from azure.core import MatchConditions
 from azure.core.exceptions import ResourceExistsError, ResourceModifiedError, ResourceNotFoundError
 from azure.data.tables import UpdateMode
 
+from connector.domain.messages import ChangeMessage
 from connector.storage.tables import Storage
 
 JOURNAL_TABLE = "EventJournal"
@@ -96,47 +96,6 @@ class JournalEntry:
 def journal_partition(occurred_at: datetime) -> str:
     """`YYYY-MM-DD`, the UTC day: purging old entries reads whole partitions."""
     return occurred_at.astimezone(UTC).strftime("%Y-%m-%d")
-
-
-@dataclass(frozen=True, kw_only=True)
-class ChangeMessage:
-    """The message on `lucca-changes`: sync this employee (the event is for the record)."""
-
-    employee_id: str
-    event_key: str
-    topic: str
-    queued_at: datetime
-    event_id: str | None = None  # Lucca's id of the event, when it has one
-
-    @property
-    def reference(self) -> str:
-        """How the integration log names the change: Lucca's event id, else the journal key."""
-        return self.event_id or self.event_key
-
-    def to_json(self) -> str:
-        """The message text (the queue client base64-encodes it)."""
-        return json.dumps(
-            {
-                "employeeId": self.employee_id,
-                "eventKey": self.event_key,
-                "eventId": self.event_id,
-                "topic": self.topic,
-                "queuedAt": self.queued_at.isoformat(),
-            },
-            separators=(",", ":"),
-        )
-
-    @classmethod
-    def from_json(cls, text: str) -> ChangeMessage:
-        """Read a message written by `to_json`."""
-        payload = json.loads(text)
-        return cls(
-            employee_id=str(payload["employeeId"]),
-            event_key=str(payload["eventKey"]),
-            topic=str(payload["topic"]),
-            queued_at=datetime.fromisoformat(payload["queuedAt"]),
-            event_id=payload.get("eventId"),
-        )
 
 
 class PendingState(StrEnum):

@@ -8,7 +8,7 @@ from datetime import UTC
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from connector.storage.log import LogEntry
+    from connector.domain.entries import LogEntry
 
 TELEMETRY_LOGGER = "connector.storage.log.entries"  # the one logger exported, with dimensions
 DIMENSIONS = "dimensions"  # the `extra` key that carries them (a dict of str → str)

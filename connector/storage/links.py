@@ -10,13 +10,13 @@ reports synced before their manager's account was linked, set once it is.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from azure.data.tables import TableTransactionError, UpdateMode
 
 from connector.core.errors import Transient
+from connector.domain.links import Link
 from connector.storage.tables import Storage
 
 LINKS_TABLE = "IdentityLinks"
@@ -43,22 +43,6 @@ def _link(employee_id: str, row: Any) -> Link:
         disabled_by_connector=bool(row.get("DisabledByConnector")),
         lifecycle=(row.get("HireDate") or None, row.get("LeaveDateTime") or None),
     )
-
-
-@dataclass(frozen=True, kw_only=True)
-class Link:
-    """A Lucca employee linked to an Entra account."""
-
-    employee_id: str
-    object_id: str
-    linked_at: datetime
-    how: str
-    pending_manager_id: str | None = None
-    # The connector disabled the account (a leaver, or a future hire created closed): only
-    # then may it enable it again. An account disabled by someone else stays disabled.
-    disabled_by_connector: bool = False
-    # employeeHireDate and employeeLeaveDateTime as last written (LIFECYCLE_DATES).
-    lifecycle: tuple[str | None, str | None] = (None, None)
 
 
 class Links:

@@ -13,15 +13,14 @@ import json
 import logging
 import secrets
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from enum import StrEnum
 from typing import Any
 
 from azure.core.exceptions import ResourceNotFoundError
 from azure.data.tables import UpdateMode
 
 from connector.core.clock import utc_now
+from connector.domain.entries import Action, Change, LogEntry
 from connector.storage.dimensions import DIMENSIONS, TELEMETRY_LOGGER, dimensions
 from connector.storage.tables import Storage
 
@@ -38,33 +37,6 @@ _MAX_MICROSECONDS = 10**17  # beyond year 5000: keeps inverted keys positive and
 SEARCH_DEFAULT_WINDOW = timedelta(days=7)
 SEARCH_MAX_LIMIT = 1000
 SEARCH_MAX_DAYS = 3660
-
-
-class Action(StrEnum):
-    """What the connector did (or, in observe mode, would do)."""
-
-    CREATED = "created"
-    UPDATED = "updated"
-    UNCHANGED = "unchanged"
-    LINKED = "linked"
-    CONFLICT = "conflict"
-    CREATION_FAILED = "creation failed"
-    SKIPPED = "skipped"
-    NOT_IN_LUCCA = "no longer visible in Lucca"
-    FAILED = "failed"
-    SCHEDULED = "schedule changed"
-    DEACTIVATED = "deactivated"
-    ENABLED = "enabled"
-    DEACTIVATION_FAILED = "deactivation failed"
-    RUN_HELD = "run held"
-    LEFT_FOR_OPERATOR = "left for an operator"
-    NOTIFICATION_FAILED = "notification failed"
-    ENDPOINT_SUSPENDED = "endpoint suspended"  # Lucca stopped delivering (catch-up)
-    ENDPOINT_ACTIVE = "endpoint active again"
-    CATCHUP_FAILED = "catch-up failed"  # the catch-up cannot read Lucca (once per failure)
-    RECONCILED = "reconciled"  # the nightly reconciliation's one summary entry
-    RECONCILIATION_HELD = "reconciliation held"  # it would change more than its threshold
-
 
 # Entries an operator must act on, listed together as well.
 NEEDS_AN_OPERATOR = frozenset(
@@ -95,84 +67,41 @@ SETTLES_A_CONFLICT = frozenset({Action.CREATED, Action.LINKED, Action.UPDATED, A
 CONFLICTS_PARTITION = "open-conflicts"
 
 
-@dataclass(frozen=True, kw_only=True)
-class Change:
-    """One attribute's change: old → new."""
+def to_entity(entry: LogEntry, partition: str, row: str) -> dict[str, Any]:
+    """The table row of an entry under one view."""
+    return {
+        "PartitionKey": partition,
+        "RowKey": row,
+        "Time": entry.time,
+        "Action": entry.action.value,
+        "Message": entry.message,
+        "EmployeeId": entry.employee_id or "",
+        "ObjectId": entry.object_id or "",
+        "Changes": json.dumps(
+            [{"attribute": c.attribute, "old": c.old, "new": c.new} for c in entry.changes],
+            ensure_ascii=False,
+        ),
+        "EventKeys": ",".join(entry.event_keys),
+        "RequestId": entry.request_id or "",
+        "Observed": entry.observed,
+        "Details": json.dumps(entry.details, ensure_ascii=False, default=str),
+    }
 
-    attribute: str
-    old: str | None
-    new: str | None
 
-    def __str__(self) -> str:
-        return f"{self.attribute}: {self.old!r} → {self.new!r}"
-
-
-@dataclass(frozen=True, kw_only=True)
-class LogEntry:
-    """One integration log entry."""
-
-    time: datetime
-    action: Action
-    message: str
-    employee_id: str | None = None
-    object_id: str | None = None
-    changes: tuple[Change, ...] = ()
-    event_keys: tuple[str, ...] = ()  # Lucca's event ids (the journal key without one)
-    request_id: str | None = None
-    observed: bool = False
-    details: dict[str, Any] = field(default_factory=dict)
-
-    def to_entity(self, partition: str, row: str) -> dict[str, Any]:
-        """The table row under one view."""
-        return {
-            "PartitionKey": partition,
-            "RowKey": row,
-            "Time": self.time,
-            "Action": self.action.value,
-            "Message": self.message,
-            "EmployeeId": self.employee_id or "",
-            "ObjectId": self.object_id or "",
-            "Changes": json.dumps(
-                [{"attribute": c.attribute, "old": c.old, "new": c.new} for c in self.changes],
-                ensure_ascii=False,
-            ),
-            "EventKeys": ",".join(self.event_keys),
-            "RequestId": self.request_id or "",
-            "Observed": self.observed,
-            "Details": json.dumps(self.details, ensure_ascii=False, default=str),
-        }
-
-    def to_json(self) -> dict[str, Any]:
-        """The entry as the command line's `--json` and `GET /api/logs` show it."""
-        return {
-            "time": self.time.astimezone(UTC).isoformat().replace("+00:00", "Z"),
-            "action": self.action.value,
-            "employee_id": self.employee_id,
-            "object_id": self.object_id,
-            "message": self.message,
-            "observed": self.observed,
-            "changes": [
-                {"attribute": c.attribute, "old": c.old, "new": c.new} for c in self.changes
-            ],
-            "event_keys": list(self.event_keys),
-            "request_id": self.request_id,
-        }
-
-    @classmethod
-    def from_entity(cls, row: dict[str, Any]) -> LogEntry:
-        """Read a row written by `to_entity`."""
-        return cls(
-            time=row["Time"],
-            action=Action(row["Action"]),
-            message=row["Message"],
-            employee_id=row.get("EmployeeId") or None,
-            object_id=row.get("ObjectId") or None,
-            changes=tuple(Change(**c) for c in json.loads(row.get("Changes") or "[]")),
-            event_keys=tuple(k for k in (row.get("EventKeys") or "").split(",") if k),
-            request_id=row.get("RequestId") or None,
-            observed=bool(row.get("Observed")),
-            details=json.loads(row.get("Details") or "{}"),
-        )
+def from_entity(row: dict[str, Any]) -> LogEntry:
+    """Read a row written by `to_entity`."""
+    return LogEntry(
+        time=row["Time"],
+        action=Action(row["Action"]),
+        message=row["Message"],
+        employee_id=row.get("EmployeeId") or None,
+        object_id=row.get("ObjectId") or None,
+        changes=tuple(Change(**c) for c in json.loads(row.get("Changes") or "[]")),
+        event_keys=tuple(k for k in (row.get("EventKeys") or "").split(",") if k),
+        request_id=row.get("RequestId") or None,
+        observed=bool(row.get("Observed")),
+        details=json.loads(row.get("Details") or "{}"),
+    )
 
 
 def _inverted(moment: datetime) -> str:
@@ -208,10 +137,10 @@ class IntegrationLog:
         if entry.action in NEEDS_AN_OPERATOR and not entry.observed:
             partitions.append(ATTENTION_PARTITION)
         for partition in partitions:
-            self._upsert(entry.to_entity(partition, row))
+            self._upsert(to_entity(entry, partition, row))
         if entry.employee_id and not entry.observed:
             if entry.action in OPENS_A_CONFLICT:
-                self._upsert(entry.to_entity(CONFLICTS_PARTITION, entry.employee_id))
+                self._upsert(to_entity(entry, CONFLICTS_PARTITION, entry.employee_id))
             elif entry.action in SETTLES_A_CONFLICT:
                 with contextlib.suppress(ResourceNotFoundError):
                     self._storage.delete(LOG_TABLE, CONFLICTS_PARTITION, entry.employee_id)
@@ -310,7 +239,7 @@ class IntegrationLog:
             )
             entries = []
             for row in rows:
-                entries.append(LogEntry.from_entity(dict(row)))
+                entries.append(from_entity(dict(row)))
                 if len(entries) >= limit:
                     break
             return entries

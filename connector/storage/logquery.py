@@ -11,13 +11,8 @@ from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from connector.storage.log import (
-    SEARCH_DEFAULT_WINDOW,
-    SEARCH_MAX_LIMIT,
-    Action,
-    IntegrationLog,
-    LogEntry,
-)
+from connector.domain.entries import Action, LogEntry
+from connector.storage.log import SEARCH_DEFAULT_WINDOW, SEARCH_MAX_LIMIT, IntegrationLog
 from connector.storage.tables import Storage, StorageUnavailable
 
 logger = logging.getLogger(__name__)

@@ -15,9 +15,8 @@ from __future__ import annotations
 import contextlib
 import json
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from datetime import UTC, date, datetime
-from typing import Any, Literal
+from datetime import date, datetime
+from typing import Any
 
 from azure.core import MatchConditions
 from azure.core.exceptions import ResourceExistsError, ResourceModifiedError, ResourceNotFoundError
@@ -25,18 +24,22 @@ from azure.data.tables import TableClient, TableTransactionError, UpdateMode
 
 from connector.core.clock import utc_now
 from connector.core.errors import Transient
-from connector.domain.contract_dates import Kind, PlannedAction
+from connector.domain.contract_dates import PlannedAction
+from connector.domain.scheduled import (
+    ACTION_PREFIX,
+    ScheduleChange,
+    ScheduledAction,
+    instant_key,
+    replacement,
+)
 from connector.storage.tables import Storage
 
 SCHEDULE_TABLE = "Schedule"
 DUE_PARTITION = "due"
 POINTER_ROW = "pointer"
-ACTION_PREFIX = "action-"
 GIVEN_UP_PREFIX = "given-up-"
 RUNS_PARTITION = "runs"
 RELEASED_ROW = "released"
-
-Change = Literal["scheduled", "rescheduled", "cancelled"]
 
 
 def employee_partition(employee_id: str) -> str:
@@ -44,112 +47,35 @@ def employee_partition(employee_id: str) -> str:
     return f"employee-{employee_id}"
 
 
-def _instant(moment: datetime) -> str:
-    """A UTC instant as text that sorts like time (fixed width, microseconds)."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+def to_entity(action: ScheduledAction) -> dict[str, Any]:
+    """The employee partition's row of an action."""
+    return {
+        "PartitionKey": employee_partition(action.employee_id),
+        "RowKey": action.key,
+        "Kind": action.kind,
+        "At": action.at,
+        "LocalDay": action.local_day.isoformat(),
+        "ContractDay": action.contract_day.isoformat(),
+        "EmploymentId": action.employment_id,
+        "Zone": action.zone,
+        "ScheduledAt": action.scheduled_at,
+        "Attempts": action.attempts,
+    }
 
 
-@dataclass(frozen=True, kw_only=True)
-class ScheduledAction:
-    """An action as stored: what, when, why, and since when it has been planned so."""
-
-    employee_id: str
-    kind: Kind
-    at: datetime
-    local_day: date
-    contract_day: date
-    employment_id: str
-    zone: str
-    scheduled_at: datetime
-    attempts: int = 0
-
-    @property
-    def key(self) -> str:
-        """The employee's row for this action: one per kind and employment."""
-        return f"{ACTION_PREFIX}{self.kind}-{self.employment_id}"
-
-    @property
-    def due_key(self) -> str:
-        """The action's row in the `due` index."""
-        return f"{_instant(self.at)}|{self.employee_id}|{self.kind}|{self.employment_id}"
-
-    def describe(self) -> str:
-        """`disable on 2026-10-25 00:00 Europe/Paris (last day 2026-10-24, employment 77)`."""
-        day = "last day" if self.kind == "disable" else "first day"
-        return (
-            f"{self.kind} on {self.local_day:%Y-%m-%d} 00:00 {self.zone} "
-            f"({day} {self.contract_day:%Y-%m-%d}, employment {self.employment_id})"
-        )
-
-    def to_entity(self) -> dict[str, Any]:
-        """The employee partition's row."""
-        return {
-            "PartitionKey": employee_partition(self.employee_id),
-            "RowKey": self.key,
-            "Kind": self.kind,
-            "At": self.at,
-            "LocalDay": self.local_day.isoformat(),
-            "ContractDay": self.contract_day.isoformat(),
-            "EmploymentId": self.employment_id,
-            "Zone": self.zone,
-            "ScheduledAt": self.scheduled_at,
-            "Attempts": self.attempts,
-        }
-
-    @classmethod
-    def from_entity(cls, employee_id: str, row: dict[str, Any]) -> ScheduledAction:
-        """Read a row written by `to_entity`."""
-        return cls(
-            employee_id=employee_id,
-            kind=row["Kind"],
-            at=row["At"],
-            local_day=date.fromisoformat(row["LocalDay"]),
-            contract_day=date.fromisoformat(row["ContractDay"]),
-            employment_id=str(row["EmploymentId"]),
-            zone=str(row["Zone"]),
-            scheduled_at=row["ScheduledAt"],
-            attempts=int(row.get("Attempts") or 0),
-        )
-
-    @classmethod
-    def planned(
-        cls, employee_id: str, action: PlannedAction, scheduled_at: datetime
-    ) -> ScheduledAction:
-        """A planned action, to be stored."""
-        return cls(
-            employee_id=employee_id,
-            kind=action.kind,
-            at=action.at,
-            local_day=action.local_day,
-            contract_day=action.contract_day,
-            employment_id=action.employment_id,
-            zone=action.zone,
-            scheduled_at=scheduled_at,
-        )
-
-
-@dataclass(frozen=True, kw_only=True)
-class ScheduleChange:
-    """One change of an employee's schedule, for the integration log."""
-
-    change: Change
-    action: ScheduledAction
-    before: ScheduledAction | None = None
-
-    def describe(self) -> str:
-        """`disable scheduled for 2026-10-25 00:00 Europe/Paris (…)` and the like."""
-        action = self.action
-        when = f"{action.local_day:%Y-%m-%d} 00:00 {action.zone}"
-        if self.change == "scheduled":
-            return f"{action.kind} scheduled for {when} ({self._why()})"
-        if self.change == "rescheduled" and self.before is not None:
-            was = f"{self.before.local_day:%Y-%m-%d} 00:00 {self.before.zone}"
-            return f"{action.kind} rescheduled from {was} to {when} ({self._why()})"
-        return f"{action.kind} for {when} cancelled"
-
-    def _why(self) -> str:
-        day = "last day" if self.action.kind == "disable" else "first day"
-        return f"{day} {self.action.contract_day:%Y-%m-%d}, employment {self.action.employment_id}"
+def from_entity(employee_id: str, row: dict[str, Any]) -> ScheduledAction:
+    """Read a row written by `to_entity`."""
+    return ScheduledAction(
+        employee_id=employee_id,
+        kind=row["Kind"],
+        at=row["At"],
+        local_day=date.fromisoformat(row["LocalDay"]),
+        contract_day=date.fromisoformat(row["ContractDay"]),
+        employment_id=str(row["EmploymentId"]),
+        zone=str(row["Zone"]),
+        scheduled_at=row["ScheduledAt"],
+        attempts=int(row.get("Attempts") or 0),
+    )
 
 
 class ScheduleStore:
@@ -164,11 +90,7 @@ class ScheduleStore:
         """The employee's stored actions, soonest first (one partition)."""
         rows, _ = self._partition(employee_id)
         return sorted(
-            (
-                ScheduledAction.from_entity(employee_id, r)
-                for r in rows
-                if r["RowKey"].startswith(ACTION_PREFIX)
-            ),
+            (from_entity(employee_id, r) for r in rows if r["RowKey"].startswith(ACTION_PREFIX)),
             key=lambda a: a.at,
         )
 
@@ -176,7 +98,7 @@ class ScheduleStore:
         """Make the employee's schedule exactly `planned`; returns what changed."""
         rows, pointer = self._partition(employee_id)
         stored = {
-            r["RowKey"]: ScheduledAction.from_entity(employee_id, r)
+            r["RowKey"]: from_entity(employee_id, r)
             for r in rows
             if r["RowKey"].startswith(ACTION_PREFIX)
         }
@@ -185,42 +107,22 @@ class ScheduleStore:
             for r in rows
             if r["RowKey"].startswith(GIVEN_UP_PREFIX)
         }
-        # An action left for an operator is not planned again at the same instant.
-        planned = [
-            a
-            for a in planned
-            if given_up.get(ScheduledAction.planned(employee_id, a, a.at).key) != a.at
-        ]
-        now = self._clock()
-        changes: list[ScheduleChange] = []
-        wanted: dict[str, ScheduledAction] = {}
-        for action in planned:
-            new = ScheduledAction.planned(employee_id, action, now)
-            old = stored.get(new.key)
-            if old is not None and old.at == new.at:
-                continue  # unchanged: keeps its ScheduledAt and its attempts
-            wanted[new.key] = new
-            change: Change = "scheduled" if old is None else "rescheduled"
-            changes.append(ScheduleChange(change=change, action=new, before=old))
-        keep = {ScheduledAction.planned(employee_id, a, now).key for a in planned}
-        cancelled = [old for key, old in stored.items() if key not in keep]
-        changes.extend(ScheduleChange(change="cancelled", action=old) for old in cancelled)
+        plan = replacement(employee_id, stored, given_up, planned, self._clock())
         # The index rows first, for every action kept (idempotent): a crash after them leaves
         # only stale rows, which the timer drops; a crash before the partition write is
         # mended by the next replace, since it re-indexes unchanged actions too.
-        for key in keep:
-            self._index(wanted.get(key) or stored[key])
-        if not changes:
+        for action in plan.kept:
+            self._index(action)
+        if not plan.changes:
             return []
-        self._write(employee_id, pointer, wanted.values(), cancelled)
-        for change_ in changes:
-            if change_.before is not None or change_.change == "cancelled":
-                self._unindex(change_.before or change_.action)
-        return changes
+        self._write(employee_id, pointer, plan.written, plan.cancelled)
+        for action in plan.unindexed:
+            self._unindex(action)
+        return plan.changes
 
     def due(self, now: datetime) -> list[ScheduledAction]:
         """Every indexed action whose instant is at or before `now` (reads only those)."""
-        upper = f"{_instant(now)}|~"
+        upper = f"{instant_key(now)}|~"
 
         def query(table: TableClient) -> list[dict[str, Any]]:
             return [
@@ -254,8 +156,8 @@ class ScheduleStore:
                     "PartitionKey eq @due and RowKey ge @lower and RowKey lt @upper",
                     parameters={
                         "due": DUE_PARTITION,
-                        "lower": _instant(start),
-                        "upper": _instant(end),
+                        "lower": instant_key(start),
+                        "upper": instant_key(end),
                     },
                 )
             ]
@@ -270,7 +172,7 @@ class ScheduleStore:
     def current(self, employee_id: str, key: str) -> ScheduledAction | None:
         """One stored action of an employee, or None."""
         row = self._storage.read(SCHEDULE_TABLE, employee_partition(employee_id), key)
-        return ScheduledAction.from_entity(employee_id, row) if row else None
+        return from_entity(employee_id, row) if row else None
 
     def done(self, action: ScheduledAction) -> None:
         """The action was carried out (or found already done): drop it and its index row."""
@@ -295,7 +197,7 @@ class ScheduleStore:
     def failed_once_more(self, action: ScheduledAction) -> int:
         """Count a failed attempt on the action; returns the attempts so far."""
         attempts = action.attempts + 1
-        entity = {**action.to_entity(), "Attempts": attempts}
+        entity = {**to_entity(action), "Attempts": attempts}
         self._storage.on_table(
             SCHEDULE_TABLE, lambda t: t.upsert_entity(entity, mode=UpdateMode.MERGE)
         )
@@ -356,7 +258,7 @@ class ScheduleStore:
                     },
                 )
             )
-        operations.extend(("upsert", a.to_entity(), {"mode": UpdateMode.REPLACE}) for a in upserts)
+        operations.extend(("upsert", to_entity(a), {"mode": UpdateMode.REPLACE}) for a in upserts)
         operations.extend(
             ("delete", {"PartitionKey": employee_partition(employee_id), "RowKey": a.key})
             for a in deletes

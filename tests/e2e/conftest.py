@@ -13,9 +13,11 @@ import azure.functions as func
 import pytest
 from azure.functions.timer import TimerRequest
 
-from connector.storage.changes import ChangeFeed, ChangeMessage
+from connector.domain.entries import LogEntry
+from connector.domain.messages import ChangeMessage
+from connector.storage.changes import ChangeFeed
 from connector.storage.links import Links
-from connector.storage.log import IntegrationLog, LogEntry
+from connector.storage.log import IntegrationLog
 from connector.storage.tables import Storage
 from tests.azurite import Azurite
 from tests.conftest import WEBHOOK_SECRET, AppLoader, http_request, user_function

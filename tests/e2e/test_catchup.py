@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from azure.functions.timer import TimerRequest
 
+from connector.domain.entries import Action
 from connector.flows.catchup import (
     DAILY_ROW,
     FULL_PASS_WHILE_SUSPENDED,
@@ -23,7 +24,7 @@ from connector.lucca.models import WEBHOOK_TOPICS
 from connector.runtime.build import run_catch_up
 from connector.runtime.clients import lucca_client
 from connector.storage.changes import ChangeFeed
-from connector.storage.log import ALERT_PREFIX, Action, IntegrationLog
+from connector.storage.log import ALERT_PREFIX, IntegrationLog
 from tests.conftest import user_function
 from tests.e2e.conftest import DOMAIN, World
 

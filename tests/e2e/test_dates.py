@@ -8,8 +8,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from connector.domain.entries import Action
 from connector.storage.links import Links
-from connector.storage.log import Action
 from connector.storage.schedule import ScheduleStore
 from tests.e2e.conftest import DOMAIN, World
 from tests.e2e.test_sync import change, hire

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from connector.storage.log import Action
+from connector.domain.entries import Action
 from tests.e2e.conftest import DOMAIN, World
 from tests.e2e.test_sync import change, hire
 

@@ -10,9 +10,10 @@ import pytest
 from azure.functions.timer import TimerRequest
 
 from connector.core.errors import Transient
+from connector.domain.entries import Action, LogEntry
 from connector.flows.nightly import MAX_ATTEMPTS, NightlyReconciliation
 from connector.flows.reconcile import Reconciliation
-from connector.storage.log import ALERT_PREFIX, Action, IntegrationLog, LogEntry
+from connector.storage.log import ALERT_PREFIX, IntegrationLog
 from tests.conftest import user_function
 from tests.e2e.conftest import DOMAIN, World
 

@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 from azure.core.exceptions import ResourceNotFoundError
 
+from connector.domain.entries import Action
 from connector.storage.links import Links
-from connector.storage.log import Action
 from connector.storage.outbox import Outbox
 from connector.storage.outbox_rows import OUTBOX_TABLE
 from connector.storage.schedule import ScheduleStore

@@ -15,10 +15,11 @@ from urllib.parse import parse_qs
 import pytest
 
 from connector.domain import mapping
+from connector.domain.entries import Action
 from connector.domain.mapping import DEFAULT_ATTRIBUTES, Attribute, Need, anchor
-from connector.storage.changes import ChangeMessage
+from connector.domain.messages import ChangeMessage
 from connector.storage.links import Links
-from connector.storage.log import Action, IntegrationLog
+from connector.storage.log import IntegrationLog
 from tests.e2e.conftest import DOMAIN, World
 
 pytestmark = pytest.mark.azurite

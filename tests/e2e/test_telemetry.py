@@ -15,10 +15,11 @@ from typing import Any
 import pytest
 from azure.functions.queue import QueueMessage
 
+from connector.domain.entries import Action, LogEntry
+from connector.domain.messages import ChangeMessage
 from connector.runtime.telemetry import Telemetry, open_telemetry
-from connector.storage.changes import ChangeMessage
 from connector.storage.dimensions import TELEMETRY_LOGGER
-from connector.storage.log import LOG_TABLE, Action, IntegrationLog, LogEntry
+from connector.storage.log import LOG_TABLE, IntegrationLog
 from connector.storage.tables import Storage
 from tests.conftest import WEBHOOK_SECRET, AppLoader, user_function
 from tests.e2e.conftest import DOMAIN, LUCCA_CLIENT, World

@@ -14,7 +14,8 @@ import pytest
 
 from connector.cli.main import main
 from connector.domain.contract_dates import Kind, PlannedAction, local_midnight_utc
-from connector.storage.log import Action, IntegrationLog
+from connector.domain.entries import Action
+from connector.storage.log import IntegrationLog
 from connector.storage.schedule import ScheduleStore
 from connector.storage.tables import Storage
 from tests.azurite import Azurite

@@ -7,10 +7,11 @@ import json
 
 import pytest
 
+from connector.domain.entries import Action
 from connector.storage.changes import ChangeFeed
 from connector.storage.lease import EmployeeLeases
 from connector.storage.links import Links
-from connector.storage.log import Action, IntegrationLog
+from connector.storage.log import IntegrationLog
 from connector.storage.tables import Storage
 from tests.conftest import run_cli
 from tests.integration.conftest import writes

@@ -11,6 +11,7 @@ import pytest
 from azure.data.tables import TableServiceClient
 from azure.storage.queue import QueueServiceClient
 
+from connector.domain.entries import Action, LogEntry
 from connector.domain.notices import Kind, Notice
 from connector.flows.housekeeping import JOURNAL_RETENTION, Housekeeping, HousekeepingReport
 from connector.storage.changes import (
@@ -24,9 +25,7 @@ from connector.storage.log import (
     ATTENTION_PARTITION,
     CONFLICTS_PARTITION,
     LOG_TABLE,
-    Action,
     IntegrationLog,
-    LogEntry,
     day_partition,
     employee_partition,
 )

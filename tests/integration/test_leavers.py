@@ -17,13 +17,14 @@ import pytest
 
 from connector.domain.access import AccessPlanner
 from connector.domain.contract_dates import PlannedAction, local_midnight_utc
+from connector.domain.entries import Action, LogEntry
 from connector.entra.directory import GraphDirectory
 from connector.flows.leaver_report import RunReport
 from connector.flows.leavers import LeaverRun
 from connector.lucca.client import LuccaClient
 from connector.storage.lease import EmployeeLeases
 from connector.storage.links import Links
-from connector.storage.log import Action, IntegrationLog, LogEntry
+from connector.storage.log import IntegrationLog
 from connector.storage.ratelimit import LuccaRateLimiter
 from connector.storage.schedule import DUE_PARTITION, SCHEDULE_TABLE, ScheduleStore
 from connector.storage.tables import Storage
@@ -471,8 +472,8 @@ def test_403_is_tried_for_three_runs_then_left_for_an_operator(
     assert "An operator must disable it by hand" in operator.message
     assert [e.employee_id for e in IntegrationLog(world.storage).for_attention()] == [employee_id]
     assert world.schedule.upcoming(employee_id) == []
-    # The next sync, the account still enabled, plans the past disable again (sync.py's
-    # `_keep_schedule`): it is not brought back for three more tries.
+    # The next sync, the account still enabled, plans the past disable again (dates.py's
+    # `keep_schedule`): it is not brought back for three more tries.
     plan = world.planner.plan(world.client.employee(employee_id), DISABLE_AT + timedelta(hours=1))
     assert plan.last is not None and plan.last.kind == "disable"
     assert world.schedule.replace(employee_id, [plan.last]) == []

@@ -11,8 +11,9 @@ from typing import Any
 import azure.functions as func
 import pytest
 
+from connector.domain.entries import Action, Change, LogEntry
 from connector.storage import tables as store
-from connector.storage.log import Action, Change, IntegrationLog, LogEntry
+from connector.storage.log import IntegrationLog
 from connector.storage.tables import Storage
 from tests.conftest import AppLoader, app_functions, http_request, user_function
 

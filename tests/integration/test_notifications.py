@@ -12,6 +12,7 @@ from azure.core.credentials import AzureKeyCredential
 from azure.data.tables import TableServiceClient
 
 from connector.domain.contract_dates import PlannedAction
+from connector.domain.entries import Action, LogEntry
 from connector.domain.notices import Kind, Links, Notice
 from connector.notify.compose import render
 from connector.notify.daily import DailyBuilder
@@ -20,7 +21,7 @@ from connector.notify.run import NotificationRun
 from connector.notify.sender import AcsMailer
 from connector.runtime.clients import acs_mailer
 from connector.runtime.settings import load_settings
-from connector.storage.log import Action, IntegrationLog, LogEntry
+from connector.storage.log import IntegrationLog
 from connector.storage.outbox import Outbox
 from connector.storage.schedule import ScheduleStore
 from connector.storage.tables import Storage

@@ -11,12 +11,13 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
+from connector.domain.entries import Action
 from connector.flows.reconcile import Reconciliation
 from connector.runtime.build import Clients, build_reconciliation
 from connector.runtime.settings import load_settings
 from connector.storage.changes import ChangeFeed
 from connector.storage.links import Links
-from connector.storage.log import Action, IntegrationLog
+from connector.storage.log import IntegrationLog
 from connector.storage.schedule import ScheduleStore
 from connector.storage.tables import Storage
 from tests.conftest import run_cli

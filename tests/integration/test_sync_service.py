@@ -12,15 +12,17 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from azure.storage.queue import QueueClient, QueueMessage
 
+from connector.domain.entries import Action, LogEntry
 from connector.domain.mapping import DEFAULT_ATTRIBUTES, anchor, graph_properties, owned
+from connector.domain.messages import ChangeMessage
 from connector.entra.directory import GraphDirectory
 from connector.flows.sync import SyncService
 from connector.flows.worker import ChangeWorker
 from connector.lucca.client import LuccaClient
-from connector.storage.changes import CHANGES_QUEUE, ChangeFeed, ChangeMessage
+from connector.storage.changes import CHANGES_QUEUE, ChangeFeed
 from connector.storage.lease import EmployeeLeases
 from connector.storage.links import Links
-from connector.storage.log import ALERT_PREFIX, Action, IntegrationLog, LogEntry
+from connector.storage.log import ALERT_PREFIX, IntegrationLog
 from connector.storage.ratelimit import LuccaRateLimiter
 from connector.storage.tables import Storage
 from tests.azurite import Azurite

@@ -18,14 +18,9 @@ import pytest
 from azure.data.tables import TableClient
 from azure.storage.queue import QueueClient
 
+from connector.domain.messages import ChangeMessage
 from connector.flows.intake import CLOCK_MARGIN, Intake
-from connector.storage.changes import (
-    CHANGES_QUEUE,
-    EMPLOYEE_SYNC_TABLE,
-    JOURNAL_TABLE,
-    ChangeFeed,
-    ChangeMessage,
-)
+from connector.storage.changes import CHANGES_QUEUE, EMPLOYEE_SYNC_TABLE, JOURNAL_TABLE, ChangeFeed
 from connector.storage.tables import Storage
 from tests.azurite import Azurite
 from tests.conftest import (

@@ -15,10 +15,11 @@ import pytest
 from azure.data.tables import TableServiceClient
 
 from connector.cli.main import main
+from connector.domain.entries import Action, Change, LogEntry
 from connector.runtime.settings import load_settings
 from connector.runtime.storage import storage_from_settings
 from connector.storage import tables as store
-from connector.storage.log import Action, Change, IntegrationLog, LogEntry
+from connector.storage.log import IntegrationLog
 from connector.storage.logquery import ParameterError, parse_action, parse_limit, parse_since
 from tests.azurite import Azurite
 from tests.conftest import base_settings

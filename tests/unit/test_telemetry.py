@@ -7,9 +7,9 @@ from datetime import UTC, datetime
 
 import pytest
 
+from connector.domain.entries import Action, Change, LogEntry
 from connector.runtime.telemetry import configure
 from connector.storage.dimensions import OUTCOMES, TELEMETRY_LOGGER, dimensions, outcome
-from connector.storage.log import Action, Change, LogEntry
 
 WHEN = datetime(2026, 3, 29, 23, 30, tzinfo=UTC)
 

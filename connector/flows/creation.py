@@ -1,0 +1,178 @@
+"""Creating an account: the login checked first, one POST, and the notices saying so.
+
+The login is the professional email: it must be a valid sign-in name in a verified, managed
+domain of the tenant. The account is created with the owned values, the anchor in employeeId,
+and a random password nobody sees; a POST that meets an account with the same login either
+finds the connector's own (created meanwhile) or names who holds it.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+import string
+from typing import TYPE_CHECKING
+
+from connector.core.errors import Conflict, Denied, Invalid, Transient
+from connector.domain.entries import Action, LogEntry
+from connector.domain.mapping import MANAGER, anchor
+from connector.domain.ports import Directory, LinkStore, Notifications
+from connector.flows.sync_run import SyncRun, denied
+
+if TYPE_CHECKING:
+    from connector.entra.directory import DirectoryUser
+    from connector.lucca.models import LuccaEmployee
+
+# What a UPN's user name may hold: https://learn.microsoft.com/entra/identity/authentication/
+# concept-sspr-policy#userprincipalname-policies-that-apply-to-all-user-accounts
+_UPN_NAME = re.compile(r"^[A-Za-z0-9'._!#^~-]{1,64}$")
+_UPN_DOMAIN = re.compile(r"^[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$")
+_NICKNAME_DROP = re.compile(r"[^A-Za-z0-9!#$%&'*+\-/=?^_`{|}~.]")
+PASSWORD_LENGTH = 40
+
+
+def mail_nickname(email: str) -> str:
+    """The mailNickname Graph requires, from the email's user name."""
+    return _NICKNAME_DROP.sub("", email.partition("@")[0])[:64] or "user"
+
+
+def new_password() -> str:
+    """A random password nobody sees: long, and with every class Entra's policy asks for."""
+    classes = (string.ascii_uppercase, string.ascii_lowercase, string.digits, "!#$%&*+-=?@^_~")
+    alphabet = "".join(classes)
+    while True:
+        password = "".join(secrets.choice(alphabet) for _ in range(PASSWORD_LENGTH))
+        if all(any(c in cls for c in password) for cls in classes):
+            return password
+
+
+def login_problem(email: str | None, directory: Directory) -> str | None:
+    """Why `email` cannot be the login of a new account, in plain words; None if it can."""
+    if not email:
+        return "The employee has no professional email in Lucca: an account needs one."
+    name, _, domain = email.partition("@")
+    if not _UPN_NAME.match(name) or not _UPN_DOMAIN.match(domain) or ".." in name:
+        return (
+            f"The professional email {email} cannot be a sign-in name: it may hold only "
+            "unaccented letters, digits and ' . - _ ! # ^ ~ before the @."
+        )
+    domains = {d.id.lower(): d for d in directory.domains()}
+    known = domains.get(domain.lower())
+    if known is None or not known.is_verified:
+        verified = ", ".join(sorted(d for d, v in domains.items() if v.is_verified))
+        return (
+            f"The domain {domain} is not a verified domain of your Entra tenant "
+            f"(verified: {verified or 'none'}). Verify it in Entra, or correct the email."
+        )
+    if (known.authentication_type or "").lower() == "federated":
+        return (
+            f"The domain {domain} is federated: its accounts come from your identity "
+            "provider or on-premises directory. Create the account there."
+        )
+    return None
+
+
+def new_account(
+    employee: LuccaEmployee, want: dict[str, str | None], email: str, *, enabled: bool
+) -> dict[str, object]:
+    """What a new account is created with: the owned values, and what Graph requires."""
+    properties: dict[str, object] = {
+        name: value for name, value in want.items() if name != MANAGER and value is not None
+    }
+    display_name = (
+        want.get("displayName")
+        or " ".join(p for p in (employee.given_name, employee.family_name) if p)
+        or email
+    )
+    properties.update(
+        accountEnabled=enabled,
+        displayName=display_name,
+        userPrincipalName=email,
+        mail=email,
+        mailNickname=mail_nickname(email),
+        employeeId=anchor(employee.id),
+    )
+    return properties
+
+
+def _name(employee: LuccaEmployee) -> str:
+    """First and last name, as the emails show them."""
+    return f"{employee.given_name} {employee.family_name}".strip()
+
+
+class AccountCreator:
+    """POSTs new accounts, and raises the notices about them."""
+
+    def __init__(self, *, directory: Directory, links: LinkStore, notifier: Notifications) -> None:
+        self._directory = directory
+        self._links = links
+        self._notifier = notifier
+
+    def not_created(self, employee: LuccaEmployee, reason: str, code: str) -> None:
+        """The "account not created" email for this employee, with why."""
+        self._notifier.not_created(
+            employee_id=employee.id,
+            name=_name(employee),
+            login=employee.email,
+            reason=reason,
+            code=code,
+        )
+
+    def post(
+        self, run: SyncRun, employee: LuccaEmployee, email: str, properties: dict[str, object]
+    ) -> DirectoryUser | LogEntry:
+        """POST the user: the new account, or the entry saying why there is none."""
+        try:
+            return self._directory.create_user(properties, new_password())
+        except Conflict as err:
+            holder = self._directory.get_user(email)  # by key: no replication delay
+            if (
+                holder is not None
+                and holder.employee_id == anchor(employee.id)
+                and self._links.employee_of(holder.id) in (None, employee.id)
+            ):
+                return holder  # created meanwhile, or a retried POST that had gone through
+            if holder is None and "userPrincipalName" in err.message:
+                raise Transient(
+                    f"Graph says the login {email} is taken but shows no account with it yet",
+                    service="graph",
+                    request_id=err.request_id,
+                ) from err
+            return run.finish(Action.CREATION_FAILED, self._clash(email), request_id=err.request_id)
+        except Denied as err:
+            return run.finish(
+                Action.CREATION_FAILED,
+                denied(err, "create", self._directory),
+                request_id=err.request_id,
+            )
+        except Invalid as err:
+            return run.finish(
+                Action.CREATION_FAILED,
+                f"Entra refused to create {email}: {err.message}",
+                request_id=err.request_id,
+            )
+
+    def created_notice(self, run: SyncRun, employee: LuccaEmployee, user: DirectoryUser) -> None:
+        """ "Account created", with the instant it opens when it was created disabled."""
+        opens = None
+        if run.access is not None and not run.access.enabled_now:
+            opens = next((a for a in run.access.upcoming if a.kind == "enable"), None)
+        self._notifier.created(
+            employee_id=employee.id,
+            name=_name(employee),
+            login=user.user_principal_name or employee.email,
+            object_id=user.id,
+            opens_at=opens.at if opens is not None else None,
+            zone=opens.zone if opens is not None else "Europe/Paris",  # shown only with `opens`
+        )
+
+    def _clash(self, email: str) -> str:
+        """The sentence for a login already taken, naming who holds it."""
+        holders = self._directory.find_users("userPrincipalName", email)
+        holders = holders or self._directory.find_users("mail", email)
+        named = ", ".join(f"{u.graph_value('displayName')} ({u.id})" for u in holders)
+        return (
+            f"The address {email} is already used by "
+            f"{named or 'another object (as one of its addresses, an alias)'}. Change the "
+            "professional email in Lucca, or settle which account is this employee's in Entra."
+        )

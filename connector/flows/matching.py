@@ -1,0 +1,124 @@
+"""The matcher: finding the employee's Entra account, and judging whether one found may be linked.
+
+The account is the linked one; else the one whose employeeId holds the employee's anchor; else
+the one whose mail, then userPrincipalName, is the professional email. A single clean candidate
+is linked; a guest, an account synchronised from on-premises, a disabled one (found by email),
+one anchored for someone else or linked to another employee is a conflict for a person.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from connector.domain.links import Link
+from connector.domain.mapping import anchor
+from connector.domain.ports import Directory, LinkStore
+
+if TYPE_CHECKING:
+    from connector.entra.directory import DirectoryUser
+    from connector.lucca.models import LuccaEmployee
+
+
+@dataclass(kw_only=True)
+class Match:
+    """How the employee's account was (or was not) found."""
+
+    user: DirectoryUser | None = None
+    object_id: str | None = None
+    how: str | None = None
+    linked: bool = False
+    disabled_by_connector: bool = False
+    lifecycle: tuple[str | None, str | None] = (None, None)
+    conflict: str | None = None
+    candidates: list[dict[str, str]] = field(default_factory=list)
+
+
+class Matcher:
+    """Finds an employee's account in Entra (reads only)."""
+
+    def __init__(self, *, directory: Directory, links: LinkStore) -> None:
+        self._directory = directory
+        self._links = links
+
+    def find(self, employee: LuccaEmployee) -> Match:
+        """The employee's account: by its link, else by its anchor, its mail, its login."""
+        link = self._links.of_employee(employee.id)
+        if link is not None:
+            return self._linked(link)
+        mark = anchor(employee.id)
+        anchored = self._directory.find_users("employeeId", mark)
+        if anchored:
+            return self._judge(employee.id, anchored, how="employeeId")
+        if employee.email:
+            for prop in ("mail", "userPrincipalName"):
+                found = self._directory.find_users(prop, employee.email)
+                if found:
+                    return self._judge(employee.id, found, how=prop)
+        return Match()
+
+    def _linked(self, link: Link) -> Match:
+        user = self._directory.get_user(link.object_id)
+        if user is None:
+            return Match(
+                object_id=link.object_id,
+                conflict=(
+                    f"The linked account {link.object_id} no longer exists in Entra. Restore "
+                    "it from Deleted users (it keeps its link), or remove the link for the "
+                    "connector to create a new account."
+                ),
+            )
+        return Match(
+            user=user,
+            how="link",
+            linked=True,
+            disabled_by_connector=link.disabled_by_connector,
+            lifecycle=link.lifecycle,
+        )
+
+    def _judge(self, employee_id: str, found: list[DirectoryUser], *, how: str) -> Match:
+        """Link a single clean candidate; anything else is a conflict for a human."""
+        mark = anchor(employee_id)
+        candidates = []
+        for user in found:
+            reasons = self._disqualifiers(employee_id, user, by_anchor=how == "employeeId")
+            candidates.append(
+                {
+                    "id": user.id,
+                    "userPrincipalName": user.user_principal_name or "",
+                    "reasons": "; ".join(reasons),
+                }
+            )
+        if len(found) == 1 and not candidates[0]["reasons"]:
+            return Match(user=found[0], how=how)
+        if len(found) > 1:
+            summary = f"{len(found)} accounts have {how} {mark if how == 'employeeId' else ''}"
+            summary = summary.rstrip() + " equal to this employee's"
+            summary += " anchor" if how == "employeeId" else " professional email"
+        else:
+            summary = f"The account matched by {how} cannot be linked"
+        described = ", ".join(
+            f"{c['userPrincipalName'] or c['id']} ({c['reasons'] or 'eligible'})"
+            for c in candidates
+        )
+        return Match(
+            conflict=f"{summary}: {described}. Nothing was changed; resolve it in Entra.",
+            candidates=candidates,
+        )
+
+    def _disqualifiers(
+        self, employee_id: str, user: DirectoryUser, *, by_anchor: bool
+    ) -> list[str]:
+        reasons = []
+        if (user.user_type or "Member").lower() == "guest":
+            reasons.append("a guest account")
+        if user.on_premises_sync_enabled:
+            reasons.append("synchronised from on-premises Active Directory")
+        if not by_anchor and user.account_enabled is False:
+            reasons.append("disabled")
+        if user.employee_id and user.employee_id != anchor(employee_id):
+            reasons.append(f"its employeeId already holds {user.employee_id!r}")
+        holder = self._links.employee_of(user.id)
+        if holder is not None and holder != employee_id:
+            reasons.append(f"linked to Lucca employee {holder}")
+        return reasons

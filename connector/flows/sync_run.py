@@ -1,0 +1,101 @@
+"""One sync's run: what it has found and done so far, turned into its integration log entry at
+the end; and the sentence that explains Graph's 403 to an administrator."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from connector.core.errors import Permanent
+from connector.domain.contract_dates import AccessPlan
+from connector.domain.entries import Action, Change, LogEntry
+from connector.domain.ports import Accounts, Log
+
+# Graph application permissions, named in entries when Graph answers 403.
+WRITE_ROLE = "User.ReadWrite.All"
+WRITE_ROLES = frozenset({WRITE_ROLE, "Directory.ReadWrite.All"})  # either one may write users
+
+
+class SyncRun:
+    """What one sync has found and done so far, turned into its log entry at the end."""
+
+    def __init__(
+        self,
+        *,
+        log: Log,
+        clock: Callable[[], datetime],
+        observed: bool,
+        employee_id: str,
+        event_keys: tuple[str, ...],
+    ) -> None:
+        self._log = log
+        self._clock = clock
+        self._observed = observed
+        self.employee_id = employee_id
+        self.event_keys = event_keys
+        self.object_id: str | None = None
+        self.linked_by: str | None = None
+        self.changes: list[Change] = []
+        self.details: dict[str, Any] = {}
+        self.wrote: Action | None = None  # what was already written to Entra or the links
+        self.note = ""
+        self.access: AccessPlan | None = None
+        self.disabled_by_connector = False
+        self.lifecycle: tuple[str | None, str | None] = (None, None)
+
+    def summary(self) -> str:
+        """What was already done, for an entry written when the run stops half-way."""
+        changed = "; ".join(str(c) for c in self.changes)
+        return f"{self.note} {changed}".strip()
+
+    def finish(
+        self,
+        action: Action,
+        message: str,
+        *,
+        object_id: str | None = None,
+        request_id: str | None = None,
+        details: dict[str, Any] | None = None,
+    ) -> LogEntry:
+        """Write the run's integration log entry and return it."""
+        entry = LogEntry(
+            time=self._clock(),
+            action=action,
+            message=("Observe mode, nothing written: " + message) if self._observed else message,
+            employee_id=self.employee_id,
+            object_id=object_id or self.object_id,
+            changes=tuple(self.changes),
+            event_keys=self.event_keys,
+            request_id=request_id,
+            observed=self._observed,
+            details={**self.details, **(details or {})},
+        )
+        self._log.write(entry)
+        return entry
+
+
+def denied(err: Permanent, doing: str, directory: Accounts) -> str:
+    """Graph's 403, explained from the roles in the connector's own token."""
+    roles = directory.granted_roles()
+    if roles is not None and not roles & WRITE_ROLES:
+        return (
+            f"Entra refused to {doing} the account: the connector's identity lacks the "
+            f"Microsoft Graph permission {WRITE_ROLE}. Grant it and give admin consent."
+        )
+    if roles is not None and doing == "create":
+        return (
+            f"Entra refused to create the account although the connector holds {WRITE_ROLE}: "
+            f"{err.message}"
+        )
+    if roles is not None:
+        return (
+            f"Entra refused to {doing} the account although the connector holds "
+            f"{WRITE_ROLE}: the account holds a privileged administrator role the "
+            "connector may not change. Change it by hand, or remove the role."
+        )
+    return (
+        f"Entra refused to {doing} the account (Authorization_RequestDenied): either the "
+        f"connector's identity lacks {WRITE_ROLE} (grant it and give admin consent), or the "
+        "account holds a privileged administrator role the connector may not change."
+    )

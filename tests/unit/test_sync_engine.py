@@ -1,0 +1,190 @@
+"""The sync engine at its ports: in-memory stores and small fakes of Lucca and Entra, no Azurite
+and no sandbox, so each rule of the sync is a fast unit test."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from connector.domain.access import AccessPlanner
+from connector.domain.entries import Action
+from connector.domain.mapping import DEFAULT_ATTRIBUTES, anchor, owned
+from connector.flows.sync import SyncService
+from tests.unit.fakes import FakeDirectory, FakeLucca
+from tests.unit.memory import (
+    MemoryFeed,
+    MemoryLinks,
+    MemoryLog,
+    MemorySchedule,
+)
+
+NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+
+
+class World:
+    """Lucca, Entra and the stores the sync is given, at a fixed instant."""
+
+    def __init__(self) -> None:
+        self.now = NOW
+        self.lucca = FakeLucca()
+        self.directory = FakeDirectory()
+        self.links = MemoryLinks()
+        self.log = MemoryLog()
+        self.feed = MemoryFeed()
+        self.schedule = MemorySchedule(clock=self.clock)
+
+    def clock(self) -> datetime:
+        """The test's now."""
+        return self.now
+
+    def service(self, **options: Any) -> SyncService:
+        """The sync on these ports, owning the default attributes and the manager."""
+        return SyncService(
+            lucca=self.lucca,
+            directory=self.directory,
+            feed=self.feed,
+            links=self.links,
+            log=self.log,
+            attributes=owned((*DEFAULT_ATTRIBUTES, "manager")),
+            planner=AccessPlanner(
+                self.lucca,
+                time_zone="Europe/Paris",
+                contract_gap_days=0,
+                enable_days_before_start=0,
+            ),
+            schedule=self.schedule,
+            clock=self.clock,
+            **options,
+        )
+
+
+@pytest.fixture
+def world() -> World:
+    """An empty tenant, an empty Lucca, empty stores."""
+    return World()
+
+
+def test_a_new_hire_is_created_and_linked(world: World) -> None:
+    """An employee with no account gets one, anchored and linked, and one "created" entry."""
+    employee = world.lucca.hire("Ada", "Martin", start=date(2026, 1, 5))
+
+    entry = world.service().sync(employee.id, ("event-1",))
+
+    assert entry.action is Action.CREATED
+    [user] = world.directory.users.values()
+    assert (user.user_principal_name, user.employee_id) == ("ada.martin@acme.fr", anchor("1"))
+    assert (user.graph_value("jobTitle"), user.account_enabled) == ("Engineer", True)
+    link = world.links.of_employee(employee.id)
+    assert link is not None and (link.object_id, link.how) == (user.id, "created")
+    assert world.log.entries == [entry]
+    assert entry.event_keys == ("event-1",)
+
+
+def test_a_changed_job_title_is_a_one_attribute_patch(world: World) -> None:
+    """Once in step, a new job title in Lucca is one PATCH of jobTitle alone."""
+    employee = world.lucca.hire("Ada", "Martin", start=date(2026, 1, 5))
+    service = world.service()
+    service.sync(employee.id)
+    [user] = world.directory.users.values()
+    world.directory.writes.clear()
+
+    world.lucca.change_job(employee.id, job_title="Lead Engineer")
+    entry = service.sync(employee.id)
+
+    assert entry.action is Action.UPDATED
+    assert world.directory.writes == [("update", user.id, {"jobTitle": "Lead Engineer"})]
+    assert [(c.attribute, c.old, c.new) for c in entry.changes] == [
+        ("jobTitle", "Engineer", "Lead Engineer")
+    ]
+
+
+def test_in_step_writes_nothing(world: World) -> None:
+    """A second sync with nothing changed in Lucca writes nothing and says so."""
+    employee = world.lucca.hire("Ada", "Martin", start=date(2026, 1, 5))
+    service = world.service()
+    service.sync(employee.id)
+    world.directory.writes.clear()
+
+    entry = service.sync(employee.id)
+
+    assert entry.action is Action.UNCHANGED
+    assert world.directory.writes == []
+
+
+def test_an_on_premises_account_is_a_conflict(world: World) -> None:
+    """An account with the employee's email, synchronised from on-premises, is neither linked
+    nor written: a conflict naming why."""
+    employee = world.lucca.hire("Ada", "Martin", start=date(2026, 1, 5))
+    user = world.directory.add(
+        user_principal_name="ada.martin@acme.fr",
+        mail="ada.martin@acme.fr",
+        account_enabled=True,
+        on_premises_sync_enabled=True,
+    )
+
+    entry = world.service().sync(employee.id)
+
+    assert entry.action is Action.CONFLICT
+    assert "synchronised from on-premises Active Directory" in entry.message
+    assert entry.details["candidates"][0]["id"] == user.id
+    assert world.directory.writes == []
+    assert world.links.of_employee(employee.id) is None
+
+
+def test_observe_mode_writes_nothing(world: World) -> None:
+    """In observe mode the sync plans the account and logs it, and writes nothing anywhere."""
+    employee = world.lucca.hire("Ada", "Martin", start=date(2026, 1, 5), end=date(2026, 6, 30))
+
+    entry = world.service(observe=True).sync(employee.id)
+
+    assert entry.action is Action.CREATED
+    assert entry.observed
+    assert entry.message.startswith("Observe mode, nothing written: ")
+    assert world.directory.writes == []
+    assert world.links.all() == []
+    assert world.schedule.upcoming(employee.id) == []
+    assert world.feed.queued == []
+
+
+def test_a_future_hire_is_created_closed_and_its_opening_scheduled(world: World) -> None:
+    """An employee starting later gets a disabled account and an enable at 00:00 Paris on the
+    first day, logged as a schedule change."""
+    employee = world.lucca.hire("Noe", "Vidal", start=date(2026, 3, 16))
+
+    entry = world.service().sync(employee.id)
+
+    assert entry.action is Action.CREATED
+    [user] = world.directory.users.values()
+    assert user.account_enabled is False
+    link = world.links.of_employee(employee.id)
+    assert link is not None and link.disabled_by_connector
+    [enable] = world.schedule.upcoming(employee.id)
+    assert (enable.kind, enable.at) == ("enable", datetime(2026, 3, 15, 23, 0, tzinfo=UTC))
+    assert [e.action for e in world.log.entries] == [Action.SCHEDULED, Action.CREATED]
+
+
+def test_a_report_waits_for_its_manager_then_is_queued(world: World) -> None:
+    """A report synced before its manager has no manager yet; once the manager's account is
+    linked, the report is queued for a sync of its own, which sets the manager."""
+    manager = world.lucca.hire("Lou", "Garnier", start=date(2025, 1, 6))
+    report = world.lucca.hire("Ada", "Martin", start=date(2026, 1, 5), manager_id=manager.id)
+    service = world.service()
+
+    first = service.sync(report.id)
+    assert first.details["pending_manager"] == manager.id
+    assert world.links.pending_reports(manager.id) == [report.id]
+
+    world.now += timedelta(minutes=1)
+    service.sync(manager.id)
+    [(message, delay)] = world.feed.queued
+    assert (message.employee_id, message.topic, delay) == (report.id, "manager-linked", 0)
+
+    entry = service.sync(report.id, (message.reference,))
+    manager_link = world.links.of_employee(manager.id)
+    report_link = world.links.of_employee(report.id)
+    assert manager_link is not None and report_link is not None
+    assert world.directory.managers[report_link.object_id] == manager_link.object_id
+    assert entry.action is Action.UPDATED
+    assert world.links.pending_reports(manager.id) == []
