@@ -22,7 +22,8 @@ from connector.domain.scheduled import ScheduleChange, ScheduledAction
 
 if TYPE_CHECKING:
     from connector.domain.access import AccessPlanner
-    from connector.entra.directory import DirectoryUser, Domain, FindBy, GraphDirectory
+    from connector.entra.directory import GraphDirectory
+    from connector.entra.users import DirectoryUser, Domain, FindBy
     from connector.lucca.client import LuccaClient
     from connector.lucca.models import (
         LuccaDepartment,

@@ -10,8 +10,8 @@ import re
 import threading
 import time
 from collections.abc import Callable, Coroutine, Mapping
-from dataclasses import dataclass, field, replace
-from typing import Any, Final, Literal, TypeVar, get_args
+from dataclasses import replace
+from typing import Any, Final, TypeVar
 from urllib.parse import quote
 
 import httpx
@@ -23,7 +23,6 @@ from msgraph.generated.domains.domains_request_builder import DomainsRequestBuil
 from msgraph.generated.models.o_data_errors.o_data_error import ODataError
 from msgraph.generated.models.password_profile import PasswordProfile
 from msgraph.generated.models.reference_update import ReferenceUpdate
-from msgraph.generated.models.user import User
 from msgraph.generated.users.item.user_item_request_builder import UserItemRequestBuilder
 from msgraph.generated.users.users_request_builder import UsersRequestBuilder
 
@@ -42,72 +41,25 @@ from connector.entra.graph import (
     build_client,
     retry_after_header,
 )
+from connector.entra.users import (
+    DOMAIN_SELECT,
+    FIND_BY,
+    USER_FIELDS,
+    WRITABLE,
+    DirectoryUser,
+    Domain,
+    FindBy,
+    text,
+    to_user,
+    user_body,
+    with_manager,
+)
 
 T = TypeVar("T")
-FindBy = Literal["employeeId", "mail", "userPrincipalName"]
-FIND_BY: Final = frozenset(get_args(FindBy))
-# What the connector itself reasons about, Graph wire name → DirectoryUser field (the SDK's
-# `User` attribute of the same name); every read selects these keys, in this order, then the
-# mapped properties the directory is given.
-USER_FIELDS: Final = {
-    "id": "id",
-    "userPrincipalName": "user_principal_name",
-    "mail": "mail",
-    "employeeId": "employee_id",
-    "accountEnabled": "account_enabled",
-    "userType": "user_type",
-    "onPremisesSyncEnabled": "on_premises_sync_enabled",
-}
-# What the connector writes besides the mapped properties: what a new account always carries
-# (Graph requires displayName and mailNickname), and the account's state.
-WRITABLE: Final = frozenset(
-    {
-        "accountEnabled", "displayName", "mail", "userPrincipalName", "mailNickname",
-        "employeeId",
-        # Written (never read) with LIFECYCLE_DATES: reading them needs a permission more.
-        "employeeHireDate", "employeeLeaveDateTime",
-    }
-)  # fmt: skip
-DOMAIN_SELECT: Final = ("id", "isVerified", "isDefault", "authenticationType")
 DEFAULT_RETRY_AFTER: Final = 30.0
 DOMAINS_TTL: Final = 3600.0
 LIST_PAGE_SIZE: Final = 100  # what Graph gives a page of users when the manager is expanded
 _CONFLICT = re.compile(r"same value for property (\w+) already exists")
-
-
-@dataclass(frozen=True, kw_only=True)
-class DirectoryUser:
-    """An Entra user, as read with the directory's `select`: what the connector reasons about
-    as fields, the mapped properties in `properties`."""
-
-    id: str
-    user_principal_name: str | None = None
-    mail: str | None = None
-    employee_id: str | None = None
-    account_enabled: bool | None = None
-    user_type: str | None = None
-    on_premises_sync_enabled: bool | None = None
-    # The mapped properties the directory selects, by Graph name (`jobTitle`); None when empty.
-    properties: Mapping[str, str | None] = field(default_factory=dict)
-    # Read with the user by `get_user` (one request instead of two); unknown otherwise.
-    manager_known: bool = False
-    manager_id: str | None = None
-
-    def graph_value(self, prop: str) -> str | None:
-        """A property by its Graph name (`jobTitle`, `mail`), as text; None if empty or unread."""
-        name = USER_FIELDS.get(prop)
-        value = getattr(self, name) if name is not None else self.properties.get(prop)
-        return None if value is None else str(value)
-
-
-@dataclass(frozen=True, kw_only=True)
-class Domain:
-    """A domain of the tenant: `authentication_type` is "Managed" or "Federated"."""
-
-    id: str
-    is_verified: bool
-    is_default: bool
-    authentication_type: str
 
 
 def translate_error(err: Exception) -> ConnectorError | None:
@@ -251,7 +203,7 @@ class GraphDirectory:
             user = self._run(request)
         except NotFound:
             return None
-        return None if user is None else _with_manager(user, self._mapped)
+        return None if user is None else with_manager(user, self._mapped)
 
     def find_users(self, prop: FindBy, value: str) -> list[DirectoryUser]:
         """Every user whose `prop` equals `value` (Graph compares case-insensitively)."""
@@ -283,7 +235,7 @@ class GraphDirectory:
         found: list[DirectoryUser] = []
         while page is not None:
             for user in page.value or []:
-                found.append((_with_manager if managers else _to_user)(user, self._mapped))
+                found.append((with_manager if managers else to_user)(user, self._mapped))
             if not page.odata_next_link:
                 break
             page = await self._client.users.with_url(page.odata_next_link).get()
@@ -291,7 +243,7 @@ class GraphDirectory:
 
     def create_user(self, properties: Mapping[str, object], password: str) -> DirectoryUser:
         """Create a user (Graph wire names), who must change `password` at first sign-in."""
-        body = _user_body(properties, self._writable)
+        body = user_body(properties, self._writable)
         body.password_profile = PasswordProfile(
             password=password, force_change_password_next_sign_in=True
         )
@@ -304,8 +256,8 @@ class GraphDirectory:
         sent: dict[str, Any] = {
             USER_FIELDS[k]: v for k, v in properties.items() if k in USER_FIELDS
         }
-        read = _to_user(created, self._mapped)
-        mapped = {k: _text(v) for k, v in properties.items() if k in self._mapped}
+        read = to_user(created, self._mapped)
+        mapped = {k: text(v) for k, v in properties.items() if k in self._mapped}
         return replace(
             read,
             **sent,
@@ -316,7 +268,7 @@ class GraphDirectory:
     def update_user(self, object_id: str, properties: Mapping[str, object]) -> None:
         """PATCH exactly the given properties (wire names); a None value clears one."""
         if properties:
-            body = _user_body(properties, self._writable)
+            body = user_body(properties, self._writable)
             self._run(self._client.users.by_user_id(object_id).patch(body))
 
     def revoke_sessions(self, object_id: str) -> None:
@@ -396,51 +348,10 @@ async def _token(credential: TokenCredential) -> str:
     return credential.get_token(GRAPH_SCOPE, enable_cae=True).token
 
 
-def _to_user(user: User, mapped: tuple[str, ...]) -> DirectoryUser:
-    """The SDK's `User` as a DirectoryUser, with the `mapped` properties by Graph name."""
-    fields = {name: getattr(user, name) for name in USER_FIELDS.values()}
-    properties = {prop: _text(_sdk_value(user, prop)) for prop in mapped}
-    return DirectoryUser(**fields, properties=properties)
-
-
-def _with_manager(user: User, mapped: tuple[str, ...]) -> DirectoryUser:
-    """A user read with `$expand=manager($select=id)`: its manager is known."""
-    manager = user.manager.id if user.manager is not None else None
-    return replace(_to_user(user, mapped), manager_known=True, manager_id=manager)
-
-
-def _sdk_value(user: User, prop: str) -> object:
-    """A property of the SDK's `User` by its Graph name: the typed attribute (`jobTitle` →
-    `job_title`), else what the SDK kept in `additional_data` (a property it does not type)."""
-    name = re.sub(r"(?<!^)(?=[A-Z])", "_", prop).lower()
-    if hasattr(user, name):
-        return getattr(user, name)
-    return (user.additional_data or {}).get(prop)
-
-
-def _text(value: object) -> str | None:
-    """A property's value as text, None as None."""
-    return None if value is None else str(value)
-
-
-def _user_body(properties: Mapping[str, object], writable: frozenset[str]) -> User:
-    """A `User` body carrying exactly `properties`, None values as JSON null."""
-    unknown = sorted(set(properties) - writable)
-    if unknown:
-        raise ValueError(f"not a user property the connector writes: {', '.join(unknown)}")
-    # The SDK's typed fields are skipped when None, so a property to clear would silently
-    # drop out of the PATCH; `additional_data` is written as given, None as null.
-    return User(additional_data=dict(properties))
-
-
 def _roles_claim(token: str) -> frozenset[str] | None:
     """The `roles` claim of a JWT, read without verifying it; None if it is not a JWT."""
-    try:
-        payload = token.split(".")[1]
-        claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
-    except (IndexError, ValueError):  # binascii.Error and UnicodeDecodeError are ValueErrors
-        return None
-    roles = claims.get("roles", []) if isinstance(claims, dict) else None
+    claims = _claims(token)
+    roles = claims.get("roles", []) if claims is not None else None
     if not isinstance(roles, list):
         return None
     return frozenset(str(role) for role in roles)

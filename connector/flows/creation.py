@@ -20,7 +20,7 @@ from connector.domain.ports import Directory, LinkStore, Notifications
 from connector.flows.sync_run import SyncRun, denied
 
 if TYPE_CHECKING:
-    from connector.entra.directory import DirectoryUser
+    from connector.entra.users import DirectoryUser
     from connector.lucca.models import LuccaEmployee
 
 # What a UPN's user name may hold: https://learn.microsoft.com/entra/identity/authentication/

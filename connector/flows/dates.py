@@ -15,7 +15,7 @@ from connector.domain.ports import Accounts, LinkStore, Log, Schedule, ZonedPlan
 from connector.flows.sync_run import SyncRun
 
 if TYPE_CHECKING:
-    from connector.entra.directory import DirectoryUser
+    from connector.entra.users import DirectoryUser
     from connector.lucca.models import LuccaEmployee
 
 

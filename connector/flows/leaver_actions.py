@@ -16,7 +16,7 @@ from connector.domain.scheduled import ScheduledAction
 from connector.flows.leaver_report import RunReport
 
 if TYPE_CHECKING:
-    from connector.entra.directory import DirectoryUser
+    from connector.entra.users import DirectoryUser
 
 T = TypeVar("T")
 

@@ -16,7 +16,7 @@ from connector.domain.mapping import anchor
 from connector.domain.ports import Directory, LinkStore
 
 if TYPE_CHECKING:
-    from connector.entra.directory import DirectoryUser
+    from connector.entra.users import DirectoryUser
     from connector.lucca.models import LuccaEmployee
 
 

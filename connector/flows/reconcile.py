@@ -55,7 +55,8 @@ from connector.storage.lease import EmployeeLeases
 from connector.storage.links import Links
 
 if TYPE_CHECKING:
-    from connector.entra.directory import DirectoryUser, GraphDirectory
+    from connector.entra.directory import GraphDirectory
+    from connector.entra.users import DirectoryUser
     from connector.lucca.client import LuccaClient
     from connector.lucca.models import LuccaEmployee
     from connector.storage.tables import Storage

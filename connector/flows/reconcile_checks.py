@@ -12,7 +12,7 @@ from connector.flows.reconcile_report import Candidate, Finding, UnknownAnchor, 
 from connector.flows.snapshot import Snapshot, SnapshotLinks
 
 if TYPE_CHECKING:
-    from connector.entra.directory import DirectoryUser
+    from connector.entra.users import DirectoryUser
     from connector.lucca.models import LuccaEmployee
 
 

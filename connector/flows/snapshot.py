@@ -22,7 +22,8 @@ from connector.storage.log import IntegrationLog
 from connector.storage.schedule import GIVEN_UP_PREFIX, SCHEDULE_TABLE
 
 if TYPE_CHECKING:
-    from connector.entra.directory import DirectoryUser, Domain, FindBy, GraphDirectory
+    from connector.entra.directory import GraphDirectory
+    from connector.entra.users import DirectoryUser, Domain, FindBy
     from connector.lucca.client import LuccaClient
     from connector.lucca.models import (
         LuccaDepartment,

@@ -45,7 +45,7 @@ from connector.flows.updates import AccountUpdater
 from connector.notify.notifier import DISABLED
 
 if TYPE_CHECKING:
-    from connector.entra.directory import DirectoryUser
+    from connector.entra.users import DirectoryUser
     from connector.lucca.models import LuccaEmployee
 
 T = TypeVar("T")

@@ -17,7 +17,7 @@ from connector.flows.creation import login_problem
 from connector.flows.sync_run import SyncRun, denied
 
 if TYPE_CHECKING:
-    from connector.entra.directory import DirectoryUser
+    from connector.entra.users import DirectoryUser
     from connector.lucca.models import LuccaEmployee
 
 

@@ -23,6 +23,8 @@ from azure.core.exceptions import (
     ServiceResponseError,
 )
 
+from connector.core.net import retry_after_seconds
+
 if TYPE_CHECKING:
     from azure.communication.email import EmailClient
 
@@ -149,14 +151,10 @@ def _classified(err: HttpResponseError) -> MailError:
     detail = (getattr(error, "message", None) or err.reason or "").strip()
     described = f"Communication Services answered {_code(err)}" + (f": {detail}" if detail else "")
     if status == 429:
-        retry_after = DEFAULT_RETRY_AFTER
+        header = None
         if err.response is not None:
             header = err.response.headers.get("Retry-After")  # type: ignore[attr-defined]
-            try:
-                retry_after = float(header) if header else DEFAULT_RETRY_AFTER
-            except ValueError:
-                retry_after = DEFAULT_RETRY_AFTER
-        return MailThrottled(described, retry_after)
+        return MailThrottled(described, retry_after_seconds(header, default=DEFAULT_RETRY_AFTER))
     if status < 400 and status != 0:
         # The status poll answered fine, and the operation it reports ended `Failed`.
         code = getattr(error, "code", None) or "Failed"

@@ -28,7 +28,8 @@ from connector.core.errors import (
     Transient,
 )
 from connector.domain.mapping import graph_properties
-from connector.entra.directory import DirectoryUser, Domain, GraphDirectory
+from connector.entra.directory import GraphDirectory
+from connector.entra.users import DirectoryUser, Domain
 from connector.runtime.clients import graph_directory
 from connector.runtime.identity import azure_credential
 from connector.runtime.settings import SettingsError, load_settings

@@ -11,7 +11,7 @@ from typing import Any
 
 from connector.core.errors import NotFound
 from connector.domain.mapping import graph_properties
-from connector.entra.directory import USER_FIELDS, DirectoryUser, Domain, FindBy
+from connector.entra.users import USER_FIELDS, DirectoryUser, Domain, FindBy
 from connector.lucca.models import (
     LuccaDepartment,
     LuccaEmployee,
