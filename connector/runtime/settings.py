@@ -167,7 +167,8 @@ class Settings(BaseSettings):
             )
         return value
 
-    @field_validator("GRAPH_BASE_URL")
+    # The client secret, the tokens and the employees' data travel on these: never in clear.
+    @field_validator("GRAPH_BASE_URL", "LUCCA_BASE_URL", "LUCCA_TOKEN_URL")
     @classmethod
     def _https_unless_loopback(cls, value: AnyHttpUrl) -> AnyHttpUrl:
         if value.scheme != "https" and not is_loopback(value.host or ""):

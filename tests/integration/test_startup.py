@@ -39,12 +39,19 @@ def load_in_fresh_interpreter(
         ({"LUCCA_WEBHOOK_SECRET": KEY_VAULT_REFERENCE}, "LUCCA_WEBHOOK_SECRET", "kv-acme"),
         ({"LUCCA_CLIENT_ID": None}, "LUCCA_CLIENT_ID", None),
         ({"LUCCA_BASE_URL": "acme dot ilucca"}, "LUCCA_BASE_URL", "acme dot ilucca"),
+        ({"LUCCA_BASE_URL": "http://acme.ilucca.net"}, "LUCCA_BASE_URL", "acme.ilucca"),
+        (
+            {"LUCCA_TOKEN_URL": "http://accounts.example/connect/token"},
+            "LUCCA_TOKEN_URL",
+            "accounts.example",
+        ),
     ],
 )
 def test_app_refuses_to_start(
     change: dict[str, str | None], named: str, hidden: str | None
 ) -> None:
-    """An unresolved Key Vault reference, a missing or a malformed setting stop the app."""
+    """An unresolved Key Vault reference, a missing or a malformed setting (a Lucca URL in
+    plain http included) stop the app."""
     env = base_settings("UseDevelopmentStorage=true")
     for name, value in change.items():
         if value is None:

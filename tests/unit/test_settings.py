@@ -65,6 +65,18 @@ def test_previous_secret_is_accepted_during_rotation() -> None:
     )
 
 
+@pytest.mark.parametrize("name", ["LUCCA_BASE_URL", "LUCCA_TOKEN_URL"])
+def test_lucca_urls_need_https_except_on_loopback(name: str) -> None:
+    """An http:// Lucca URL stops start-up with the reason, unless its host is loopback."""
+    with pytest.raises(SettingsError) as raised:
+        load_settings(with_changes(**{name: "http://lucca.example.net/path-secretish"}))
+    assert str(raised.value).startswith(f"setting {name} is malformed: must be an https:// URL")
+    assert "secretish" not in str(raised.value)
+    for host in ("127.0.0.1:8123", "localhost:8123", "[::1]:8123"):
+        settings = load_settings(with_changes(**{name: f"http://{host}/connect/token"}))
+        assert str(getattr(settings, name)).startswith("http://")
+
+
 @pytest.mark.parametrize(
     ("changes", "expected"),
     [
@@ -74,6 +86,11 @@ def test_previous_secret_is_accepted_during_rotation() -> None:
         ({"LUCCA_BASE_URL": "acme-secretish"}, "setting LUCCA_BASE_URL is malformed"),
         ({"GRAPH_BASE_URL": "graph-secretish"}, "setting GRAPH_BASE_URL is malformed"),
         ({"GRAPH_BASE_URL": "http://graph.example/v1.0"}, "setting GRAPH_BASE_URL is malformed"),
+        ({"LUCCA_BASE_URL": "http://acme.ilucca.net"}, "setting LUCCA_BASE_URL is malformed"),
+        (
+            {"LUCCA_TOKEN_URL": "http://accounts.example/connect/token"},
+            "setting LUCCA_TOKEN_URL is malformed",
+        ),
         ({"LEAVER_TIME_ZONE": "Mars/Olympus"}, "setting LEAVER_TIME_ZONE is malformed"),
         ({"MAX_SUDDEN_DEACTIVATIONS": "-1"}, "setting MAX_SUDDEN_DEACTIVATIONS is malformed"),
         ({"CONNECTOR_MODE": "yolo-secretish"}, "setting CONNECTOR_MODE is malformed"),
