@@ -12,6 +12,7 @@ import azure.functions as func
 
 from connector.core.clock import utc_now
 from connector.core.lazy import Lazy
+from connector.core.loggers import quiet_http_loggers
 from connector.flows.intake import Intake
 from connector.runtime.settings import load_settings
 from connector.runtime.storage import storage_from_settings
@@ -23,6 +24,9 @@ if TYPE_CHECKING:
     from connector.notify.run import NotificationRun
     from connector.runtime.build import Clients
     from connector.runtime.telemetry import Telemetry
+
+# Before anything sends a request: no URL with an email in it reaches Application Insights.
+quiet_http_loggers()
 
 # Validated once, at start-up: a missing or malformed setting stops the app here, naming it.
 settings = load_settings()

@@ -36,6 +36,7 @@ from connector.cli.sync import add_sync_command
 from connector.cli.webhook import add_webhook_commands
 from connector.core.clock import utc_now
 from connector.core.errors import ConnectorError
+from connector.core.loggers import quiet_http_loggers
 from connector.runtime.settings import SettingsError
 
 logger = logging.getLogger(__name__)
@@ -83,6 +84,7 @@ def main(
     clock: Callable[[], datetime] = utc_now,
 ) -> int:
     """Run one command; the exit code (see the module's docstring)."""
+    quiet_http_loggers()  # no request URL (an email in a Graph filter) in a log line
     parser = build_parser()
     try:
         with _streams(out, err):

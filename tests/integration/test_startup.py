@@ -96,6 +96,30 @@ def test_intake_imports_no_graph_and_no_email_client(imports: str) -> None:
     assert result.stdout.strip() == ""
 
 
+QUIETED = ("httpx", "httpcore", "azure.core.pipeline.policies.http_logging_policy")
+
+
+@pytest.mark.parametrize(
+    "start",
+    [
+        "import function_app",
+        "import io\nfrom connector.cli.main import main\n"
+        "main(['logs', '--help'], out=io.StringIO(), err=io.StringIO())",
+    ],
+    ids=["function-app", "command-line"],
+)
+def test_entry_points_quiet_the_http_loggers(start: str) -> None:
+    """Loading the app, or running any command, sets httpx, httpcore and the Azure SDK's HTTP
+    logging to WARNING: their INFO lines hold request URLs (with emails in Graph filters)."""
+    probe = (
+        f"import logging\n{start}\n"
+        f"print(','.join(logging.getLevelName(logging.getLogger(n).level) for n in {QUIETED!r}))\n"
+    )
+    result = load_in_fresh_interpreter(base_settings("UseDevelopmentStorage=true"), probe)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "WARNING,WARNING,WARNING"
+
+
 def test_queue_encoding_matches_host_json() -> None:
     """The intake writes messages in the encoding host.json tells the queue trigger to read."""
     host = json.loads((ROOT / "host.json").read_text())

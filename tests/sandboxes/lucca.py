@@ -1010,6 +1010,11 @@ class LuccaSandbox(Sandbox):
                 raise LookupError("no webhook endpoint registered")
             return self._secrets[endpoint_id or max(self._secrets, key=int)]
 
+    def issued_tokens(self) -> list[str]:
+        """Every access token the token endpoint has handed out."""
+        with self._lock:
+            return list(self._tokens)
+
     def expire_tokens(self) -> None:
         """Make every issued access token expired."""
         with self._lock:
