@@ -37,6 +37,11 @@ from connector.runtime.clients import lucca_client
 
 DEFAULT_NAME = "Entra connector"
 KEY_VAULT_SECRET = "lucca-webhook-secret"  # noqa: S105 (the name of a Key Vault secret)
+# A key of this one function: a host key would open GET /api/logs too (docs/security.md).
+KEY_COMMAND = (
+    'az functionapp function keys set -g "$RG" -n "$APP" --function-name lucca_webhook '
+    "--key-name lucca"
+)
 
 
 def add_webhook_commands(commands: Any) -> argparse.ArgumentParser:
@@ -52,6 +57,7 @@ def add_webhook_commands(commands: Any) -> argparse.ArgumentParser:
             "examples:\n"
             "  python -m connector webhook register --url "
             "'https://<app>.azurewebsites.net/api/lucca/webhook?code=<function key>'\n"
+            "    (the key: " + KEY_COMMAND + ")\n"
             "  python -m connector webhook status\n"
             "  python -m connector webhook ping\n\n" + EXIT_CODES
         ),
@@ -68,14 +74,18 @@ def add_webhook_commands(commands: Any) -> argparse.ArgumentParser:
             f"handles ({', '.join(WEBHOOK_TOPICS)}), and print its id, status and signing "
             "secret. Lucca shows the secret in this answer only: store it in Key Vault as "
             f"{KEY_VAULT_SECRET} at once. Nothing is created when an endpoint with the same URL "
-            "exists already (exit 1). Needs the scope webhook-endpoints.readwrite."
+            "exists already (exit 1). Needs the scope webhook-endpoints.readwrite. The URL's "
+            "code= must be a key of the lucca_webhook function only (" + KEY_COMMAND + "): "
+            "anyone who can read the endpoint in Lucca sees it, and a host key or the master key "
+            "would also open GET /api/logs and its names and emails."
         ),
     )
     register.add_argument(
         "--url",
         required=True,
         metavar="URL",
-        help="the webhook's https:// address with its function key: .../api/lucca/webhook?code=…",
+        help="the webhook's https:// address with a key of the lucca_webhook function (never a "
+        "host key): .../api/lucca/webhook?code=…",
     )
     register.add_argument(
         "--name", default=DEFAULT_NAME, help=f"the endpoint's name in Lucca ({DEFAULT_NAME})"
@@ -153,6 +163,9 @@ def run_register(ctx: Context) -> int:
         '       az functionapp config appsettings set -g "$RG" -n "$APP" --settings '
         f"LUCCA_WEBHOOK_ENDPOINT_ID={endpoint.id}\n"
         "  3. Check: python -m connector webhook status, then python -m connector webhook ping\n"
+        "The URL's code= must be a key of the lucca_webhook function only, never a host key: "
+        "anyone who can read the endpoint in Lucca sees it, and a host key also opens GET "
+        "/api/logs.\n"
         "Until step 2 is done, deliveries are refused (401) and Lucca retries them; the catch-up "
         "replays what they miss.\n"
     )
@@ -167,7 +180,7 @@ def _url_problem(url: str) -> str | None:
     if not any(k.lower() == "code" and v for k, v in parse_qsl(parts.query)):
         return (
             "has no ?code=<function key>: the Functions host would answer 401 to every "
-            "delivery (the key: az functionapp function keys list --function-name lucca_webhook)"
+            f"delivery (a key of the lucca_webhook function only: {KEY_COMMAND})"
         )
     return None
 
