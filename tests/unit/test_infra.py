@@ -216,6 +216,26 @@ def test_graph_permissions_are_the_least_that_work() -> None:
         assert role in readme
 
 
+def test_the_security_page_names_what_the_identity_is_given() -> None:
+    """docs/security.md, linked from the README, names every Graph permission and Azure role
+    the template gives the identity, and every setting it relies on exists."""
+    page = (ROOT / "docs" / "security.md").read_text()
+    assert "(docs/security.md)" in (ROOT / "README.md").read_text()
+    for role in [*GRAPH_ROLES, "User-LifeCycleInfo.ReadWrite.All"]:
+        assert f"`{role}`" in page
+    for role in (
+        "Storage Blob Data Owner",
+        "Storage Queue Data Contributor",
+        "Storage Table Data Contributor",
+        "Key Vault Secrets User",
+        "Monitoring Metrics Publisher",
+    ):
+        assert role in page
+    named = set(re.findall(r"`([A-Z]+_[A-Z_]+)(?:=[^`]*)?`", page))
+    assert "CONNECTOR_MODE" in named
+    assert named - {"MATCH_SCOPE"} <= set(Settings.model_fields)  # MATCH_SCOPE: issue 14's matcher
+
+
 def test_storage_and_monitoring_use_the_identity_only() -> None:
     """Shared keys off and TLS 1.2 on storage; local auth off on Application Insights, whose
     telemetry the identity signs."""
