@@ -239,9 +239,9 @@ def main() -> None:
         story.sync()
 
         say()
-        say("3. Ana, already in Entra, is entered in Lucca: matched by mail and linked;")
-        say("   Zoé's email is in a domain the tenant has not verified: no account, and an")
-        say("   email says why")
+        say("3. Ana, already in Entra, is entered in Lucca: matched by mail and linked, with an")
+        say("   alert and an email asking to check the link; Zoé's email is in a domain the")
+        say("   tenant has not verified: no account, and an email says why")
         ana = lucca.add_employee("Ana", "Lopez", f"ana.lopez@{DOMAIN}", job_title="Juriste")
         zoe = lucca.add_employee("Zoé", "Petit", "zoe.petit@acme-partner.example")
         story.deliver(story.new_events())

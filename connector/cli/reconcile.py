@@ -80,7 +80,9 @@ def run_reconcile(ctx: Context) -> int:
         reconciliation = build_reconciliation(settings, storage, clients, ctx.clock)
         snapshot = reconciliation.read(progress)
         report = reconciliation.plan(snapshot, progress)
-        applied = reconciliation.apply(report, snapshot, progress) if ctx.args.apply else None
+        applied = None
+        if ctx.args.apply:  # the operator has the report: its links by mail need no alert
+            applied = reconciliation.apply(report, snapshot, progress, reviewed=True)
     finally:
         clients.close()
         progress("", 0, -1)  # ends the bar's line

@@ -64,6 +64,9 @@ class LogEntry:
     request_id: str | None = None
     observed: bool = False
     details: dict[str, Any] = field(default_factory=dict)
+    # An operator must check it although its action is routine (an existing account linked
+    # by its mail or login): it alerts and is listed for an operator as the failures are.
+    alert: bool = False
 
     def to_json(self) -> dict[str, Any]:
         """The entry as the command line's `--json` and `GET /api/logs` show it."""

@@ -14,17 +14,24 @@ from enum import StrEnum
 
 
 class Kind(StrEnum):
-    """The four emails of Lucca's connector, and the two digests."""
+    """The four emails of Lucca's connector, "linked existing account", and the two digests."""
 
     CREATED = "account-created"
     NOT_CREATED = "account-not-created"
+    LINKED = "linked-existing-account"  # found by mail or login: an operator checks the link
     DEACTIVATED = "account-deactivated"
     DEACTIVATION_FAILED = "deactivation-failed"
     DIGEST = "digest"  # more waiting than the sending rate allows within the hour
     DAILY = "daily"  # tomorrow's starts and leavers, held runs, open conflicts
 
 
-EMPLOYEE_KINDS = (Kind.CREATED, Kind.NOT_CREATED, Kind.DEACTIVATED, Kind.DEACTIVATION_FAILED)
+EMPLOYEE_KINDS = (
+    Kind.CREATED,
+    Kind.NOT_CREATED,
+    Kind.LINKED,
+    Kind.DEACTIVATED,
+    Kind.DEACTIVATION_FAILED,
+)
 
 
 def fingerprint(*parts: str | None) -> str:
@@ -49,6 +56,7 @@ class Notice:
     when: datetime | None = None  # the instant the account was (to be) disabled (UTC)
     zone: str = "Europe/Paris"  # the time zone `when` is shown in
     occurrence: str = ""  # what tells two notices of one kind for one object apart
+    matched_by: str | None = None  # (linked) how the account was found: mail, userPrincipalName
 
     @property
     def key(self) -> str:

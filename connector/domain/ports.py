@@ -172,6 +172,13 @@ class Notifications(Protocol):
         """No account: "account not created"."""
         ...
 
+    def linked(
+        self, *, employee_id: str, name: str, login: str | None, object_id: str, matched_by: str
+    ) -> None:
+        """An existing account found by its mail or login was linked: "linked existing
+        account"."""
+        ...
+
     def deactivated(
         self,
         *,

@@ -101,7 +101,7 @@ def _name(employee: LuccaEmployee) -> str:
 
 
 class AccountCreator:
-    """POSTs new accounts, and raises the notices about them."""
+    """POSTs new accounts, and raises the notices about accounts (created, not, linked)."""
 
     def __init__(self, *, directory: Directory, links: LinkStore, notifier: Notifications) -> None:
         self._directory = directory
@@ -164,6 +164,16 @@ class AccountCreator:
             object_id=user.id,
             opens_at=opens.at if opens is not None else None,
             zone=opens.zone if opens is not None else "Europe/Paris",  # shown only with `opens`
+        )
+
+    def linked_notice(self, employee: LuccaEmployee, user: DirectoryUser, how: str) -> None:
+        """ "Linked existing account": found by `how` (mail or userPrincipalName)."""
+        self._notifier.linked(
+            employee_id=employee.id,
+            name=_name(employee),
+            login=user.user_principal_name or employee.email,
+            object_id=user.id,
+            matched_by=how,
         )
 
     def _clash(self, email: str) -> str:

@@ -331,9 +331,18 @@ class Reconciliation:
         return tuple(a.describe() for a in actions), stored.differs(wanted)
 
     # -- applying ---------------------------------------------------------------------------
-    def apply(self, report: Report, snapshot: Snapshot, progress: Progress = _silent) -> Applied:
+    def apply(
+        self,
+        report: Report,
+        snapshot: Snapshot,
+        progress: Progress = _silent,
+        *,
+        reviewed: bool = False,
+    ) -> Applied:
         """The real sync for each employee to apply, under its lease; a busy employee or a
-        passing failure is queued for the change worker, so nothing is lost."""
+        passing failure is queued for the change worker, so nothing is lost. `reviewed`: an
+        operator read the report (`reconcile --apply`, not the nightly run), so the accounts
+        it links by mail or login raise no alert and no email."""
         service = self._build_service()
         feed = ChangeFeed(self._storage)
         leases = EmployeeLeases(self._storage)
@@ -352,7 +361,9 @@ class Reconciliation:
                     # read again (or will be); the snapshot's older one must not overwrite it.
                     applied.changed_since.append(employee_id)
                     continue
-                entry = service.sync(employee_id, employee=snapshot.employees[employee_id])
+                entry = service.sync(
+                    employee_id, employee=snapshot.employees[employee_id], reviewed=reviewed
+                )
                 applied.actions[employee_id] = entry.action
                 if not entry.observed:  # as the worker: Lucca's state read then is applied
                     feed.mark_applied(employee_id, report.read_at)

@@ -49,6 +49,8 @@ if TYPE_CHECKING:
     from connector.lucca.models import LuccaEmployee
 
 T = TypeVar("T")
+# How an existing account found by the employee's professional email was found.
+BY_EMAIL = frozenset({"mail", "userPrincipalName"})
 
 
 class SyncService:
@@ -112,13 +114,16 @@ class SyncService:
         event_keys: Sequence[str] = (),
         *,
         employee: LuccaEmployee | None = None,
+        reviewed: bool = False,
     ) -> LogEntry:
         """Bring the employee's Entra account in step with Lucca; return the log entry.
 
         `employee` is the employee as just read from Lucca's list (a reconciliation), instead
-        of one more request. A permanent failure ends in a "failed" entry (retrying cannot
-        help); a transient one is raised for the queue to retry, after an entry for whatever
-        was already written."""
+        of one more request. `reviewed`: an operator reviewed this sync's plan (`reconcile
+        --apply`), so an existing account linked by its mail or login needs no alert and no
+        email. A permanent failure ends in a "failed" entry (retrying cannot help); a
+        transient one is raised for the queue to retry, after an entry for whatever was
+        already written."""
         run = SyncRun(
             log=self._log,
             clock=self._clock,
@@ -127,7 +132,7 @@ class SyncService:
             event_keys=tuple(event_keys),
         )
         try:
-            return self._sync(run, employee_id, employee)
+            return self._sync(run, employee_id, employee, reviewed=reviewed)
         except Permanent as err:
             return run.finish(Action.FAILED, self._explain(err), request_id=err.request_id)
         except Exception as err:
@@ -139,7 +144,9 @@ class SyncService:
                 )
             raise
 
-    def _sync(self, run: SyncRun, employee_id: str, employee: LuccaEmployee | None) -> LogEntry:
+    def _sync(
+        self, run: SyncRun, employee_id: str, employee: LuccaEmployee | None, *, reviewed: bool
+    ) -> LogEntry:
         if employee is None:
             try:
                 employee = self._lucca.employee(employee_id)
@@ -180,9 +187,15 @@ class SyncService:
                     # The connector's own POST went through and the sync stopped before it
                     # said so: say it now (the outbox keeps it to one email).
                     self._creator.created_notice(run, employee, user)
+                if run.linked_by in BY_EMAIL and not reviewed:
+                    # Nobody reviewed this link (`reconcile --apply` is reviewed): the account
+                    # may be a service, shared or admin one whose address HR typed in. The
+                    # notice before the link: a sync stopping in between finds it by mail again.
+                    run.alert = True
+                    self._creator.linked_notice(employee, user, run.linked_by)
                 self._links.link(employee_id, user.id, how=run.linked_by, at=self._clock())
                 run.wrote = Action.LINKED
-                run.note = f"Linked to {user.user_principal_name} (matched by {run.linked_by})."
+                run.note = _linked(user, run.linked_by) + _check(run, user, employee_id)
         return self._update(run, employee, user, want)
 
     # -- reading ----------------------------------------------------------------------------
@@ -303,8 +316,8 @@ class SyncService:
         if run.linked_by is not None:
             return run.finish(
                 Action.LINKED,
-                f"Linked to the existing account {user.user_principal_name} "
-                f"(matched by {run.linked_by}).",
+                _linked(user, run.linked_by, "the existing account ")
+                + _check(run, user, employee.id),
             )
         if run.changes:
             return run.finish(Action.UPDATED, f"Updated {user.user_principal_name}.")
@@ -316,3 +329,19 @@ class SyncService:
         if isinstance(err, Denied) and err.service == "graph":
             return denied(err, "change", self._directory)
         return f"{err.service.capitalize()} refused: {err.message}"
+
+
+def _linked(user: DirectoryUser, how: str, what: str = "") -> str:
+    """ "Linked to <login> (matched by <how>)."."""
+    return f"Linked to {what}{user.user_principal_name} (matched by {how})."
+
+
+def _check(run: SyncRun, user: DirectoryUser, employee_id: str) -> str:
+    """What an operator checks about an alerting link, and how to undo it (empty otherwise)."""
+    if not run.alert:
+        return ""
+    return (
+        f" Check that {user.user_principal_name} ({user.id}) is this employee's own account, "
+        "not a service, shared or administrator account; if the link is wrong, run "
+        f"`python -m connector unlink {employee_id}`."
+    )

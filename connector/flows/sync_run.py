@@ -43,6 +43,7 @@ class SyncRun:
         self.access: AccessPlan | None = None
         self.disabled_by_connector = False
         self.lifecycle: tuple[str | None, str | None] = (None, None)
+        self.alert = False  # an existing account linked by mail or login: an operator checks
 
     def summary(self) -> str:
         """What was already done, for an entry written when the run stops half-way."""
@@ -70,6 +71,7 @@ class SyncRun:
             request_id=request_id,
             observed=self._observed,
             details={**self.details, **(details or {})},
+            alert=self.alert,
         )
         self._log.write(entry)
         return entry

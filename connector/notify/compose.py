@@ -1,4 +1,4 @@
-"""What each email says: the four emails about one employee, the digest, the daily digest.
+"""What each email says: the five emails about one employee, the digest, the daily digest.
 
 No email carries a password: a notice has none to give, and the "account created" email tells
 the administrator how to set one. Composing reads no clock and draws no random number: the
@@ -28,8 +28,15 @@ from connector.notify.document import (
 )
 from connector.notify.words import Language, Words, words_for
 
-# The digest lists what needs the administrator most first.
-_DIGEST_ORDER = (Kind.DEACTIVATION_FAILED, Kind.NOT_CREATED, Kind.CREATED, Kind.DEACTIVATED)
+# The digest lists what needs the administrator most first (an account possibly taken over
+# by a typed-in address comes right after an account left open).
+_DIGEST_ORDER = (
+    Kind.DEACTIVATION_FAILED,
+    Kind.LINKED,
+    Kind.NOT_CREATED,
+    Kind.CREATED,
+    Kind.DEACTIVATED,
+)
 
 
 # -- values ------------------------------------------------------------------------------------
@@ -58,7 +65,7 @@ def _name(name: str, employee_id: str, words: Words) -> str:
     return name if name.strip() else words.nameless.format(id=employee_id)
 
 
-# -- the four single emails --------------------------------------------------------------------
+# -- the five single emails ---------------------------------------------------------------------
 
 
 def _user_step(notice: Notice, links: Links, words: Words) -> Link:
@@ -134,6 +141,41 @@ def _not_created(notice: Notice, links: Links, words: Words) -> Email:
     )
 
 
+def _linked(notice: Notice, links: Links, words: Words) -> Email:
+    name = _name(notice.name, notice.employee_id, words)
+    said = words.linked
+    how = notice.matched_by
+    return Email(
+        subject=said.subject.format(name=name),
+        blocks=(
+            Para(((said.intro.format(name=name),),)),
+            _facts(
+                notice,
+                words,
+                (words.login, notice.login or words.no_login),
+                (said.object_id, notice.object_id or words.no_login),
+                (said.found_by, said.by.get(how, how) if how else words.no_login),
+            ),
+            Para(((said.check,),)),
+            Para(((said.if_wrong,),)),
+            Steps(
+                (
+                    (said.step_unlink.format(id=notice.employee_id),),
+                    (said.step_restore.format(id=notice.employee_id),),
+                    (said.step_lucca,),
+                )
+            ),
+            Para(
+                (
+                    (_user_link(notice, links, words),),
+                    (_lucca_link(notice.employee_id, links, words.lucca_file),),
+                )
+            ),
+        ),
+        footer=words.footer.format(id=notice.employee_id),
+    )
+
+
 def _deactivated(notice: Notice, links: Links, words: Words) -> Email:
     name = _name(notice.name, notice.employee_id, words)
     rows = [(words.login, notice.login or words.no_login)]
@@ -192,13 +234,15 @@ def _deactivation_failed(notice: Notice, links: Links, words: Words) -> Email:
 _SINGLE: dict[Kind, Callable[[Notice, Links, Words], Email]] = {
     Kind.CREATED: _created,
     Kind.NOT_CREATED: _not_created,
+    Kind.LINKED: _linked,
     Kind.DEACTIVATED: _deactivated,
     Kind.DEACTIVATION_FAILED: _deactivation_failed,
 }
 
 
 def render(notice: Notice, links: Links, language: Language) -> Rendered:
-    """The email about one employee: account created, not created, deactivated, or not."""
+    """The email about one employee: account created, not created, linked, deactivated, or
+    not."""
     words = words_for(language)
     build = _SINGLE.get(notice.kind)
     if build is None:
@@ -215,7 +259,9 @@ def _compact(notice: Notice, links: Links, words: Words) -> tuple[Line, ...]:
     if kind is Kind.NOT_CREATED and not notice.login:
         facts = words.compact_no_address
     else:
-        facts = words.compact[kind].format(login=notice.login or words.no_login)
+        facts = words.compact[kind].format(
+            login=notice.login or words.no_login, by=notice.matched_by or words.no_login
+        )
     if notice.when is not None and words.compact_when[kind]:
         facts += words.compact_when[kind].format(moment=_moment(notice.when, notice.zone, words))
     lines: list[Line] = [

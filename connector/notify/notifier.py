@@ -100,6 +100,23 @@ class Notifier:
         )
         self._outbox.forget_intent(employee_id)
 
+    def linked(
+        self, *, employee_id: str, name: str, login: str | None, object_id: str, matched_by: str
+    ) -> None:
+        """An existing account found by `matched_by` (mail or userPrincipalName) was linked:
+        "linked existing account", once per account."""
+        self._put(
+            Notice(
+                kind=Kind.LINKED,
+                employee_id=employee_id,
+                name=name,
+                raised_at=self._clock(),
+                login=login,
+                object_id=object_id,
+                matched_by=matched_by,
+            )
+        )
+
     # -- leavers ----------------------------------------------------------------------------
     def deactivated(
         self,

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Literal, TypeAlias
 
 from connector.domain.notices import Kind
+from connector.notify.words_linked import LINKED_EN, LINKED_FR, LinkedWords
 
 Language: TypeAlias = Literal["en", "fr"]
 
@@ -63,6 +64,7 @@ class Words:
     deactivation_due: str
     step_disable: str
     step_log: str
+    linked: LinkedWords  # linked existing account (in words_linked)
     # digest
     notification: tuple[str, str]
     digest_subject: str
@@ -161,16 +163,19 @@ _EN = Words(
         ' "Revoke sessions".'
     ),
     step_log="Then check the integration log (employee {id}) to see why the deactivation failed.",
+    linked=LINKED_EN,
     notification=("notification", "notifications"),
     digest_subject="Entra accounts: {count} in one email",
     digest_intro="They are grouped below by kind, the most urgent first.",
     headings={
+        Kind.LINKED: LINKED_EN.heading,
         Kind.DEACTIVATION_FAILED: ("Deactivation failed", "Deactivations failed"),
         Kind.NOT_CREATED: ("Account not created", "Accounts not created"),
         Kind.CREATED: ("Account created", "Accounts created"),
         Kind.DEACTIVATED: ("Account deactivated", "Accounts deactivated"),
     },
     notes={
+        Kind.LINKED: LINKED_EN.note,
         Kind.DEACTIVATION_FAILED: (
             "Each account may still be open. Disable it by hand in Entra and revoke its"
             " sessions, then check the integration log to see why the deactivation failed."
@@ -192,18 +197,21 @@ _EN = Words(
         ),
     },
     compact={
+        Kind.LINKED: LINKED_EN.compact,
         Kind.DEACTIVATION_FAILED: "{login}",
         Kind.NOT_CREATED: "planned address {login}",
         Kind.CREATED: "{login}",
         Kind.DEACTIVATED: "{login}",
     },
     compact_when={
+        Kind.LINKED: "",
         Kind.DEACTIVATION_FAILED: ", deactivation due {moment}",
         Kind.NOT_CREATED: "",
         Kind.CREATED: ", opens {moment}",
         Kind.DEACTIVATED: ", deactivated {moment}",
     },
     compact_links={
+        Kind.LINKED: LINKED_EN.link,
         Kind.DEACTIVATION_FAILED: "Disable the account in Entra",
         Kind.NOT_CREATED: "Create the account in Entra",
         Kind.CREATED: "Reset the password in Entra",
@@ -318,16 +326,19 @@ _FR = Words(
     step_log=(
         "Consultez ensuite le journal d'intégration (collaborateur {id}) pour comprendre l'échec."
     ),
+    linked=LINKED_FR,
     notification=("notification", "notifications"),
     digest_subject="Comptes Entra : {count} en un seul e-mail",
     digest_intro="Elles sont regroupées ci-dessous par type, les plus urgentes d'abord.",
     headings={
+        Kind.LINKED: LINKED_FR.heading,
         Kind.DEACTIVATION_FAILED: ("Échec de désactivation", "Échecs de désactivation"),
         Kind.NOT_CREATED: ("Compte non créé", "Comptes non créés"),
         Kind.CREATED: ("Compte créé", "Comptes créés"),
         Kind.DEACTIVATED: ("Compte désactivé", "Comptes désactivés"),
     },
     notes={
+        Kind.LINKED: LINKED_FR.note,
         Kind.DEACTIVATION_FAILED: (
             "Chaque compte est peut-être encore ouvert. Désactivez-le à la main dans Entra et"
             " révoquez ses sessions, puis consultez le journal d'intégration pour comprendre"
@@ -353,18 +364,21 @@ _FR = Words(
         ),
     },
     compact={
+        Kind.LINKED: LINKED_FR.compact,
         Kind.DEACTIVATION_FAILED: "{login}",
         Kind.NOT_CREATED: "adresse prévue {login}",
         Kind.CREATED: "{login}",
         Kind.DEACTIVATED: "{login}",
     },
     compact_when={
+        Kind.LINKED: "",
         Kind.DEACTIVATION_FAILED: ", désactivation prévue le {moment}",
         Kind.NOT_CREATED: "",
         Kind.CREATED: ", ouverture le {moment}",
         Kind.DEACTIVATED: ", désactivé le {moment}",
     },
     compact_links={
+        Kind.LINKED: LINKED_FR.link,
         Kind.DEACTIVATION_FAILED: "Désactiver le compte dans Entra",
         Kind.NOT_CREATED: "Créer le compte dans Entra",
         Kind.CREATED: "Réinitialiser le mot de passe dans Entra",

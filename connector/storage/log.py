@@ -60,6 +60,20 @@ ALERTING = NEEDS_AN_OPERATOR | {
     Action.CATCHUP_FAILED,
 }
 ALERT_PREFIX = "connector alert:"
+
+
+def for_an_operator(entry: LogEntry) -> bool:
+    """Whether the entry goes to the list of what an operator must act on."""
+    return (entry.action in NEEDS_AN_OPERATOR or entry.alert) and not entry.observed
+
+
+def alerts(entry: LogEntry) -> bool:
+    """Whether the entry fires the alert (observed ones do not, but a failure to apply)."""
+    if entry.action is Action.FAILED:
+        return True
+    return (entry.action in ALERTING or entry.alert) and not entry.observed
+
+
 # A sync ending so opens (or refreshes) the employee's conflict; ending in one of
 # `SETTLED` closes it. Open conflicts are listed in the daily digest.
 OPENS_A_CONFLICT = frozenset({Action.CONFLICT, Action.CREATION_FAILED})
@@ -85,6 +99,7 @@ def to_entity(entry: LogEntry, partition: str, row: str) -> dict[str, Any]:
         "RequestId": entry.request_id or "",
         "Observed": entry.observed,
         "Details": json.dumps(entry.details, ensure_ascii=False, default=str),
+        "Alert": entry.alert,
     }
 
 
@@ -101,6 +116,7 @@ def from_entity(row: dict[str, Any]) -> LogEntry:
         request_id=row.get("RequestId") or None,
         observed=bool(row.get("Observed")),
         details=json.loads(row.get("Details") or "{}"),
+        alert=bool(row.get("Alert")),
     )
 
 
@@ -129,12 +145,12 @@ class IntegrationLog:
 
     def write(self, entry: LogEntry) -> None:
         """Store the entry under the day view, the employee view, and the list of what an
-        operator must decide (an employee Lucca no longer shows)."""
+        operator must decide (an employee Lucca no longer shows, a link to check)."""
         row = f"{_inverted(entry.time)}-{secrets.token_hex(4)}"
         partitions = [day_partition(entry.time)]
         if entry.employee_id:
             partitions.append(employee_partition(entry.employee_id))
-        if entry.action in NEEDS_AN_OPERATOR and not entry.observed:
+        if for_an_operator(entry):
             partitions.append(ATTENTION_PARTITION)
         for partition in partitions:
             self._upsert(to_entity(entry, partition, row))
@@ -152,7 +168,7 @@ class IntegrationLog:
             entry.employee_id or "-",
             extra={DIMENSIONS: dimensions(entry, row)},
         )
-        if entry.action in ALERTING and (not entry.observed or entry.action is Action.FAILED):
+        if alerts(entry):
             logger.warning(
                 "%s %s (employee %s, log entry %s)",
                 ALERT_PREFIX,

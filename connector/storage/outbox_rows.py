@@ -50,6 +50,7 @@ def notice_to_json(notice: Notice) -> str:
             "when": _iso(notice.when),
             "zone": notice.zone,
             "occurrence": notice.occurrence,
+            "matched_by": notice.matched_by,
         },
         ensure_ascii=False,
     )
@@ -69,6 +70,7 @@ def notice_from_json(text: str) -> Notice:
         when=_instant(data.get("when")),
         zone=data.get("zone") or "Europe/Paris",
         occurrence=data.get("occurrence") or "",
+        matched_by=data.get("matched_by"),
     )
 
 

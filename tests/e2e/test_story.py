@@ -15,8 +15,9 @@ pytestmark = pytest.mark.azurite
 
 def test_story_runs_and_shows_directory_and_log() -> None:
     """`python -m tests.story` ends well and prints the directory and the integration log
-    with the hire, the manager set later, the move, the new email, the matched account, and
-    the change by hand that `reconcile` shows and the nightly run repairs."""
+    with the hire, the manager set later, the move, the new email, the matched account (and its
+    "linked existing account" email), and the change by hand that `reconcile` shows and the
+    nightly run repairs."""
     result = subprocess.run(
         [sys.executable, "-m", "tests.story"],
         cwd=ROOT,
@@ -54,5 +55,8 @@ def test_story_runs_and_shows_directory_and_log() -> None:
         "jobTitle: 'Intern' → 'CFO'",
     ):
         assert expected in out, expected
-    # Ana's account was matched, not created: no email about her.
-    assert "Ana Lopez" not in out.partition("The emails sent")[2]
+    # Ana's account was matched, not created: one email, to check the link.
+    emails = out.partition("The emails sent")[2]
+    assert "Subject: Existing Entra account linked: Ana Lopez" in emails
+    assert "Subject: Entra account created: Ana Lopez" not in emails
+    assert "python -m connector unlink" in emails

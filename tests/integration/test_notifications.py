@@ -354,7 +354,7 @@ def test_same_notice_raised_twice_is_queued_once(storage: Storage) -> None:
 def test_each_email_reaches_acs_as_the_stored_rendering(
     storage: Storage, acs: AcsSandbox, language: str
 ) -> None:
-    """The four emails, raised into the outbox and sent by the run through the real client:
+    """Each email, raised into the outbox and sent by the run through the real client:
     ACS records exactly the stored expected subject, text and HTML of each, in both
     languages."""
     clock = Clock(NOW)

@@ -240,3 +240,29 @@ def test_entries_an_operator_must_see_raise_one_alert_line(
     ]
     assert [a.split(", log entry")[0] for a in alerts] == expected
     assert not any("Dupont" in a for a in alerts)
+
+
+def test_an_entry_marked_alert_alerts_and_waits_for_an_operator(
+    storage: Storage, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A routine action marked `alert` (a link by mail to check) raises the warning line and is
+    listed for an operator, the mark read back from the table; observed, it does neither."""
+    log = IntegrationLog(storage)
+    now = datetime(2026, 10, 25, 1, 30, tzinfo=UTC)
+    with caplog.at_level(logging.WARNING, logger="connector.storage.log"):
+        for employee, observed in (("21", False), ("22", True)):
+            log.write(
+                LogEntry(
+                    time=now,
+                    action=Action.LINKED,
+                    employee_id=employee,
+                    observed=observed,
+                    alert=True,
+                    message="Linked to the existing account a@acme.fr (matched by mail).",
+                )
+            )
+    alerts = [r.getMessage() for r in caplog.records if r.getMessage().startswith(ALERT_PREFIX)]
+    assert [a.split(", log entry")[0] for a in alerts] == [f"{ALERT_PREFIX} linked (employee 21"]
+    [listed] = log.for_attention()
+    assert (listed.employee_id, listed.alert) == ("21", True)
+    assert log.for_employee("22")[0].alert

@@ -54,6 +54,15 @@ NOTICES = {
             " which is not linked to a Lucca employee."
         ),
     ),
+    Kind.LINKED: Notice(
+        kind=Kind.LINKED,
+        employee_id="4502",
+        name="Inès Caron",
+        raised_at=RAISED,
+        login="ines.caron@acme.fr",
+        object_id="7b6a5c4d-3e2f-4a1b-8c9d-0e1f2a3b4c5d",
+        matched_by="mail",
+    ),
     Kind.DEACTIVATED: Notice(
         kind=Kind.DEACTIVATED,
         employee_id="3088",
@@ -85,6 +94,11 @@ DIGEST_REASONS: dict[Language, str] = {
         "6 notifications attendaient, plus que les 5 envois que la limite d'envoi (10 par heure,"
         " 5 par minute) permet encore dans l'heure : les voici en un seul message."
     ),
+}
+# The headings of failed deactivations and of created accounts, in each language.
+DIGEST_HEADINGS: dict[Language, tuple[str, str]] = {
+    "en": ("Deactivation failed (1)", "Account created (1)"),
+    "fr": ("Échec de désactivation (1)", "Compte créé (1)"),
 }
 DIGEST = (
     NOTICES[Kind.CREATED],
@@ -174,7 +188,7 @@ def hostile(notice: Notice, name: str, reason: str) -> Notice:
 @pytest.mark.parametrize("language", LANGUAGES)
 @pytest.mark.parametrize("kind", EMPLOYEE_KINDS, ids=lambda kind: kind.value)
 def test_single_emails_match_the_stored_renderings(kind: Kind, language: Language) -> None:
-    """The four emails, word for word, as reviewed."""
+    """The five emails, word for word, as reviewed."""
     check_expected(kind.value, language, render(NOTICES[kind], LINKS, language))
 
 
@@ -321,7 +335,7 @@ def test_no_email_shows_a_password_value() -> None:
 
 
 def test_subjects_are_distinct_per_kind_and_language() -> None:
-    """Eight subjects, all different; each names the person."""
+    """One subject per kind and language, all different; each names the person."""
     subjects = {
         (kind, language): render(NOTICES[kind], LINKS, language).subject
         for kind in EMPLOYEE_KINDS
@@ -511,3 +525,92 @@ def test_deactivated_email_says_when_sessions_were_not_revoked() -> None:
         assert said in rendered.text
         assert "REVOKE_SESSIONS is off" in rendered.text
         assert "sessions were revoked;" not in rendered.text
+
+
+# -- linked existing account ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("language", "found", "check", "undo"),
+    [
+        (
+            "en",
+            {
+                "mail": "Found by: mail (the account's email address)",
+                "userPrincipalName": "Found by: userPrincipalName (the account's sign-in name)",
+            },
+            "not a service, shared or administrator account",
+            "Run `python -m connector unlink 4502`",
+        ),
+        (
+            "fr",
+            {
+                "mail": "Trouvé par : mail (l'adresse e-mail du compte)",
+                "userPrincipalName": (
+                    "Trouvé par : userPrincipalName (l'identifiant de connexion du compte)"
+                ),
+            },
+            "pas un compte de service, partagé ou d'administration",
+            "Exécutez `python -m connector unlink 4502`",
+        ),
+    ],
+)
+def test_the_linked_email_says_which_account_how_and_how_to_undo_it(
+    language: Language, found: dict[str, str], check: str, undo: str
+) -> None:
+    """The login, the object id, how it was found (mail or login), what to check, the unlink
+    command and both links, in both parts."""
+    object_id = "7b6a5c4d-3e2f-4a1b-8c9d-0e1f2a3b4c5d"
+    for how, said in found.items():
+        notice = dataclasses.replace(NOTICES[Kind.LINKED], matched_by=how)
+        rendered = render(notice, LINKS, language)
+        assert said in rendered.text
+        value = said.split(": ", 1)[1]
+        shown = [
+            "ines.caron@acme.fr",
+            object_id,
+            value,
+            check,
+            undo,
+            LINKS.entra_user(object_id),
+            LINKS.lucca_file("4502"),
+        ]
+        for text in shown:
+            assert text in rendered.text
+            assert html.escape(text, quote=True) in rendered.html
+
+
+@pytest.mark.parametrize(
+    ("language", "heading", "line"),
+    [
+        ("en", "Existing accounts linked (2)", "ines.caron@acme.fr, found by mail"),
+        ("fr", "Comptes existants associés (2)", "ines.caron@acme.fr, trouvé par mail"),
+    ],
+)
+def test_the_digest_lists_linked_accounts_after_failed_deactivations(
+    language: Language, heading: str, line: str
+) -> None:
+    """Links to check have their own section, right after failed deactivations, one line each
+    with the login and how it was found, and the account's page."""
+    login = dataclasses.replace(
+        NOTICES[Kind.LINKED],
+        employee_id="4503",
+        name="Yann Morel",
+        login="yann.morel@acme.fr",
+        object_id="1a2b3c4d-5e6f-4a7b-8c9d-0e1f2a3b4c5e",
+        matched_by="userPrincipalName",
+    )
+    notices = [
+        NOTICES[Kind.CREATED],
+        login,
+        NOTICES[Kind.LINKED],
+        NOTICES[Kind.DEACTIVATION_FAILED],
+    ]
+    rendered = render_digest(notices, LINKS, language, reason="x")
+    assert heading in rendered.text
+    assert line in rendered.text
+    assert "yann.morel@acme.fr" in rendered.text and "userPrincipalName" in rendered.text
+    assert LINKS.entra_user("1a2b3c4d-5e6f-4a7b-8c9d-0e1f2a3b4c5e") in rendered.text
+    failed = rendered.text.index(DIGEST_HEADINGS[language][0])
+    created = rendered.text.index(DIGEST_HEADINGS[language][1])
+    assert failed < rendered.text.index(heading) < created

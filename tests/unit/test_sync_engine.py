@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from connector.core.errors import Transient
 from connector.domain.access import AccessPlanner
 from connector.domain.entries import Action
 from connector.domain.mapping import DEFAULT_ATTRIBUTES, anchor, owned
@@ -188,3 +189,58 @@ def test_a_report_waits_for_its_manager_then_is_queued(world: World) -> None:
     assert world.directory.managers[report_link.object_id] == manager_link.object_id
     assert entry.action is Action.UPDATED
     assert world.links.pending_reports(manager.id) == []
+
+
+@pytest.mark.parametrize("how", ["mail", "userPrincipalName"])
+def test_a_link_by_mail_or_login_alerts_unless_reviewed(world: World, how: str) -> None:
+    """An existing account found by the employee's email is linked with an alerting entry for
+    an operator, naming it, how and the unlink command; reviewed (`reconcile --apply`), not."""
+    ada = world.lucca.hire("Ada", "Martin", start=date(2026, 1, 5))
+    bob = world.lucca.hire("Bob", "Roy", start=date(2026, 1, 5))
+    for employee in (ada, bob):
+        mail = {"mail": employee.email} if how == "mail" else {}
+        world.directory.add(user_principal_name=employee.email, account_enabled=True, **mail)
+
+    alerting = world.service().sync(ada.id)
+    reviewed = world.service().sync(bob.id, reviewed=True)
+
+    assert (alerting.action, reviewed.action) == (Action.LINKED, Action.LINKED)
+    assert alerting.alert and not reviewed.alert
+    assert f"(matched by {how})" in alerting.message
+    assert f"ada.martin@acme.fr ({alerting.object_id})" in alerting.message
+    assert f"`python -m connector unlink {ada.id}`" in alerting.message
+    assert "unlink" not in reviewed.message
+    assert world.log.for_attention() == [alerting]
+
+
+def test_a_link_by_anchor_does_not_alert(world: World) -> None:
+    """An account carrying the employee's anchor is linked without an alert."""
+    employee = world.lucca.hire("Ada", "Martin", start=date(2026, 1, 5))
+    world.directory.add(
+        user_principal_name="amartin@acme.fr", account_enabled=True, employee_id=anchor("1")
+    )
+
+    entry = world.service().sync(employee.id)
+
+    assert entry.action is Action.LINKED and "(matched by employeeId)" in entry.message
+    assert not entry.alert
+    assert world.log.for_attention() == []
+
+
+def test_a_sync_stopping_after_a_link_by_mail_still_alerts(world: World) -> None:
+    """The link is written, then Graph fails for now: the entry saying so alerts, as the retry
+    finds the account by its link and would not."""
+    employee = world.lucca.hire("Ada", "Martin", start=date(2026, 1, 5))
+    world.directory.add(user_principal_name="ada.martin@acme.fr", account_enabled=True)
+
+    def unavailable(object_id: str, properties: Any) -> None:
+        raise Transient("Graph is unavailable", service="graph")
+
+    world.directory.update_user = unavailable  # type: ignore[method-assign]
+    with pytest.raises(Transient):
+        world.service().sync(employee.id)
+
+    [entry] = world.log.entries
+    assert entry.action is Action.LINKED and entry.alert
+    assert "Then the sync stopped" in entry.message
+    assert world.links.of_employee(employee.id) is not None
