@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from connector.domain.links import Link, operator_unlink
+from connector.domain.links import Link, operator_unlink, unlinked_sentence
 from connector.domain.mapping import anchor
 from connector.domain.ports import Directory, LinkStore
 
@@ -114,17 +114,7 @@ class Matcher:
         why = operator_unlink(link, user.employee_id, mark=mark, stamps=self._stamps)
         if why:
             login = user.user_principal_name or user.id
-            return Match(
-                object_id=user.id,
-                unlinked=(
-                    f"The employeeId of the linked account {login} ({user.id}) was {why} (the "
-                    f"anchor {mark} is gone): taken as an operator's unlink. The link "
-                    "was dropped and nothing was written to the account; the connector will "
-                    "not link it to this employee again, nor enable, disable or rename it for "
-                    "them. If that was a mistake, re-link it: `python -m connector link "
-                    f"{link.employee_id} {user.id}`."
-                ),
-            )
+            return Match(object_id=user.id, unlinked=unlinked_sentence(link, login, why))
         return Match(
             user=user,
             how="link",

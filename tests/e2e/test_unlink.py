@@ -119,3 +119,23 @@ def test_a_link_stored_before_stamps_were_recorded(world: World) -> None:
     assert links.of_employee(employee_id) is None
     assert world.entries(employee_id)[0].action is Action.UNLINKED_IN_ENTRA
     assert writes_to(world, object_id) == []
+
+
+def test_the_timer_reads_the_unlink_too(world: World) -> None:
+    """The employeeId cleared and no Lucca edit since: at the last day the timer does not
+    disable the account; it drops the link with the same attention entry."""
+    employee_id, account = taken_over(world)
+    object_id = account["id"]
+    world.graph.edit_user(object_id, employeeId=None)
+    world.graph.reset_log()
+
+    world.tick(AFTER_LAST_DAY, past_due=True)
+
+    assert world.graph.user(object_id)["accountEnabled"] is True
+    assert writes_to(world, object_id) == []
+    assert Links(world.storage).of_employee(employee_id) is None
+    assert Links(world.storage).is_refused(employee_id, object_id)
+    entry = world.entries(employee_id)[0]
+    assert entry.action is Action.UNLINKED_IN_ENTRA
+    assert entry.message.startswith("The disable due 2026-10-25 00:00 Europe/Paris was not")
+    assert f"python -m connector link {employee_id} {object_id}" in entry.message
