@@ -47,10 +47,11 @@ def operator_unlink(link: Link, employee_id_now: str | None, *, mark: str, stamp
 
 def unlinked_sentence(link: Link, login: str, why: str) -> str:
     """What an unlink read in Entra did, and how to take it back, for the log entry."""
+    first = "" if why.startswith("cleared") else "clear its employeeId in Entra, then "
     return (
         f"The employeeId of the linked account {login} ({link.object_id}) was {why} (the anchor "
         f"lucca-{link.employee_id} is gone): taken as an operator's unlink. The link was dropped "
         "and nothing was written to the account; the connector will not link it to this "
         "employee again, nor enable, disable or rename it for them. If that was a mistake, "
-        f"re-link it: `python -m connector link {link.employee_id} {link.object_id}`."
+        f"{first}re-link it: `python -m connector link {link.employee_id} {link.object_id}`."
     )

@@ -76,6 +76,7 @@ def test_an_employee_id_cleared_in_entra_is_not_stamped_back(
     assert unlinked.action is Action.UNLINKED_IN_ENTRA
     assert unlinked.object_id == object_id
     assert f"python -m connector link {employee_id} {object_id}" in unlinked.message
+    assert ("clear its employeeId in Entra, then" in unlinked.message) is (value is not None)
     assert unlinked in IntegrationLog(world.storage).for_attention()
 
     edit(world, 3, employee_id, given_name="Evelyn")
