@@ -29,6 +29,7 @@ from typing import IO
 
 from connector.cli.common import EXIT_CODES, EXIT_SETTINGS, EXIT_UNREACHABLE, EXIT_USAGE, Context
 from connector.cli.doctor import add_doctor_command
+from connector.cli.link import add_link_commands
 from connector.cli.logs import add_logs_command
 from connector.cli.reconcile import add_reconcile_command
 from connector.cli.schedule import add_schedule_commands
@@ -60,6 +61,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(title="commands", metavar="COMMAND", required=True)
     add_sync_command(commands)
+    add_link_commands(commands)
     add_doctor_command(commands)
     add_webhook_commands(commands)
     add_reconcile_command(commands)

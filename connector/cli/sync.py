@@ -19,7 +19,9 @@ busy; 4 when a service failed in a way the sync does not turn into an entry (`ma
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+from collections.abc import Iterator
 from typing import Any
 
 from connector.cli.common import EXIT_OK, EXIT_PROBLEMS, Context, add_command, parsed
@@ -29,6 +31,7 @@ from connector.runtime.settings import Settings
 from connector.storage.changes import ChangeFeed
 from connector.storage.lease import EmployeeLeases
 from connector.storage.logquery import ParameterError, parse_employee
+from connector.storage.tables import Storage
 
 # The endings of a sync that leave the employee's account as it should be.
 SUCCEEDED = frozenset({Action.CREATED, Action.UPDATED, Action.UNCHANGED, Action.LINKED})
@@ -82,6 +85,33 @@ def add_sync_command(commands: Any) -> argparse.ArgumentParser:
     return parser
 
 
+@contextlib.contextmanager
+def employee_lease(storage: Storage, employee_id: str) -> Iterator[bool]:
+    """The employee's lease, as the queue's sync takes it: True while held, False when another
+    holds it (then nothing may be done); given back at the end."""
+    leases = EmployeeLeases(storage)
+    token = leases.acquire(employee_id)
+    try:
+        yield token is not None
+    finally:
+        if token is not None:
+            leases.release(employee_id, token)
+
+
+def sync_now(
+    ctx: Context, settings: Settings, storage: Storage, clients: Clients, employee_id: str
+) -> LogEntry:
+    """The sync of one employee (the caller holds its lease), its log entry."""
+    service = build_service(settings, storage, clients, ctx.clock)
+    read_started_at = ctx.clock()
+    entry = service.sync(employee_id)
+    if not entry.observed:  # as the queue's worker: events before this read are applied
+        feed = ChangeFeed(storage)
+        feed.mark_applied(employee_id, read_started_at)
+        feed.forget_error(employee_id)
+    return entry
+
+
 def run_sync(ctx: Context) -> int:
     """Sync one employee under its lease; print the plan and the outcome."""
     args = ctx.args
@@ -91,24 +121,14 @@ def run_sync(ctx: Context) -> int:
     if dry_run:
         settings = observing(settings)
     storage = ctx.storage()
-    leases = EmployeeLeases(storage)
-    token = leases.acquire(employee_id)
-    if token is None:
-        return _busy(ctx, employee_id, dry_run=dry_run)
-    try:
+    with employee_lease(storage, employee_id) as held:
+        if not held:
+            return busy(ctx, employee_id, dry_run=dry_run)
         clients = Clients.from_settings(settings, storage)
         try:
-            service = build_service(settings, storage, clients, ctx.clock)
-            read_started_at = ctx.clock()
-            entry = service.sync(employee_id)
+            entry = sync_now(ctx, settings, storage, clients, employee_id)
         finally:
             clients.close()
-        if not entry.observed:  # as the queue's worker: events before this read are applied
-            feed = ChangeFeed(storage)
-            feed.mark_applied(employee_id, read_started_at)
-            feed.forget_error(employee_id)
-    finally:
-        leases.release(employee_id, token)
     if args.json:
         json.dump(entry.to_json() | {"dry_run": dry_run}, ctx.out, ensure_ascii=False, indent=2)
         ctx.out.write("\n")
@@ -122,13 +142,14 @@ def observing(settings: Settings) -> Settings:
     return settings.model_copy(update={"CONNECTOR_MODE": "observe"})
 
 
-def _busy(ctx: Context, employee_id: str, *, dry_run: bool) -> int:
+def busy(ctx: Context, employee_id: str, **extra: object) -> int:
+    """Another sync holds the employee's lease: say so (with `extra` in the JSON), exit 1."""
     message = (
         f"Employee {employee_id} is being synced right now (its lease is taken): nothing was "
         "done. Try again in a minute."
     )
     if ctx.args.json:
-        answer = {"employee_id": employee_id, "busy": True, "message": message, "dry_run": dry_run}
+        answer = {"employee_id": employee_id, "busy": True, "message": message, **extra}
         json.dump(answer, ctx.out, ensure_ascii=False, indent=2)
         ctx.out.write("\n")
     ctx.err.write(f"connector: {message}\n")

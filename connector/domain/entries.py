@@ -36,6 +36,9 @@ class Action(StrEnum):
     CATCHUP_FAILED = "catch-up failed"  # the catch-up cannot read Lucca (once per failure)
     RECONCILED = "reconciled"  # the nightly reconciliation's one summary entry
     RECONCILIATION_HELD = "reconciliation held"  # it would change more than its threshold
+    UNLINKED_IN_ENTRA = "unlinked in Entra"  # employeeId cleared or changed there: link dropped
+    UNLINKED = "unlinked"  # an operator's `unlink` command
+    LINKED_BY_OPERATOR = "linked by an operator"  # an operator's `link` command
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -220,8 +220,24 @@ class LinkStore(Protocol):
         """The Lucca employee an Entra account is linked to, or None."""
         ...
 
-    def link(self, employee_id: str, object_id: str, *, how: str, at: datetime) -> Link:
-        """Link both ways at once; a `Transient` error if either side is linked already."""
+    def link(
+        self, employee_id: str, object_id: str, *, how: str, at: datetime, stamped: bool = False
+    ) -> Link:
+        """Link both ways at once (`stamped`: the account holds the employee's anchor); a
+        `Transient` error if either side is linked already."""
+        ...
+
+    def set_stamped(self, employee_id: str) -> None:
+        """Record that the linked account holds the employee's anchor."""
+        ...
+
+    def unlink(self, employee_id: str, *, at: datetime, why: str) -> Link | None:
+        """Drop the employee's link and refuse that account to that employee; the link
+        dropped, or None."""
+        ...
+
+    def is_refused(self, employee_id: str, object_id: str) -> bool:
+        """Whether an operator unlinked this account from this employee."""
         ...
 
     def set_disabled_by_connector(self, employee_id: str, value: bool) -> None:

@@ -10,7 +10,8 @@ from zoneinfo import ZoneInfo
 
 from connector.core.errors import ConnectorError, Denied, Permanent, Throttled
 from connector.domain.entries import Action, LogEntry
-from connector.domain.links import Link
+from connector.domain.links import Link, operator_unlink, unlinked_sentence
+from connector.domain.mapping import anchor
 from connector.domain.ports import AccountSwitch, LinkStore, Log, Notifications, Schedule
 from connector.domain.scheduled import ScheduledAction
 from connector.flows.leaver_report import RunReport
@@ -69,7 +70,9 @@ class LeaverActions:
         revoke_sessions: bool,
         notifier: Notifications,
         clock: Callable[[], datetime],
+        stamps: bool = True,
     ) -> None:
+        self._stamps = stamps  # the employeeId row is owned (connector.domain.links)
         self._notifier = notifier
         self._schedule = schedule
         self._directory = directory
@@ -192,6 +195,22 @@ class LeaverActions:
         user = guard(lambda: self._directory.get_user(link.object_id))
         if user is None:
             self._gone(action, link, report)
+            return None
+        mark = anchor(link.employee_id)
+        why = operator_unlink(link, user.employee_id, mark=mark, stamps=self._stamps)
+        if why:  # the anchor cleared or changed in Entra since the last sync: as the sync does
+            self._links.unlink(action.employee_id, at=self._clock(), why="employeeId in Entra")
+            login = user.user_principal_name or link.object_id
+            self.entry(
+                action,
+                Action.UNLINKED_IN_ENTRA,
+                f"The {action.kind} due {when(action)} was not carried out. "
+                + unlinked_sentence(link, login, why),
+                link=link,
+            )
+            self._schedule.done(action)
+            report.skipped += 1
+            return None
         return user
 
     def _enable(

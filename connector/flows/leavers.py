@@ -75,6 +75,7 @@ class LeaverRun:
         observe: bool = False,
         notifier: Notifications = DISABLED,
         clock: Callable[[], datetime] = utc_now,
+        stamps: bool = True,
     ) -> None:
         self._observe = observe
         self._schedule = schedule
@@ -94,6 +95,7 @@ class LeaverRun:
             revoke_sessions=revoke_sessions,
             notifier=notifier,
             clock=clock,
+            stamps=stamps,
         )
 
     # -- the run ----------------------------------------------------------------------------

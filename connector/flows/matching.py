@@ -4,6 +4,11 @@ The account is the linked one; else the one whose employeeId holds the employee'
 the one whose mail, then userPrincipalName, is the professional email. A single clean candidate
 is linked; a guest, an account synchronised from on-premises, a disabled one (found by email),
 one anchored for someone else or linked to another employee is a conflict for a person.
+
+An operator's word is final: a linked account whose employeeId was cleared or changed in Entra
+is an unlink (`connector.domain.links.operator_unlink` has the rule), and an account an
+operator unlinked from this employee is never found for it again, by anchor, mail or login,
+until `python -m connector link` says otherwise.
 """
 
 from __future__ import annotations
@@ -11,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from connector.domain.links import Link
+from connector.domain.links import Link, operator_unlink, unlinked_sentence
 from connector.domain.mapping import anchor
 from connector.domain.ports import Directory, LinkStore
 
@@ -32,14 +37,17 @@ class Match:
     lifecycle: tuple[str | None, str | None] = (None, None)
     conflict: str | None = None
     candidates: list[dict[str, str]] = field(default_factory=list)
+    unlinked: str | None = None  # an operator's unlink read in Entra: the entry's sentence
+    stamp_seen: bool = False  # linked, the anchor is on the account and not recorded yet
 
 
 class Matcher:
     """Finds an employee's account in Entra (reads only)."""
 
-    def __init__(self, *, directory: Directory, links: LinkStore) -> None:
+    def __init__(self, *, directory: Directory, links: LinkStore, stamps: bool = True) -> None:
         self._directory = directory
         self._links = links
+        self._stamps = stamps  # the employeeId row is owned: a sync writes the anchor
 
     def find(self, employee: LuccaEmployee) -> Match:
         """The employee's account: by its link, else by its anchor, its mail, its login."""
@@ -49,13 +57,47 @@ class Matcher:
         mark = anchor(employee.id)
         anchored = self._directory.find_users("employeeId", mark)
         if anchored:
-            return self._judge(employee.id, anchored, how="employeeId")
+            return self._refused(employee.id, anchored) or self._judge(
+                employee.id, anchored, how="employeeId"
+            )
         if employee.email:
             for prop in ("mail", "userPrincipalName"):
                 found = self._directory.find_users(prop, employee.email)
                 if found:
-                    return self._judge(employee.id, found, how=prop)
+                    return self._refused(employee.id, found) or self._judge(
+                        employee.id, found, how=prop
+                    )
         return Match()
+
+    def eligibility(self, employee_id: str, user: DirectoryUser) -> list[str]:
+        """Why an operator may not link this account to this employee (none: it may). A
+        disabled account may be linked: the operator chose it (it stays disabled)."""
+        return self._disqualifiers(employee_id, user, by_anchor=True)
+
+    def _refused(self, employee_id: str, found: list[DirectoryUser]) -> Match | None:
+        """An account found that an operator unlinked from this employee: a conflict, never a
+        match (nor a new account beside it)."""
+        refused = [u for u in found if self._links.is_refused(employee_id, u.id)]
+        if not refused:
+            return None
+        named = ", ".join(f"{u.user_principal_name or u.id} ({u.id})" for u in refused)
+        return Match(
+            conflict=(
+                f"The operator unlinked account {named} from this employee: it is not linked "
+                "again, and no other account is created beside it. If it is this employee's "
+                f"account after all, run `python -m connector link {employee_id} "
+                f"{refused[0].id}`; otherwise give the employee another professional email in "
+                "Lucca."
+            ),
+            candidates=[
+                {
+                    "id": u.id,
+                    "userPrincipalName": u.user_principal_name or "",
+                    "reasons": "unlinked from this employee by an operator",
+                }
+                for u in refused
+            ],
+        )
 
     def _linked(self, link: Link) -> Match:
         user = self._directory.get_user(link.object_id)
@@ -68,12 +110,18 @@ class Matcher:
                     "connector to create a new account."
                 ),
             )
+        mark = anchor(link.employee_id)
+        why = operator_unlink(link, user.employee_id, mark=mark, stamps=self._stamps)
+        if why:
+            login = user.user_principal_name or user.id
+            return Match(object_id=user.id, unlinked=unlinked_sentence(link, login, why))
         return Match(
             user=user,
             how="link",
             linked=True,
             disabled_by_connector=link.disabled_by_connector,
             lifecycle=link.lifecycle,
+            stamp_seen=user.employee_id == mark and link.stamped is not True,
         )
 
     def _judge(self, employee_id: str, found: list[DirectoryUser], *, how: str) -> Match:

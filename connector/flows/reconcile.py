@@ -82,6 +82,7 @@ _FROM_ACTION = {
     Action.LINKED: Verdict.TO_LINK,
     Action.CREATED: Verdict.TO_CREATE,
     Action.CONFLICT: Verdict.CONFLICT,
+    Action.UNLINKED_IN_ENTRA: Verdict.CONFLICT,
     Action.CREATION_FAILED: Verdict.CANNOT_CREATE,
     Action.SKIPPED: Verdict.NOTHING,
 }
@@ -140,6 +141,7 @@ class Reconciliation:
             employees=employees,
             users=users,
             links=Links(self._storage).all(),
+            refused=Links(self._storage).refusals(),
             stored_schedule=read_stored_schedule(self._storage),
         )
 
@@ -164,7 +166,7 @@ class Reconciliation:
             self._lucca.employments_of(e.id for e in population if self._needs_employments(e, now)),
         )
         directory = SnapshotDirectory(snapshot.users, self._directory)
-        links = SnapshotLinks(snapshot.links)
+        links = SnapshotLinks(snapshot.links, snapshot.refused)
         log = Collected()
         planner = RecordingPlanner(self._planner, lucca)
         service = SyncService(

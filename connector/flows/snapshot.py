@@ -106,9 +106,12 @@ class SnapshotDirectory:
 class SnapshotLinks(Links):
     """The identity links as read once; a plan writes none."""
 
-    def __init__(self, links: Iterable[Link]) -> None:  # no storage: nothing is read again
+    def __init__(  # no storage: nothing is read again
+        self, links: Iterable[Link], refused: frozenset[tuple[str, str]] = frozenset()
+    ) -> None:
         self._of_employee = {link.employee_id: link for link in links}
         self._of_object = {link.object_id: link.employee_id for link in self._of_employee.values()}
+        self._refused = refused
 
     def of_employee(self, employee_id: str) -> Link | None:
         """The employee's link, as read."""
@@ -122,7 +125,21 @@ class SnapshotLinks(Links):
         """Every link, as read."""
         return list(self._of_employee.values())
 
-    def link(self, employee_id: str, object_id: str, *, how: str, at: datetime) -> Link:
+    def is_refused(self, employee_id: str, object_id: str) -> bool:
+        """Whether an operator unlinked this account from this employee, as read."""
+        return (employee_id, object_id) in self._refused
+
+    def link(
+        self, employee_id: str, object_id: str, *, how: str, at: datetime, stamped: bool = False
+    ) -> Link:
+        """Never: a plan writes nothing."""
+        raise RuntimeError("a reconciliation's plan writes no link")
+
+    def set_stamped(self, employee_id: str) -> None:
+        """Never: a plan writes nothing."""
+        raise RuntimeError("a reconciliation's plan writes no link")
+
+    def unlink(self, employee_id: str, *, at: datetime, why: str) -> Link | None:
         """Never: a plan writes nothing."""
         raise RuntimeError("a reconciliation's plan writes no link")
 
@@ -223,6 +240,7 @@ class Snapshot:
     users: list[DirectoryUser]
     links: list[Link]
     stored_schedule: dict[str, Stored]
+    refused: frozenset[tuple[str, str]] = frozenset()  # (employee, account) an operator unlinked
 
 
 ActionKey = tuple[str, str, datetime]  # kind, employment id, UTC instant

@@ -39,7 +39,7 @@ from connector.domain.ports import (
 )
 from connector.flows.creation import AccountCreator, login_problem, new_account
 from connector.flows.dates import AccessDates
-from connector.flows.matching import Matcher
+from connector.flows.matching import Match, Matcher
 from connector.flows.sync_run import SyncRun, denied
 from connector.flows.updates import AccountUpdater
 from connector.notify.notifier import DISABLED
@@ -84,7 +84,9 @@ class SyncService:
         self._needs = needs_of(attributes)
         self._observe = observe
         self._clock = clock
-        self._matcher = Matcher(directory=directory, links=links)
+        self._matcher = Matcher(
+            directory=directory, links=links, stamps=any(a.name == "employeeId" for a in attributes)
+        )
         self._creator = AccountCreator(directory=directory, links=links, notifier=notifier)
         self._updater = AccountUpdater(
             directory=directory,
@@ -159,6 +161,12 @@ class SyncService:
         view = self._view(run, employee)
         want = desired(view, self._attributes)
         match = self._matcher.find(employee)
+        if match.unlinked is not None:
+            # Someone cleared or changed the anchor in Entra: the operator's word, nothing
+            # stamped back, nothing written, and the account refused to this employee.
+            if not self._observe:
+                self._links.unlink(employee_id, at=self._clock(), why="employeeId in Entra")
+            return run.finish(Action.UNLINKED_IN_ENTRA, match.unlinked, object_id=match.object_id)
         if match.conflict is not None:
             entry = run.finish(
                 Action.CONFLICT,
@@ -178,25 +186,43 @@ class SyncService:
         run.details["matched_by"] = match.how
         run.disabled_by_connector = match.disabled_by_connector
         run.lifecycle = match.lifecycle
-        if not match.linked:
-            run.linked_by = match.how or "match"
-            if not self._observe:
-                if user.employee_id == anchor(employee_id) and self._notifier.was_creating(
-                    employee_id
-                ):
-                    # The connector's own POST went through and the sync stopped before it
-                    # said so: say it now (the outbox keeps it to one email).
-                    self._creator.created_notice(run, employee, user)
-                if run.linked_by in BY_EMAIL and not reviewed:
-                    # Nobody reviewed this link (`reconcile --apply` is reviewed): the account
-                    # may be a service, shared or admin one whose address HR typed in. The
-                    # notice before the link: a sync stopping in between finds it by mail again.
-                    run.alert = True
-                    self._creator.linked_notice(employee, user, run.linked_by)
-                self._links.link(employee_id, user.id, how=run.linked_by, at=self._clock())
-                run.wrote = Action.LINKED
-                run.note = _linked(user, run.linked_by) + _check(run, user, employee_id)
+        self._keep_link(run, employee, user, match, reviewed=reviewed)
         return self._update(run, employee, user, want)
+
+    def _keep_link(
+        self,
+        run: SyncRun,
+        employee: LuccaEmployee,
+        user: DirectoryUser,
+        match: Match,
+        *,
+        reviewed: bool,
+    ) -> None:
+        """Link the account found (not linked yet), or record that a linked one holds the
+        anchor (a link stored before that was recorded)."""
+        if self._observe:
+            if not match.linked:
+                run.linked_by = match.how or "match"
+            return
+        stamped = user.employee_id == anchor(employee.id)
+        if match.linked:
+            if match.stamp_seen:
+                self._links.set_stamped(employee.id)
+            return
+        run.linked_by = match.how or "match"
+        if stamped and self._notifier.was_creating(employee.id):
+            # The connector's own POST went through and the sync stopped before it said so:
+            # say it now (the outbox keeps it to one email).
+            self._creator.created_notice(run, employee, user)
+        if run.linked_by in BY_EMAIL and not reviewed:
+            # Nobody reviewed this link (`reconcile --apply` is reviewed): the account may be a
+            # service, shared or admin one whose address HR typed in. The notice before the
+            # link: a sync stopping in between finds it by mail again.
+            run.alert = True
+            self._creator.linked_notice(employee, user, run.linked_by)
+        self._links.link(employee.id, user.id, how=run.linked_by, at=self._clock(), stamped=stamped)
+        run.wrote = Action.LINKED
+        run.note = _linked(user, run.linked_by) + _check(run, user, employee.id)
 
     # -- reading ----------------------------------------------------------------------------
     def _remember_resources(self, employee: LuccaEmployee) -> None:
@@ -278,7 +304,7 @@ class SyncService:
         # The notice before the link: a sync stopping in between finds the account by its
         # anchor and the creation intent, and raises the notice then.
         self._creator.created_notice(run, employee, outcome)
-        self._links.link(employee.id, outcome.id, how="created", at=self._clock())
+        self._links.link(employee.id, outcome.id, how="created", at=self._clock(), stamped=True)
         if not enabled:
             self._links.set_disabled_by_connector(employee.id, True)
         self._updater.set_manager(run, employee, outcome, want, current=None)

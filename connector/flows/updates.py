@@ -76,6 +76,8 @@ class AccountUpdater:
             try:
                 self._directory.update_user(user.id, patch)
                 run.wrote = run.wrote or Action.UPDATED
+                if "employeeId" in patch:  # the anchor, into an empty value: a clearing now
+                    self._links.set_stamped(run.employee_id)  # is an operator's unlink
             except Denied as err:
                 return run.finish(
                     Action.FAILED, denied(err, "update", self._directory), request_id=err.request_id

@@ -161,6 +161,7 @@ def build_leaver_run(
         observe=settings.CONNECTOR_MODE == "observe",
         notifier=build_notifier(settings, storage, clock),
         clock=clock,
+        stamps="employeeId" in settings.sync_attributes,
     )
 
 

@@ -47,6 +47,7 @@ NEEDS_AN_OPERATOR = frozenset(
         Action.NOTIFICATION_FAILED,
         Action.ENDPOINT_SUSPENDED,
         Action.RECONCILIATION_HELD,
+        Action.UNLINKED_IN_ENTRA,
     }
 )
 # Entries the Azure Monitor alert (infra/modules/alert.bicep) fires on: each is also written to

@@ -98,6 +98,28 @@ def test_reports_wait_for_their_manager_until_cleared(stores: Stores) -> None:
     assert link is not None and link.pending_manager_id is None
 
 
+def test_an_unlink_drops_both_ways_and_refuses_until_cleared(stores: Stores) -> None:
+    """An unlink drops the link both ways and its pending manager, refuses that account to
+    that employee only, and frees both sides; clearing the refusal takes it back."""
+    links = stores.links
+    assert links.unlink("3", at=NOW, why="test") is None  # nothing to unlink
+    links.link("3", "obj-3", how="mail", at=NOW)
+    assert links.of_employee("3") is not None
+    links.set_stamped("3")
+    links.set_pending_manager("3", "40")
+
+    dropped = links.unlink("3", at=NOW, why="test")
+
+    assert dropped is not None and (dropped.object_id, dropped.stamped) == ("obj-3", True)
+    assert (links.of_employee("3"), links.employee_of("obj-3")) == (None, None)
+    assert links.pending_reports("40") == []
+    assert links.is_refused("3", "obj-3")
+    assert not links.is_refused("3", "obj-4") and not links.is_refused("4", "obj-3")
+    links.link("4", "obj-3", how="mail", at=NOW)  # the account itself is free
+    links.clear_refusal("3", "obj-3")  # type: ignore[attr-defined]  # the `link` command's
+    assert not links.is_refused("3", "obj-3")
+
+
 def test_due_actions_come_soonest_first_and_moved_ones_are_not_due(stores: Stores) -> None:
     """What is due is read soonest first; a moved action is due at its new instant only."""
     schedule = stores.schedule

@@ -35,6 +35,7 @@ class MemoryLinks:
         self._links: dict[str, Link] = {}
         self._employee_of: dict[str, str] = {}
         self._waiting: dict[str, set[str]] = {}
+        self._refused: set[tuple[str, str]] = set()
 
     def of_employee(self, employee_id: str) -> Link | None:
         """The employee's link, or None."""
@@ -48,7 +49,9 @@ class MemoryLinks:
         """Every link."""
         return list(self._links.values())
 
-    def link(self, employee_id: str, object_id: str, *, how: str, at: datetime) -> Link:
+    def link(
+        self, employee_id: str, object_id: str, *, how: str, at: datetime, stamped: bool = False
+    ) -> Link:
         """Link both ways; refused (`Transient`, as the table's transaction) if either side is
         linked already."""
         if employee_id in self._links or object_id in self._employee_of:
@@ -58,10 +61,32 @@ class MemoryLinks:
                 code="LinkExists",
             )
         self._links[employee_id] = Link(
-            employee_id=employee_id, object_id=object_id, linked_at=at, how=how
+            employee_id=employee_id, object_id=object_id, linked_at=at, how=how, stamped=stamped
         )
         self._employee_of[object_id] = employee_id
         return self._links[employee_id]
+
+    def set_stamped(self, employee_id: str) -> None:
+        """Record that the account holds the employee's anchor."""
+        self._change(employee_id, stamped=True)
+
+    def unlink(self, employee_id: str, *, at: datetime, why: str) -> Link | None:
+        """Drop the link both ways and refuse that account to that employee."""
+        link = self._links.get(employee_id)
+        if link is None:
+            return None
+        self.set_pending_manager(employee_id, None)
+        del self._links[employee_id], self._employee_of[link.object_id]
+        self._refused.add((employee_id, link.object_id))
+        return link
+
+    def is_refused(self, employee_id: str, object_id: str) -> bool:
+        """Whether an operator unlinked this account from this employee."""
+        return (employee_id, object_id) in self._refused
+
+    def clear_refusal(self, employee_id: str, object_id: str) -> None:
+        """An operator linked this account to this employee again."""
+        self._refused.discard((employee_id, object_id))
 
     def set_disabled_by_connector(self, employee_id: str, value: bool) -> None:
         """Record whether the connector disabled the account."""

@@ -41,14 +41,14 @@ class World:
         return self.now
 
     def service(self, **options: Any) -> SyncService:
-        """The sync on these ports, owning the default attributes and the manager."""
+        """The sync on these ports, owning the default attributes and the manager (unless
+        `attributes=` says otherwise)."""
         return SyncService(
             lucca=self.lucca,
             directory=self.directory,
             feed=self.feed,
             links=self.links,
             log=self.log,
-            attributes=owned((*DEFAULT_ATTRIBUTES, "manager")),
             planner=AccessPlanner(
                 self.lucca,
                 time_zone="Europe/Paris",
@@ -57,7 +57,7 @@ class World:
             ),
             schedule=self.schedule,
             clock=self.clock,
-            **options,
+            **{"attributes": owned((*DEFAULT_ATTRIBUTES, "manager")), **options},
         )
 
 
