@@ -3,7 +3,9 @@
 The account is the linked one; else the one whose employeeId holds the employee's anchor; else
 the one whose mail, then userPrincipalName, is the professional email. A single clean candidate
 is linked; a guest, an account synchronised from on-premises, a disabled one (found by email),
-one anchored for someone else or linked to another employee is a conflict for a person.
+one anchored for someone else or linked to another employee, one outside MATCH_SCOPE (found by
+email) or one holding a directory role is a conflict for a person. Each candidate costs one
+read of its roles (and, found by email with MATCH_SCOPE set, one membership check).
 """
 
 from __future__ import annotations
@@ -14,8 +16,10 @@ from typing import TYPE_CHECKING
 from connector.domain.links import Link
 from connector.domain.mapping import anchor
 from connector.domain.ports import Directory, LinkStore
+from connector.flows.sync_run import held
 
 if TYPE_CHECKING:
+    from connector.entra.scope import MatchScope
     from connector.entra.users import DirectoryUser
     from connector.lucca.models import LuccaEmployee
 
@@ -32,14 +36,18 @@ class Match:
     lifecycle: tuple[str | None, str | None] = (None, None)
     conflict: str | None = None
     candidates: list[dict[str, str]] = field(default_factory=list)
+    privileged: bool = False  # a candidate holds a directory role: the conflict alerts
 
 
 class Matcher:
     """Finds an employee's account in Entra (reads only)."""
 
-    def __init__(self, *, directory: Directory, links: LinkStore) -> None:
+    def __init__(
+        self, *, directory: Directory, links: LinkStore, scope: MatchScope | None = None
+    ) -> None:
         self._directory = directory
         self._links = links
+        self._scope = scope
 
     def find(self, employee: LuccaEmployee) -> Match:
         """The employee's account: by its link, else by its anchor, its mail, its login."""
@@ -80,8 +88,16 @@ class Matcher:
         """Link a single clean candidate; anything else is a conflict for a human."""
         mark = anchor(employee_id)
         candidates = []
+        privileged = False
         for user in found:
-            reasons = self._disqualifiers(employee_id, user, by_anchor=how == "employeeId")
+            reasons = self._disqualifiers(employee_id, user, how=how)
+            roles = self._directory.directory_roles(user.id)
+            if roles:
+                privileged = True
+                reasons.append(
+                    f"holds {held(roles)}: never linked, an administrator's account is not an "
+                    "employee's"
+                )
             candidates.append(
                 {
                     "id": user.id,
@@ -104,11 +120,11 @@ class Matcher:
         return Match(
             conflict=f"{summary}: {described}. Nothing was changed; resolve it in Entra.",
             candidates=candidates,
+            privileged=privileged,
         )
 
-    def _disqualifiers(
-        self, employee_id: str, user: DirectoryUser, *, by_anchor: bool
-    ) -> list[str]:
+    def _disqualifiers(self, employee_id: str, user: DirectoryUser, *, how: str) -> list[str]:
+        by_anchor = how == "employeeId"
         reasons = []
         if (user.user_type or "Member").lower() == "guest":
             reasons.append("a guest account")
@@ -121,4 +137,7 @@ class Matcher:
         holder = self._links.employee_of(user.id)
         if holder is not None and holder != employee_id:
             reasons.append(f"linked to Lucca employee {holder}")
+        scope = self._scope
+        if not by_anchor and scope is not None and not self._directory.in_scope(user.id, scope):
+            reasons.append(f"outside MATCH_SCOPE ({scope.describe()})")
         return reasons

@@ -20,7 +20,7 @@ from azure.core.exceptions import ResourceNotFoundError
 from azure.data.tables import UpdateMode
 
 from connector.core.clock import utc_now
-from connector.domain.entries import Action, Change, LogEntry
+from connector.domain.entries import ALERT, Action, Change, LogEntry
 from connector.storage.dimensions import DIMENSIONS, TELEMETRY_LOGGER, dimensions
 from connector.storage.tables import Storage
 
@@ -60,6 +60,24 @@ ALERTING = NEEDS_AN_OPERATOR | {
     Action.CATCHUP_FAILED,
 }
 ALERT_PREFIX = "connector alert:"
+
+
+def needs_an_operator(entry: LogEntry) -> bool:
+    """Listed in the attention partition: an action an operator must decide, or an entry
+    flagged `ALERT` (never an observed one)."""
+    return not entry.observed and (
+        entry.action in NEEDS_AN_OPERATOR or bool(entry.details.get(ALERT))
+    )
+
+
+def alerts(entry: LogEntry) -> bool:
+    """Fires the Azure Monitor alert: an alerting action, or an entry flagged `ALERT`;
+    observed entries only when the change could not be applied at all."""
+    if entry.observed:
+        return entry.action is Action.FAILED
+    return entry.action in ALERTING or bool(entry.details.get(ALERT))
+
+
 # A sync ending so opens (or refreshes) the employee's conflict; ending in one of
 # `SETTLED` closes it. Open conflicts are listed in the daily digest.
 OPENS_A_CONFLICT = frozenset({Action.CONFLICT, Action.CREATION_FAILED})
@@ -134,7 +152,7 @@ class IntegrationLog:
         partitions = [day_partition(entry.time)]
         if entry.employee_id:
             partitions.append(employee_partition(entry.employee_id))
-        if entry.action in NEEDS_AN_OPERATOR and not entry.observed:
+        if needs_an_operator(entry):
             partitions.append(ATTENTION_PARTITION)
         for partition in partitions:
             self._upsert(to_entity(entry, partition, row))
@@ -152,7 +170,7 @@ class IntegrationLog:
             entry.employee_id or "-",
             extra={DIMENSIONS: dimensions(entry, row)},
         )
-        if entry.action in ALERTING and (not entry.observed or entry.action is Action.FAILED):
+        if alerts(entry):
             logger.warning(
                 "%s %s (employee %s, log entry %s)",
                 ALERT_PREFIX,

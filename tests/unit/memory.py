@@ -23,7 +23,7 @@ from connector.domain.links import Link
 from connector.domain.messages import ChangeMessage
 from connector.domain.scheduled import ScheduleChange, ScheduledAction, instant_key, replacement
 from connector.storage.lease import LEASE_DURATION
-from connector.storage.log import NEEDS_AN_OPERATOR
+from connector.storage.log import needs_an_operator
 
 Clock = Callable[[], datetime]
 
@@ -178,9 +178,7 @@ class MemoryLog:
 
     def for_attention(self, limit: int = 200) -> list[LogEntry]:
         """What an operator must act on, newest first."""
-        return self._newest(
-            [e for e in self.entries if e.action in NEEDS_AN_OPERATOR and not e.observed], limit
-        )
+        return self._newest([e for e in self.entries if needs_an_operator(e)], limit)
 
     def for_employee(self, employee_id: str, limit: int = 50) -> list[LogEntry]:
         """One employee's entries, newest first."""
