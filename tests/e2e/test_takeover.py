@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from connector.domain.entries import Action, LogEntry
+from connector.domain.mapping import anchor
 from connector.domain.messages import ChangeMessage
 from connector.storage.links import Links
 from connector.storage.log import ALERT_PREFIX, IntegrationLog
@@ -168,3 +169,56 @@ def test_created_accounts_join_the_scope_when_asked(
     account = world.account_of(employee_id)
     assert (account["id"] in world.graph.members(SCOPE_ID)) is joined
     assert any(e.action is Action.CREATED for e in world.entries(employee_id))
+
+
+def test_with_match_scope_the_anchor_still_finds_an_account_outside(make_world: Any) -> None:
+    """MATCH_SCOPE limits matching by email only: an account outside it that carries the
+    employee's anchor (the connector's own mark) is linked."""
+    world: World = make_world(MATCH_SCOPE=f"group:{SCOPE_ID}")
+    world.graph.add_group("Lucca employees", object_id=SCOPE_ID)
+    employee_id = world.lucca.add_employee("Ana", "Ancre", f"ana@{DOMAIN}")
+    marked = world.graph.add_user(
+        userPrincipalName=f"ana@{DOMAIN}", mail=f"ana@{DOMAIN}", employeeId=anchor(employee_id)
+    )
+    world.deliver_all()
+    world.sync()
+
+    assert world.account_of(employee_id)["id"] == marked["id"]
+    assert world.graph.count("POST", r"/checkMemberObjects$") == 0
+
+
+def test_a_refused_roles_read_links_nothing_and_names_the_permission(world: World) -> None:
+    """Without RoleManagement.Read.Directory (Graph's 403), the candidate is not linked nor
+    written to: a failed entry (alerting) names the permission to grant."""
+    address = f"sam@{DOMAIN}"
+    account = world.graph.add_user(userPrincipalName=address, mail=address)
+    world.graph.fail(
+        403,
+        "Authorization_RequestDenied",
+        "Insufficient privileges to complete the operation.",
+        path=ROLES,
+        times=10,
+    )
+
+    employee_id = hire(world, "Sam", "Sans", address)
+
+    assert Links(world.storage).of_employee(employee_id) is None
+    assert writes_to(world, account["id"]) == []
+    entry = world.entries(employee_id)[0]
+    assert entry.action is Action.FAILED
+    assert "RoleManagement.Read.Directory" in entry.message
+
+
+def test_a_created_account_the_scope_refuses_is_said_and_alerts(
+    make_world: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    """MATCH_SCOPE_ADD_CREATED with a unit Graph does not know: the account is created, and
+    its entry says it is not in the scope (add it by hand) and alerts."""
+    caplog.set_level(logging.WARNING)
+    world: World = make_world(MATCH_SCOPE=f"au:{SCOPE_ID}", MATCH_SCOPE_ADD_CREATED="true")
+
+    employee_id = hire(world, "Noa", "Hors", f"noa.hors@{DOMAIN}")
+
+    [created] = [e for e in world.entries(employee_id) if e.action is Action.CREATED]
+    assert f"could not be added to MATCH_SCOPE (administrative unit {SCOPE_ID})" in created.message
+    assert alerted(world, created, caplog)
