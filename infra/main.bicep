@@ -48,6 +48,12 @@ param revokeSessions bool = true
 @description('Also write employeeHireDate and employeeLeaveDateTime; grants User-LifeCycleInfo.ReadWrite.All.')
 param lifecycleDates bool = false
 
+@description('MATCH_SCOPE: only accounts in this group (group:<object id>) or administrative unit (au:<object id>) are matched by email. Empty: any account.')
+param matchScope string = ''
+
+@description('Put the accounts the connector creates in MATCH_SCOPE; grants GroupMember.ReadWrite.All or AdministrativeUnit.ReadWrite.All.')
+param matchScopeAddCreated bool = false
+
 @description('Grant the identity its Microsoft Graph application permissions here (needs a deployer allowed to grant them, see the README). false: an administrator grants them with az rest.')
 param grantGraphPermissions bool = true
 
@@ -166,6 +172,8 @@ module app 'modules/functionapp.bicep' = {
     maxSuddenDeactivations: maxSuddenDeactivations
     revokeSessions: revokeSessions
     lifecycleDates: lifecycleDates
+    matchScope: matchScope
+    matchScopeAddCreated: matchScopeAddCreated
     alwaysReadyInstances: alwaysReadyInstances
     maximumInstanceCount: maximumInstanceCount
   }
@@ -178,6 +186,8 @@ module graph 'modules/graph-permissions.bicep' = if (grantGraphPermissions) {
     identityPrincipalId: identity.outputs.principalId
     revokeSessions: revokeSessions
     lifecycleDates: lifecycleDates
+    matchScope: matchScope
+    matchScopeAddCreated: matchScopeAddCreated
   }
 }
 

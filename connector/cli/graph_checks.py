@@ -11,15 +11,22 @@ from connector.cli.checks import Check, guarded, said, sentence
 from connector.core.errors import ConnectorError, Denied
 from connector.core.net import is_loopback
 from connector.entra.directory import GraphDirectory
+from connector.entra.scope import ROLES_READ, SCOPE_WRITE
 from connector.runtime.clients import graph_directory
 from connector.runtime.settings import Settings, SettingsError
 
 if TYPE_CHECKING:
     from azure.core.credentials import TokenCredential
 
-# What infra/modules/graph-permissions.bicep grants; the settings add two.
+# What infra/modules/graph-permissions.bicep grants; the settings add up to three.
 BASE_GRAPH_ROLES = frozenset(
-    {"User.ReadWrite.All", "User.EnableDisableAccount.All", "User.Read.All", "Domain.Read.All"}
+    {
+        "User.ReadWrite.All",
+        "User.EnableDisableAccount.All",
+        "User.Read.All",
+        "Domain.Read.All",
+        ROLES_READ,  # an administrator's account is never linked, renamed or disabled
+    }
 )
 REVOKE_ROLE = "User.RevokeSessions.All"  # REVOKE_SESSIONS
 LIFECYCLE_ROLE = "User-LifeCycleInfo.ReadWrite.All"  # LIFECYCLE_DATES
@@ -44,6 +51,9 @@ def graph_roles_needed(settings: Settings) -> frozenset[str]:
         roles.add(REVOKE_ROLE)
     if settings.LIFECYCLE_DATES:
         roles.add(LIFECYCLE_ROLE)
+    scope = settings.match_scope
+    if settings.MATCH_SCOPE_ADD_CREATED and scope is not None:
+        roles.add(SCOPE_WRITE[scope.kind])
     return frozenset(roles)
 
 

@@ -41,6 +41,11 @@ class Action(StrEnum):
     LINKED_BY_OPERATOR = "linked by an operator"  # an operator's `link` command
 
 
+# A details key: an entry whose action does not alert by itself, but this one must (an
+# administrator's account an employee's email pointed at, say); its value says why.
+ALERT = "alert"
+
+
 @dataclass(frozen=True, kw_only=True)
 class Change:
     """One attribute's change: old → new."""

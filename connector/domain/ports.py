@@ -23,6 +23,7 @@ from connector.domain.scheduled import ScheduleChange, ScheduledAction
 if TYPE_CHECKING:
     from connector.domain.access import AccessPlanner
     from connector.entra.directory import GraphDirectory
+    from connector.entra.scope import MatchScope
     from connector.entra.users import DirectoryUser, Domain, FindBy
     from connector.lucca.client import LuccaClient
     from connector.lucca.models import (
@@ -88,6 +89,10 @@ class Accounts(Protocol):
         """The application permissions in the token, None when unknown."""
         ...
 
+    def directory_roles(self, object_id: str) -> list[str]:
+        """The names of the directory roles the account holds (active assignments)."""
+        ...
+
 
 class Directory(Accounts, Protocol):
     """What the sync reads and writes in Entra (`GraphDirectory` fits)."""
@@ -114,6 +119,14 @@ class Directory(Accounts, Protocol):
 
     def domains(self) -> list[Domain]:
         """The tenant's domains."""
+        ...
+
+    def in_scope(self, object_id: str, scope: MatchScope) -> bool:
+        """Whether the account is a member of MATCH_SCOPE."""
+        ...
+
+    def add_to_scope(self, scope: MatchScope, object_id: str) -> None:
+        """Make the account a member of MATCH_SCOPE."""
         ...
 
 

@@ -41,6 +41,8 @@ from connector.entra.graph import (
     build_client,
     retry_after_header,
 )
+from connector.entra.memberships import add_to_scope, in_scope, role_names, roles_by_principal
+from connector.entra.scope import ROLES_DENIED, ROLES_READ, MatchScope
 from connector.entra.users import (
     DOMAIN_SELECT,
     FIND_BY,
@@ -274,6 +276,45 @@ class GraphDirectory:
     def revoke_sessions(self, object_id: str) -> None:
         """Invalidate the user's refresh tokens and session cookies."""
         self._run(self._client.users.by_user_id(object_id).revoke_sign_in_sessions.post())
+
+    # -- roles and MATCH_SCOPE --------------------------------------------------------------
+    def directory_roles(self, object_id: str) -> list[str]:
+        """The names of the directory roles the account holds (active assignments); a
+        refusal is a Denied naming the permission (ROLES_DENIED): nothing may go on unread."""
+        return self._roles_read(f"of account {object_id}", role_names(self._client, object_id))
+
+    def everyones_directory_roles(self) -> dict[str, list[str]]:
+        """Every account's directory roles, by object id, read in pages."""
+        return self._roles_read("of the tenant", roles_by_principal(self._client))
+
+    def _roles_read(self, whose: str, read: Coroutine[Any, Any, T]) -> T:
+        try:
+            return self._run(read)
+        except Denied as err:
+            if err.code == "AuthenticationFailed":
+                raise
+            raise Denied(
+                f"Graph refused to read the directory roles {whose} "
+                f"({err.message}): the connector's identity needs {ROLES_READ}; grant it and "
+                "give admin consent. Until then no account is linked, renamed or disabled.",
+                service="graph",
+                status=err.status,
+                code=ROLES_DENIED,
+                request_id=err.request_id,
+            ) from err
+
+    def in_scope(self, object_id: str, scope: MatchScope) -> bool:
+        """Whether the account is a member of MATCH_SCOPE's group or administrative unit."""
+        return self._run(in_scope(self._client, object_id, scope))
+
+    def add_to_scope(self, scope: MatchScope, object_id: str) -> None:
+        """Make the account a member of MATCH_SCOPE's group or administrative unit; already
+        being one is fine."""
+        try:
+            self._run(add_to_scope(self._client, self._base_url, scope, object_id))
+        except Invalid as err:
+            if "already exist" not in err.message:
+                raise
 
     # -- manager ----------------------------------------------------------------------------
     def manager_id(self, object_id: str) -> str | None:

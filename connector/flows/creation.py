@@ -13,13 +13,14 @@ import secrets
 import string
 from typing import TYPE_CHECKING
 
-from connector.core.errors import Conflict, Denied, Invalid, Transient
-from connector.domain.entries import Action, LogEntry
+from connector.core.errors import Conflict, ConnectorError, Denied, Invalid, Transient
+from connector.domain.entries import ALERT, Action, LogEntry
 from connector.domain.mapping import MANAGER, anchor
 from connector.domain.ports import Directory, LinkStore, Notifications
 from connector.flows.sync_run import SyncRun, denied
 
 if TYPE_CHECKING:
+    from connector.entra.scope import MatchScope
     from connector.entra.users import DirectoryUser
     from connector.lucca.models import LuccaEmployee
 
@@ -103,10 +104,35 @@ def _name(employee: LuccaEmployee) -> str:
 class AccountCreator:
     """POSTs new accounts, and raises the notices about accounts (created, not, linked)."""
 
-    def __init__(self, *, directory: Directory, links: LinkStore, notifier: Notifications) -> None:
+    def __init__(
+        self,
+        *,
+        directory: Directory,
+        links: LinkStore,
+        notifier: Notifications,
+        join_scope: MatchScope | None = None,
+    ) -> None:
         self._directory = directory
         self._links = links
         self._notifier = notifier
+        self._join_scope = join_scope  # MATCH_SCOPE_ADD_CREATED: new accounts join it
+
+    def join_scope(self, run: SyncRun, object_id: str) -> str:
+        """With MATCH_SCOPE_ADD_CREATED, put the new account in MATCH_SCOPE; the sentence to
+        add when that failed (the entry then alerts: an operator adds it by hand)."""
+        scope = self._join_scope
+        if scope is None:
+            return ""
+        try:
+            self._directory.add_to_scope(scope, object_id)
+        except ConnectorError as err:
+            run.details[ALERT] = "not added to MATCH_SCOPE"
+            return (
+                f" It could not be added to MATCH_SCOPE ({scope.describe()}): {err.message}. "
+                "Add it by hand."
+            )
+        run.details["match_scope"] = scope.id
+        return ""
 
     def not_created(self, employee: LuccaEmployee, reason: str, code: str) -> None:
         """The "account not created" email for this employee, with why."""

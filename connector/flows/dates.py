@@ -71,6 +71,7 @@ class AccessDates:
         if not run.disabled_by_connector:
             run.details["disabled_by_someone_else"] = True
             return False
+        run.may_change(user.id)
         run.changes.append(Change(attribute="accountEnabled", old="False", new="True"))
         if self._observe:
             return True
@@ -96,6 +97,7 @@ class AccessDates:
         leave = _graph_instant(disables[0]) if disables else None
         if (hire, leave) == run.lifecycle:
             return
+        run.may_change(object_id)
         run.changes.append(Change(attribute="employeeHireDate", old=run.lifecycle[0], new=hire))
         run.changes.append(
             Change(attribute="employeeLeaveDateTime", old=run.lifecycle[1], new=leave)

@@ -14,7 +14,9 @@ from connector.domain.links import Link, operator_unlink, unlinked_sentence
 from connector.domain.mapping import anchor
 from connector.domain.ports import AccountSwitch, LinkStore, Log, Notifications, Schedule
 from connector.domain.scheduled import ScheduledAction
+from connector.entra.scope import ROLES_DENIED
 from connector.flows.leaver_report import RunReport
+from connector.flows.sync_run import held
 
 if TYPE_CHECKING:
     from connector.entra.users import DirectoryUser
@@ -30,6 +32,7 @@ ENABLE_DISABLE_ROLES = frozenset(
     {ENABLE_DISABLE_ROLE, "User.ReadWrite.All", "Directory.ReadWrite.All"}
 )
 REVOKE_ROLE = "User.RevokeSessions.All"
+ROLE_HELD = "DirectoryRoleHeld"  # the code of the failure when the account is an administrator
 
 
 def when(action: ScheduledAction) -> str:
@@ -141,6 +144,15 @@ class LeaverActions:
             self._schedule.done(action)
             report.unchanged += 1
             return
+        roles = guard(lambda: self._directory.directory_roles(object_id))
+        if roles:
+            raise Permanent(
+                f"account {login} holds {held(roles)}: the connector never disables an "
+                "administrator's account. Disable it by hand in Entra if this person has left "
+                "(or remove the role).",
+                service="graph",
+                code=ROLE_HELD,
+            )
         # Recorded first: a run that stops after the PATCH finds it and does not mistake the
         # account for one disabled by someone else; if the PATCH fails, the next sync sees
         # the account enabled and clears the flag.
@@ -335,6 +347,8 @@ class LeaverActions:
     def _explain(self, err: Permanent, kind: str) -> str:
         """A permanent failure's sentence, with what to do; Graph's 403 read from the roles
         in the connector's own token."""
+        if err.code in (ROLE_HELD, ROLES_DENIED):
+            return err.message
         if not (isinstance(err, Denied) and err.service == "graph"):
             return f"{err.service.capitalize()} refused: {err.message}."
         if err.code == "AuthenticationFailed":

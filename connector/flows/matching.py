@@ -3,7 +3,9 @@
 The account is the linked one; else the one whose employeeId holds the employee's anchor; else
 the one whose mail, then userPrincipalName, is the professional email. A single clean candidate
 is linked; a guest, an account synchronised from on-premises, a disabled one (found by email),
-one anchored for someone else or linked to another employee is a conflict for a person.
+one anchored for someone else or linked to another employee, one outside MATCH_SCOPE (found by
+email) or one holding a directory role is a conflict for a person. Each candidate costs one
+read of its roles (and, found by email with MATCH_SCOPE set, one membership check).
 
 An operator's word is final: a linked account whose employeeId was cleared or changed in Entra
 is an unlink (`connector.domain.links.operator_unlink` has the rule), and an account an
@@ -19,8 +21,10 @@ from typing import TYPE_CHECKING
 from connector.domain.links import Link, operator_unlink, unlinked_sentence
 from connector.domain.mapping import anchor
 from connector.domain.ports import Directory, LinkStore
+from connector.flows.sync_run import held
 
 if TYPE_CHECKING:
+    from connector.entra.scope import MatchScope
     from connector.entra.users import DirectoryUser
     from connector.lucca.models import LuccaEmployee
 
@@ -39,15 +43,24 @@ class Match:
     candidates: list[dict[str, str]] = field(default_factory=list)
     unlinked: str | None = None  # an operator's unlink read in Entra: the entry's sentence
     stamp_seen: bool = False  # linked, the anchor is on the account and not recorded yet
+    privileged: bool = False  # a candidate holds a directory role: the conflict alerts
 
 
 class Matcher:
     """Finds an employee's account in Entra (reads only)."""
 
-    def __init__(self, *, directory: Directory, links: LinkStore, stamps: bool = True) -> None:
+    def __init__(
+        self,
+        *,
+        directory: Directory,
+        links: LinkStore,
+        stamps: bool = True,
+        scope: MatchScope | None = None,
+    ) -> None:
         self._directory = directory
         self._links = links
         self._stamps = stamps  # the employeeId row is owned: a sync writes the anchor
+        self._scope = scope
 
     def find(self, employee: LuccaEmployee) -> Match:
         """The employee's account: by its link, else by its anchor, its mail, its login."""
@@ -71,8 +84,18 @@ class Matcher:
 
     def eligibility(self, employee_id: str, user: DirectoryUser) -> list[str]:
         """Why an operator may not link this account to this employee (none: it may). A
-        disabled account may be linked: the operator chose it (it stays disabled)."""
-        return self._disqualifiers(employee_id, user, by_anchor=True)
+        disabled account, or one outside MATCH_SCOPE, may be linked: the operator chose it (it
+        stays disabled); one holding a directory role may not, even by an operator."""
+        reasons = self._disqualifiers(employee_id, user, how="employeeId")
+        role = self._role(user)
+        return [*reasons, role] if role else reasons
+
+    def _role(self, user: DirectoryUser) -> str | None:
+        """The reason an account holding a directory role is never linked, or None."""
+        roles = self._directory.directory_roles(user.id)
+        if not roles:
+            return None
+        return f"holds {held(roles)}: never linked, an administrator's account is not an employee's"
 
     def _refused(self, employee_id: str, found: list[DirectoryUser]) -> Match | None:
         """An account found that an operator unlinked from this employee: a conflict, never a
@@ -128,8 +151,13 @@ class Matcher:
         """Link a single clean candidate; anything else is a conflict for a human."""
         mark = anchor(employee_id)
         candidates = []
+        privileged = False
         for user in found:
-            reasons = self._disqualifiers(employee_id, user, by_anchor=how == "employeeId")
+            reasons = self._disqualifiers(employee_id, user, how=how)
+            role = self._role(user)
+            if role:
+                privileged = True
+                reasons.append(role)
             candidates.append(
                 {
                     "id": user.id,
@@ -152,11 +180,11 @@ class Matcher:
         return Match(
             conflict=f"{summary}: {described}. Nothing was changed; resolve it in Entra.",
             candidates=candidates,
+            privileged=privileged,
         )
 
-    def _disqualifiers(
-        self, employee_id: str, user: DirectoryUser, *, by_anchor: bool
-    ) -> list[str]:
+    def _disqualifiers(self, employee_id: str, user: DirectoryUser, *, how: str) -> list[str]:
+        by_anchor = how == "employeeId"
         reasons = []
         if (user.user_type or "Member").lower() == "guest":
             reasons.append("a guest account")
@@ -169,4 +197,7 @@ class Matcher:
         holder = self._links.employee_of(user.id)
         if holder is not None and holder != employee_id:
             reasons.append(f"linked to Lucca employee {holder}")
+        scope = self._scope
+        if not by_anchor and scope is not None and not self._directory.in_scope(user.id, scope):
+            reasons.append(f"outside MATCH_SCOPE ({scope.describe()})")
         return reasons

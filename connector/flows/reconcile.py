@@ -56,6 +56,7 @@ from connector.storage.links import Links
 
 if TYPE_CHECKING:
     from connector.entra.directory import GraphDirectory
+    from connector.entra.scope import MatchScope
     from connector.entra.users import DirectoryUser
     from connector.lucca.client import LuccaClient
     from connector.lucca.models import LuccaEmployee
@@ -108,7 +109,9 @@ class Reconciliation:
         lifecycle_dates: bool,
         sync_upn: bool,
         delay_seconds: int,
+        match_scope: MatchScope | None = None,
     ) -> None:
+        self._match_scope = match_scope
         self._attributes = attributes
         self._organisation_kinds = organisation  # read whole: each is needed for many
         self._lifecycle_dates = lifecycle_dates
@@ -183,6 +186,7 @@ class Reconciliation:
             observe=True,
             notifier=DISABLED,
             clock=self._clock,
+            match_scope=self._match_scope,
         )
         state = _Pass(
             service=service,

@@ -23,6 +23,7 @@ from connector.storage.schedule import GIVEN_UP_PREFIX, SCHEDULE_TABLE
 
 if TYPE_CHECKING:
     from connector.entra.directory import GraphDirectory
+    from connector.entra.scope import MatchScope
     from connector.entra.users import DirectoryUser, Domain, FindBy
     from connector.lucca.client import LuccaClient
     from connector.lucca.models import (
@@ -45,6 +46,7 @@ class SnapshotDirectory:
 
     def __init__(self, users: Iterable[DirectoryUser], live: GraphDirectory) -> None:
         self._live = live
+        self._roles: dict[str, list[str]] | None = None
         self.users = list(users)
         self._by_id = {u.id: u for u in self.users}
         self._by: dict[str, dict[str, list[DirectoryUser]]] = {
@@ -85,6 +87,21 @@ class SnapshotDirectory:
     def granted_roles(self) -> frozenset[str] | None:
         """The roles in the connector's Graph token."""
         return self._live.granted_roles()
+
+    def directory_roles(self, object_id: str) -> list[str]:
+        """The account's directory roles: every assignment of the tenant is read once, at the
+        first account asked about (not once per account)."""
+        if self._roles is None:
+            self._roles = self._live.everyones_directory_roles()
+        return list(self._roles.get(object_id, []))
+
+    def in_scope(self, object_id: str, scope: MatchScope) -> bool:
+        """Whether the account is in MATCH_SCOPE, read live."""
+        return self._live.in_scope(object_id, scope)
+
+    def add_to_scope(self, scope: MatchScope, object_id: str) -> None:
+        """Never: a plan writes nothing."""
+        raise RuntimeError("a reconciliation's plan writes nothing to Entra")
 
     def create_user(self, properties: Mapping[str, object], password: str) -> DirectoryUser:
         """Never: a plan writes nothing."""

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, TypeVar
 
 from connector.core.clock import utc_now
 from connector.core.errors import ConnectorError, Denied, NotFound, Permanent
-from connector.domain.entries import Action, Change, LogEntry
+from connector.domain.entries import ALERT, Action, Change, LogEntry
 from connector.domain.mapping import (
     Attribute,
     LuccaView,
@@ -37,14 +37,16 @@ from connector.domain.ports import (
     Schedule,
     ZonedPlanner,
 )
+from connector.entra.scope import ROLES_DENIED
 from connector.flows.creation import AccountCreator, login_problem, new_account
 from connector.flows.dates import AccessDates
 from connector.flows.matching import Match, Matcher
-from connector.flows.sync_run import SyncRun, denied
+from connector.flows.sync_run import Privileged, SyncRun, denied, held
 from connector.flows.updates import AccountUpdater
 from connector.notify.notifier import DISABLED
 
 if TYPE_CHECKING:
+    from connector.entra.scope import MatchScope
     from connector.entra.users import DirectoryUser
     from connector.lucca.models import LuccaEmployee
 
@@ -72,6 +74,8 @@ class SyncService:
         observe: bool = False,
         notifier: Notifications = DISABLED,
         clock: Callable[[], datetime] = utc_now,
+        match_scope: MatchScope | None = None,
+        add_created_to_scope: bool = False,
     ) -> None:
         self._notifier = notifier
         self._planner = planner
@@ -85,9 +89,17 @@ class SyncService:
         self._observe = observe
         self._clock = clock
         self._matcher = Matcher(
-            directory=directory, links=links, stamps=any(a.name == "employeeId" for a in attributes)
+            directory=directory,
+            links=links,
+            stamps=any(a.name == "employeeId" for a in attributes),
+            scope=match_scope,
         )
-        self._creator = AccountCreator(directory=directory, links=links, notifier=notifier)
+        self._creator = AccountCreator(
+            directory=directory,
+            links=links,
+            notifier=notifier,
+            join_scope=match_scope if add_created_to_scope else None,
+        )
         self._updater = AccountUpdater(
             directory=directory,
             links=links,
@@ -132,6 +144,7 @@ class SyncService:
             observed=self._observe,
             employee_id=employee_id,
             event_keys=tuple(event_keys),
+            roles=self._directory.directory_roles,
         )
         try:
             return self._sync(run, employee_id, employee, reviewed=reviewed)
@@ -172,7 +185,10 @@ class SyncService:
                 Action.CONFLICT,
                 match.conflict,
                 object_id=match.user.id if match.user else match.object_id,
-                details={"candidates": match.candidates},
+                details={
+                    "candidates": match.candidates,
+                    **({ALERT: "directory role"} if match.privileged else {}),
+                },
             )
             if match.candidates and employee.status != "deactivated" and not self._observe:
                 # Accounts were found, none could be linked: no account, say why.
@@ -186,6 +202,8 @@ class SyncService:
         run.details["matched_by"] = match.how
         run.disabled_by_connector = match.disabled_by_connector
         run.lifecycle = match.lifecycle
+        if not match.linked:
+            run.cleared(user.id)  # the matcher has just read its roles: none
         self._keep_link(run, employee, user, match, reviewed=reviewed)
         return self._update(run, employee, user, want)
 
@@ -299,6 +317,7 @@ class SyncService:
             self._creator.not_created(employee, outcome.message, "post")
             return outcome
         run.object_id = outcome.id
+        run.cleared(outcome.id)  # just created: it holds no role
         run.wrote = Action.CREATED
         run.note = f"Created {email}."
         # The notice before the link: a sync stopping in between finds the account by its
@@ -307,6 +326,7 @@ class SyncService:
         self._links.link(employee.id, outcome.id, how="created", at=self._clock(), stamped=True)
         if not enabled:
             self._links.set_disabled_by_connector(employee.id, True)
+        joined = self._creator.join_scope(run, outcome.id)
         self._updater.set_manager(run, employee, outcome, want, current=None)
         self._updater.requeue_pending_reports(employee.id)
         self._dates.write_lifecycle(run, employee, outcome.id)
@@ -315,7 +335,8 @@ class SyncService:
         return run.finish(
             Action.CREATED,
             f"Created {email}; the password is random and must be changed at first sign-in."
-            + closed,
+            + closed
+            + joined,
         )
 
     def _update(
@@ -326,14 +347,28 @@ class SyncService:
         want: dict[str, str | None],
     ) -> LogEntry:
         run.object_id = user.id
-        refused = self._updater.patch(run, user, want)
-        if refused is not None:
-            return refused
         failures: list[str] = []
-        self._updater.identity_changes(run, employee, user, want, failures)
-        self._updater.set_manager(run, employee, user, want)
-        enabled = self._dates.open_if_due(run, employee, user)
-        self._dates.write_lifecycle(run, employee, user.id)
+        try:
+            refused = self._updater.patch(run, user, want)
+            if refused is not None:
+                return refused
+            self._updater.identity_changes(run, employee, user, want, failures)
+            self._updater.set_manager(run, employee, user, want)
+            enabled = self._dates.open_if_due(run, employee, user)
+            self._dates.write_lifecycle(run, employee, user.id)
+        except Privileged as err:
+            # Nothing is written to it; its dates are still scheduled, so that a disable
+            # falling due is refused by the timer where an operator sees it.
+            enabled = user.account_enabled is not False
+            self._dates.keep_schedule(run, employee.id, account_enabled=enabled)
+            return run.finish(
+                Action.CONFLICT,
+                f"Account {user.user_principal_name or user.id} holds {held(err.roles)}: the "
+                "connector changes nothing on it, an administrator's account is not an "
+                "employee's. Nothing was written; remove the role if the account is this "
+                "employee's, or unlink it.",
+                details={ALERT: "directory role", "roles": err.roles},
+            )
         if not self._observe:
             self._updater.requeue_pending_reports(employee.id)
         self._dates.keep_schedule(run, employee.id, account_enabled=enabled)
@@ -352,6 +387,8 @@ class SyncService:
     # -- explaining -------------------------------------------------------------------------
     def _explain(self, err: Permanent) -> str:
         """The sentence for a permanent failure, with what to do."""
+        if err.code == ROLES_DENIED:
+            return err.message
         if isinstance(err, Denied) and err.service == "graph":
             return denied(err, "change", self._directory)
         return f"{err.service.capitalize()} refused: {err.message}"

@@ -9,8 +9,23 @@ from typing import Any
 
 from connector.core.errors import Permanent
 from connector.domain.contract_dates import AccessPlan
-from connector.domain.entries import Action, Change, LogEntry
+from connector.domain.entries import ALERT, Action, Change, LogEntry
 from connector.domain.ports import Accounts, Log
+
+
+class Privileged(Exception):
+    """The account holds a directory role: the connector writes nothing to it."""
+
+    def __init__(self, object_id: str, roles: list[str]) -> None:
+        super().__init__(f"account {object_id} holds {held(roles)}")
+        self.object_id = object_id
+        self.roles = roles
+
+
+def held(roles: list[str]) -> str:
+    """`the directory role Global Administrator` (or `roles A, B`)."""
+    return f"the directory role{'s' if len(roles) > 1 else ''} {', '.join(roles)}"
+
 
 # Graph application permissions, named in entries when Graph answers 403.
 WRITE_ROLE = "User.ReadWrite.All"
@@ -28,8 +43,11 @@ class SyncRun:
         observed: bool,
         employee_id: str,
         event_keys: tuple[str, ...],
+        roles: Callable[[str], list[str]] | None = None,
     ) -> None:
         self._log = log
+        self._roles = roles
+        self._cleared: set[str] = set()  # accounts whose roles were read: none held
         self._clock = clock
         self._observed = observed
         self.employee_id = employee_id
@@ -44,6 +62,20 @@ class SyncRun:
         self.disabled_by_connector = False
         self.lifecycle: tuple[str | None, str | None] = (None, None)
         self.alert = False  # an existing account linked by mail or login: an operator checks
+
+    def may_change(self, object_id: str) -> None:
+        """Before the run's first change to an account (planned or written): one read of its
+        directory roles; `Privileged` if it holds one, and nothing is written to it."""
+        if self._roles is None or object_id in self._cleared:
+            return
+        roles = self._roles(object_id)
+        if roles:
+            raise Privileged(object_id, roles)
+        self.cleared(object_id)
+
+    def cleared(self, object_id: str) -> None:
+        """The account holds no directory role (read just now, or created by this run)."""
+        self._cleared.add(object_id)
 
     def summary(self) -> str:
         """What was already done, for an entry written when the run stops half-way."""
@@ -70,8 +102,10 @@ class SyncRun:
             event_keys=self.event_keys,
             request_id=request_id,
             observed=self._observed,
-            details={**self.details, **(details or {})},
-            alert=self.alert,
+            details=(merged := {**self.details, **(details or {})}),
+            # Alerting: a link nobody reviewed, or what `details[ALERT]` says (a directory
+            # role, an account not added to MATCH_SCOPE).
+            alert=self.alert or bool(merged.get(ALERT)),
         )
         self._log.write(entry)
         return entry

@@ -70,6 +70,8 @@ class AccountUpdater:
         """The owned attributes that differ, in one PATCH; the "failed" entry if Entra
         refuses it."""
         changes = differences(user, want, self._never_cleared)
+        if changes:
+            run.may_change(user.id)
         run.changes.extend(changes)
         patch: dict[str, object] = {c.attribute: c.new for c in changes}
         if patch and not self._observe:
@@ -112,6 +114,7 @@ class AccountUpdater:
                 if problem is not None:
                     failures.append(f"The login was not renamed: {problem}")
                     continue
+            run.may_change(user.id)
             run.changes.append(Change(attribute=prop, old=old, new=new))
             if self._observe:
                 continue
@@ -162,6 +165,7 @@ class AccountUpdater:
             run.details.pop("pending_manager")
         target = manager_link.object_id if manager_link else None
         if current != target:
+            run.may_change(user.id)
             run.changes.append(Change(attribute=MANAGER, old=current, new=target))
             if not self._observe:
                 if target is None:

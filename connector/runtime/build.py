@@ -89,6 +89,8 @@ def build_service(
         observe=settings.CONNECTOR_MODE == "observe",
         notifier=build_notifier(settings, storage, clock),
         clock=clock,
+        match_scope=settings.match_scope,
+        add_created_to_scope=settings.MATCH_SCOPE_ADD_CREATED,
     )
 
 
@@ -124,6 +126,7 @@ def build_reconciliation(
         lifecycle_dates=settings.LIFECYCLE_DATES,
         sync_upn=settings.SYNC_UPN,
         delay_seconds=settings.SYNC_DELAY_SECONDS,
+        match_scope=settings.match_scope,
     )
 
 

@@ -21,6 +21,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 
 from connector.core.net import is_loopback
 from connector.domain.mapping import DEFAULT_ATTRIBUTES, owned
+from connector.entra.scope import MatchScope, parse_scope
 
 KEY_VAULT_REFERENCE = re.compile(r"^\s*@Microsoft\.KeyVault\(", re.IGNORECASE)
 EMAIL_ADDRESS = re.compile(r"[^@\s,;<>]+@[^@\s,;<>]+\.[^@\s,;<>]+")
@@ -77,6 +78,10 @@ class Settings(BaseSettings):
     REVOKE_SESSIONS: bool = True
     RELEASE_HELD_RUN: str = ""
     LIFECYCLE_DATES: bool = False
+    # Only accounts in this group or administrative unit are matched by email (group:<id>,
+    # au:<id>); with MATCH_SCOPE_ADD_CREATED the connector puts the accounts it creates in it.
+    MATCH_SCOPE: str = ""
+    MATCH_SCOPE_ADD_CREATED: bool = False
     LUCCA_MAX_RPM: int = Field(default=30, ge=1, le=50)
     LUCCA_RATE_WINDOW_SECONDS: float = Field(default=60.0, gt=0, le=60)
 
@@ -234,6 +239,12 @@ class Settings(BaseSettings):
             raise ValueError("must be empty (off) or a local time HH:MM such as 07:30")
         return value
 
+    @field_validator("MATCH_SCOPE")
+    @classmethod
+    def _scope(cls, value: str) -> str:
+        parse_scope(value)
+        return value.strip()
+
     @field_validator("SYNC_ATTRIBUTES")
     @classmethod
     def _known_attributes(cls, value: str) -> str:
@@ -280,6 +291,14 @@ class Settings(BaseSettings):
         return self
 
     @model_validator(mode="after")
+    def _scope_to_join(self) -> Settings:
+        if self.MATCH_SCOPE_ADD_CREATED and not self.MATCH_SCOPE:
+            raise ValueError(
+                "MATCH_SCOPE is missing: MATCH_SCOPE_ADD_CREATED puts created accounts in it"
+            )
+        return self
+
+    @model_validator(mode="after")
     def _notifications_can_be_sent(self) -> Settings:
         if not self.notify_recipients:
             return self
@@ -308,6 +327,11 @@ class Settings(BaseSettings):
         if self.LUCCA_WEBHOOK_SECRET_PREVIOUS is not None:
             secrets.append(self.LUCCA_WEBHOOK_SECRET_PREVIOUS.get_secret_value())
         return tuple(secrets)
+
+    @property
+    def match_scope(self) -> MatchScope | None:
+        """MATCH_SCOPE parsed; None when unset."""
+        return parse_scope(self.MATCH_SCOPE)
 
     @property
     def sync_attributes(self) -> tuple[str, ...]:

@@ -27,6 +27,8 @@ param leaverTimeZone string
 param maxSuddenDeactivations int
 param revokeSessions bool
 param lifecycleDates bool
+param matchScope string
+param matchScopeAddCreated bool
 param alwaysReadyInstances int
 param maximumInstanceCount int
 
@@ -122,6 +124,8 @@ var appSettings = {
   REVOKE_SESSIONS: string(revokeSessions)
   RELEASE_HELD_RUN: '' // set to a held run's id to let it act (README)
   LIFECYCLE_DATES: string(lifecycleDates)
+  MATCH_SCOPE: matchScope
+  MATCH_SCOPE_ADD_CREATED: string(matchScopeAddCreated)
   LUCCA_MAX_RPM: '30'
   LUCCA_RATE_WINDOW_SECONDS: '60'
   NOTIFY_RECIPIENTS: notifyRecipients

@@ -8,16 +8,24 @@ param identityPrincipalId string
 param revokeSessions bool
 @description('Also grant User-LifeCycleInfo.ReadWrite.All (LIFECYCLE_DATES).')
 param lifecycleDates bool
+@description('MATCH_SCOPE: group:<id>, au:<id> (an administrative unit) or empty.')
+param matchScope string
+@description('Also grant the member write on that kind of scope (MATCH_SCOPE_ADD_CREATED).')
+param matchScopeAddCreated bool
 
 var baseRoles = [
   'User.ReadWrite.All' // create accounts and write the synced attributes and the manager
   'User.EnableDisableAccount.All' // disable leavers and enable starters
   'User.Read.All' // find accounts by anchor, email and sign-in name
   'Domain.Read.All' // check the email is in a verified, managed domain
+  'RoleManagement.Read.Directory' // read the directory roles of an account: never link, change or disable an administrator
 ]
 var sessionRoles = revokeSessions ? ['User.RevokeSessions.All'] : [] // revoke a leaver's sessions
 var lifecycleRoles = lifecycleDates ? ['User-LifeCycleInfo.ReadWrite.All'] : [] // hire and leave dates
-var roles = concat(baseRoles, sessionRoles, lifecycleRoles)
+// put created accounts in MATCH_SCOPE (its membership is read with User.Read.All)
+var scopeRole = startsWith(matchScope, 'au:') ? 'AdministrativeUnit.ReadWrite.All' : 'GroupMember.ReadWrite.All'
+var scopeRoles = matchScopeAddCreated ? [scopeRole] : []
+var roles = concat(baseRoles, sessionRoles, lifecycleRoles, scopeRoles)
 
 resource graph 'Microsoft.Graph/servicePrincipals@v1.0' existing = {
   appId: '00000003-0000-0000-c000-000000000000'

@@ -34,6 +34,7 @@ NEEDED = [
     "User.EnableDisableAccount.All",
     "User.Read.All",
     "Domain.Read.All",
+    "RoleManagement.Read.Directory",  # administrators' accounts are never touched
     "User.RevokeSessions.All",  # REVOKE_SESSIONS is true by default
 ]
 CHECKS = [
@@ -209,6 +210,39 @@ def test_a_missing_catch_up_scope_fails_its_own_line(
     assert found["lucca token"]["status"] == "PASS"
     assert found["lucca scope events.readonly"]["status"] == "FAIL"
     assert "events.readonly" in found["lucca scope events.readonly"]["fix"]
+
+
+def test_a_token_without_the_roles_read_fails_naming_it(environ: dict[str, str]) -> None:
+    """A token granted before RoleManagement.Read.Directory was needed: FAIL, naming it and
+    the grant (an upgrade must add it)."""
+    code, _, _, checks = doctor(environ, [r for r in NEEDED if not r.startswith("RoleManagement")])
+
+    line = by_name(checks)["graph permissions"]
+    assert code == 1 and line["status"] == "FAIL"
+    assert "lacks RoleManagement.Read.Directory" in line["detail"]
+    assert "RoleManagement.Read.Directory" in line["fix"]
+
+
+@pytest.mark.parametrize(
+    ("scope", "add", "extra"),
+    [
+        ("group:4f1c2d3e-0000-4000-8000-00000000a11e", "true", {"GroupMember.ReadWrite.All"}),
+        ("au:4f1c2d3e-0000-4000-8000-00000000a11e", "true", {"AdministrativeUnit.ReadWrite.All"}),
+        ("group:4f1c2d3e-0000-4000-8000-00000000a11e", "false", set()),
+    ],
+    ids=["group-add", "au-add", "group-read-only"],
+)
+def test_match_scope_add_created_needs_the_member_write_of_its_kind(
+    scope: str, add: str, extra: set[str]
+) -> None:
+    """Putting created accounts in MATCH_SCOPE needs the member write of a group or of an
+    administrative unit; checking membership needs nothing more than User.Read.All."""
+    environ = base_settings("UseDevelopmentStorage=true") | {
+        "MATCH_SCOPE": scope,
+        "MATCH_SCOPE_ADD_CREATED": add,
+    }
+    needed = graph_checks.graph_roles_needed(load_settings(environ))
+    assert needed == frozenset(NEEDED) | extra
 
 
 def test_a_missing_graph_permission_fails_naming_it(environ: dict[str, str]) -> None:

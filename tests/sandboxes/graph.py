@@ -2,7 +2,8 @@
 
 Routes (all under `/v1.0`): `users` (list with `$filter`, `$select`, `$top`, `$expand=manager`,
 paging; create), `users/{id or userPrincipalName}` (get, update), `.../manager`,
-`.../manager/$ref`, `.../revokeSignInSessions`, `domains` and `$batch`.
+`.../manager/$ref`, `.../revokeSignInSessions`, `domains` and `$batch`; directory roles, groups
+and administrative units as tests/sandboxes/graph_memberships.py says.
 
 It keeps Graph's habits that trip connectors up: without `$select` a user carries only the
 default properties (no `accountEnabled`, no `employeeId`); `$filter` needs quotes inside
@@ -26,6 +27,7 @@ from typing import Any, NoReturn
 from urllib.parse import parse_qs, quote, unquote, urlencode, urlsplit
 
 from tests.sandboxes.base import Fault, RecordedRequest, Response, Sandbox
+from tests.sandboxes.graph_memberships import MembershipsMixin
 
 API_ROOT = "/v1.0"
 DEFAULT_PAGE_SIZE = 100
@@ -73,6 +75,7 @@ CLOUD_WRITABLE_WHEN_SYNCED = frozenset({"usageLocation", "employeeLeaveDateTime"
 REQUIRED_ON_CREATE = (
     "accountEnabled", "displayName", "mailNickname", "userPrincipalName", "passwordProfile",
 )  # fmt: skip
+_UNITS = ["directory", "administrativeUnits"]
 _MAIL_NICKNAME = re.compile(r"[A-Za-z0-9!#$%&'*+\-/=?^_`{|}~.]{1,64}")
 _TOKEN = re.compile(
     r"\s*(?:(?P<string>'(?:[^']|'')*')|(?P<punct>[(),])"
@@ -305,8 +308,9 @@ def _complex_enough(password: Any) -> bool:
     return sum(any(test(c) for c in password) for test in classes) >= 3
 
 
-class GraphSandbox(Sandbox):
-    """Microsoft Graph v1.0 users, manager, domains and `$batch`, in memory, over HTTP."""
+class GraphSandbox(MembershipsMixin, Sandbox):
+    """Microsoft Graph v1.0 users, manager, domains, role assignments, group and administrative
+    unit members and `$batch`, in memory, over HTTP."""
 
     def __init__(self, initial_domain: str = "contoso.onmicrosoft.com") -> None:
         super().__init__()
@@ -321,6 +325,7 @@ class GraphSandbox(Sandbox):
             self._managers: dict[str, str] = {}
             self._domains: dict[str, dict[str, Any]] = {}
             self._denied: set[tuple[str, str | None]] = set()
+            self._reset_memberships()
             self.clear_faults()
             self.reset_log()
         self.add_domain(self.initial_domain, is_default=True)
@@ -488,7 +493,15 @@ class GraphSandbox(Sandbox):
             raise GraphError(400, "BadRequest", f"Invalid version: {version}")
         parts = [unquote(p) for p in request.path[len(API_ROOT) + 1 :].split("/") if p]
         is_user_item = len(parts) >= 2 and parts[0] == "users"
-        shape = ("users", "*", *parts[2:]) if is_user_item else tuple(parts)
+        # An item of another collection: its key's position in the path.
+        item = 1 if parts[:1] == ["groups"] else 2 if parts[:2] == _UNITS else None
+        if item is not None and len(parts) <= item:
+            item = None
+        shape = tuple(parts)
+        if is_user_item:
+            shape = ("users", "*", *parts[2:])
+        elif item is not None:
+            shape = (*parts[:item], "*", *parts[item + 1 :])
         routes = self._routes()
         if shape not in routes:
             message = f"Resource not found for the segment '{parts[-1] if parts else ''}'."
@@ -497,6 +510,8 @@ class GraphSandbox(Sandbox):
         if handler is None:
             message = "Specified HTTP method is not allowed for the request target."
             raise GraphError(405, "BadRequest", message)
+        if item is not None:
+            return handler(request, parts[item])
         if not is_user_item:
             return handler(request)
         user = self._resolve(parts[1])
@@ -518,7 +533,14 @@ class GraphSandbox(Sandbox):
             ("users", "*", "revokeSignInSessions"): {"POST": self._revoke_sessions},
             ("domains",): {"GET": self._list_domains},
             ("$batch",): {"POST": self._batch},
+            **self._membership_routes(),
         }
+
+    def _graph_error(self, status: int, code: str, message: str) -> Exception:
+        return GraphError(status, code, message)
+
+    def _missing(self, key: str) -> Exception:
+        return _not_found(key)
 
     # -- users ------------------------------------------------------------------------------
     def _resolve(self, key: str) -> dict[str, Any]:

@@ -11,6 +11,7 @@ from typing import Any
 
 from connector.core.errors import NotFound
 from connector.domain.mapping import graph_properties
+from connector.entra.scope import MatchScope
 from connector.entra.users import USER_FIELDS, DirectoryUser, Domain, FindBy
 from connector.lucca.models import (
     LuccaDepartment,
@@ -128,6 +129,8 @@ class FakeDirectory:
         self.managers: dict[str, str] = {}
         self.writes: list[tuple[Any, ...]] = []
         self.roles = roles
+        self.directory_role_names: dict[str, list[str]] = {}  # object id → its directory roles
+        self.scope_members: set[str] = set()  # the accounts in MATCH_SCOPE
         self._ids = itertools.count(1)
 
     def add(self, **properties: Any) -> DirectoryUser:
@@ -192,3 +195,16 @@ class FakeDirectory:
     def granted_roles(self) -> frozenset[str] | None:
         """The roles in the token."""
         return self.roles
+
+    def directory_roles(self, object_id: str) -> list[str]:
+        """The directory roles a test gave the account."""
+        return list(self.directory_role_names.get(object_id, []))
+
+    def in_scope(self, object_id: str, scope: MatchScope) -> bool:
+        """Whether the account is in the (one) scope."""
+        return object_id in self.scope_members
+
+    def add_to_scope(self, scope: MatchScope, object_id: str) -> None:
+        """Put the account in the scope."""
+        self.writes.append(("scope", scope.id, object_id))
+        self.scope_members.add(object_id)

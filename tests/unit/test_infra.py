@@ -63,8 +63,10 @@ GRAPH_ROLES = [
     "User.EnableDisableAccount.All",
     "User.Read.All",
     "Domain.Read.All",
+    "RoleManagement.Read.Directory",
     "User.RevokeSessions.All",
 ]
+SCOPE_ROLES = ["GroupMember.ReadWrite.All", "AdministrativeUnit.ReadWrite.All"]
 
 
 @functools.cache
@@ -189,12 +191,13 @@ def test_modules_exist_and_get_the_parameters_they_declare() -> None:
 
 
 def test_graph_permissions_are_the_least_that_work() -> None:
-    """Four application permissions always, User.RevokeSessions.All only with REVOKE_SESSIONS,
-    the lifecycle one only with LIFECYCLE_DATES, nothing broader; each looked up by name on
-    Microsoft Graph's service principal."""
+    """Five application permissions always (RoleManagement.Read.Directory among them),
+    User.RevokeSessions.All only with REVOKE_SESSIONS, the lifecycle one only with
+    LIFECYCLE_DATES, the scope's member write only with MATCH_SCOPE_ADD_CREATED, nothing
+    broader; each looked up by name on Microsoft Graph's service principal."""
     tree = parse(INFRA / "modules" / "graph-permissions.bicep")
     variables = tree["variables"]
-    assert variables["baseRoles"]["value"] == GRAPH_ROLES[:4]
+    assert variables["baseRoles"]["value"] == GRAPH_ROLES[:5]
     for name, flag, role in [
         ("sessionRoles", "revokeSessions", "User.RevokeSessions.All"),
         ("lifecycleRoles", "lifecycleDates", "User-LifeCycleInfo.ReadWrite.All"),
@@ -206,13 +209,22 @@ def test_graph_permissions_are_the_least_that_work() -> None:
         assert conditional["operands"]["false_value"] == []
     concat = variables["roles"]["value"]["function"]
     assert concat["type"] == "concat"
-    assert list(concat["parameters"].values()) == ["baseRoles", "sessionRoles", "lifecycleRoles"]
+    assert list(concat["parameters"].values()) == [
+        "baseRoles",
+        "sessionRoles",
+        "lifecycleRoles",
+        "scopeRoles",
+    ]
+    scope = variables["scopeRoles"]["value"]["operator"]
+    assert scope["operands"]["condition"] == "matchScopeAddCreated"
+    assert scope["operands"]["true_value"] == ["scopeRole"]
+    assert scope["operands"]["false_value"] == []
     text = (INFRA / "modules" / "graph-permissions.bicep").read_text()
-    named = set(re.findall(r"'([A-Za-z-]+\.[A-Za-z]+(?:\.[A-Za-z]+)?\.All)'", text))
-    assert named == {*GRAPH_ROLES, "User-LifeCycleInfo.ReadWrite.All"}
+    named = set(re.findall(r"'([A-Za-z-]+\.[A-Za-z]+(?:\.[A-Za-z]+)?\.(?:All|Directory))'", text))
+    assert named == {*GRAPH_ROLES, "User-LifeCycleInfo.ReadWrite.All", *SCOPE_ROLES}
     assert tree["resources"]["graph"]["config"]["appId"] == "00000003-0000-0000-c000-000000000000"
     readme = (ROOT / "README.md").read_text()
-    for role in [*GRAPH_ROLES, "User-LifeCycleInfo.ReadWrite.All"]:
+    for role in [*GRAPH_ROLES, "User-LifeCycleInfo.ReadWrite.All", *SCOPE_ROLES]:
         assert role in readme
 
 
@@ -221,7 +233,7 @@ def test_the_security_page_names_what_the_identity_is_given() -> None:
     the template gives the identity, and every setting it relies on exists."""
     page = (ROOT / "docs" / "security.md").read_text()
     assert "(docs/security.md)" in (ROOT / "README.md").read_text()
-    for role in [*GRAPH_ROLES, "User-LifeCycleInfo.ReadWrite.All"]:
+    for role in [*GRAPH_ROLES, "User-LifeCycleInfo.ReadWrite.All", *SCOPE_ROLES]:
         assert f"`{role}`" in page
     for role in (
         "Storage Blob Data Owner",
@@ -233,7 +245,7 @@ def test_the_security_page_names_what_the_identity_is_given() -> None:
         assert role in page
     named = set(re.findall(r"`([A-Z]+_[A-Z_]+)(?:=[^`]*)?`", page))
     assert "CONNECTOR_MODE" in named
-    assert named - {"MATCH_SCOPE"} <= set(Settings.model_fields)  # MATCH_SCOPE: issue 14's matcher
+    assert named <= set(Settings.model_fields)
 
 
 def test_storage_and_monitoring_use_the_identity_only() -> None:
@@ -313,6 +325,8 @@ DEPLOYED = {
     "CONNECTOR_MODE": "observe",
     "REVOKE_SESSIONS": "True",  # Bicep's string(true)
     "LIFECYCLE_DATES": "False",
+    "MATCH_SCOPE": "au:4f1c2d3e-0000-4000-8000-00000000a11e",
+    "MATCH_SCOPE_ADD_CREATED": "True",
     "NOTIFY_RECIPIENTS": "it@acme.fr,hr@acme.fr",
     "NOTIFY_SENDER": "DoNotReply@0a1b2c3d.azurecomm.net",
     "ACS_ENDPOINT": "https://acs-connector.europe.communication.azure.com",
@@ -337,6 +351,8 @@ def test_the_deployed_settings_start_the_connector() -> None:
     assert settings.AzureWebJobsStorage is None
     assert settings.AzureWebJobsStorage__credential == "managedidentity"
     assert settings.REVOKE_SESSIONS is True and settings.LIFECYCLE_DATES is False
+    assert settings.match_scope is not None and settings.match_scope.kind == "au"
+    assert settings.MATCH_SCOPE_ADD_CREATED is True
     assert settings.notify_recipients == ("it@acme.fr", "hr@acme.fr")
     # Before the operator sets the two secrets, the references stay unresolved: refused.
     reference = "@Microsoft.KeyVault(VaultName=kv-x;SecretName=lucca-client-secret)"

@@ -12,6 +12,7 @@ from connector.core.errors import Transient
 from connector.domain.access import AccessPlanner
 from connector.domain.entries import Action
 from connector.domain.mapping import DEFAULT_ATTRIBUTES, anchor, owned
+from connector.entra.scope import parse_scope
 from connector.flows.sync import SyncService
 from tests.unit.fakes import FakeDirectory, FakeLucca
 from tests.unit.memory import (
@@ -244,3 +245,39 @@ def test_a_sync_stopping_after_a_link_by_mail_still_alerts(world: World) -> None
     assert entry.action is Action.LINKED and entry.alert
     assert "Then the sync stopped" in entry.message
     assert world.links.of_employee(employee.id) is not None
+
+
+def test_observe_mode_plans_no_change_to_a_linked_administrator(world: World) -> None:
+    """In observe mode too, a linked account that holds a directory role gets no planned
+    change: the plan is an alerting conflict, and nothing is written."""
+    employee = world.lucca.hire("Ada", "Martin", start=date(2026, 1, 5))
+    world.service().sync(employee.id)
+    [user] = world.directory.users.values()
+    world.directory.directory_role_names[user.id] = ["Global Administrator"]
+    world.lucca.change_job(employee.id, job_title="CTO")
+    writes = len(world.directory.writes)
+
+    entry = world.service(observe=True).sync(employee.id)
+
+    assert entry.action is Action.CONFLICT and entry.observed
+    assert "holds the directory role Global Administrator" in entry.message
+    assert entry.changes == ()
+    assert entry.details["alert"] == "directory role"
+    assert len(world.directory.writes) == writes
+
+
+def test_a_candidate_outside_match_scope_is_not_linked(world: World) -> None:
+    """MATCH_SCOPE set: a candidate found by mail outside it is a conflict; inside, linked."""
+    scope = parse_scope("group:4f1c2d3e-0000-4000-8000-00000000a11e")
+    address = "ada.martin@acme.fr"
+    outside = world.directory.add(user_principal_name=address, mail=address)
+    employee = world.lucca.hire("Ada", "Martin", start=date(2026, 1, 5))
+
+    entry = world.service(match_scope=scope).sync(employee.id)
+
+    assert entry.action is Action.CONFLICT
+    assert "outside MATCH_SCOPE (group 4f1c2d3e-0000-4000-8000-00000000a11e)" in entry.message
+    assert world.links.of_employee(employee.id) is None
+
+    world.directory.scope_members.add(outside.id)
+    assert world.service(match_scope=scope).sync(employee.id).action is Action.LINKED
