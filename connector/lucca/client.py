@@ -32,6 +32,7 @@ from connector.lucca.models import (
     LuccaWebhookDelivery,
     LuccaWebhookEndpoint,
     _ref_id,
+    is_lucca_id,
 )
 
 API_VERSION = "2024-11-01"
@@ -391,7 +392,9 @@ class LuccaClient:
 
 
 def _segment(value: str) -> str:
-    """An id as one path segment."""
+    """An id as one path segment; `Invalid` for what is not a Lucca id (`..` would climb)."""
+    if not is_lucca_id(value):
+        raise Invalid("not a Lucca id: it must start with a letter or a digit", service="lucca")
     return quote(value, safe="")
 
 

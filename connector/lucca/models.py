@@ -6,12 +6,24 @@ Frozen pydantic models of the API's JSON (version 2024-11-01); extra fields are 
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 EmployeeStatus = Literal["active", "upcoming", "deactivated"]
+
+# Lucca ids are short strings of digits. An id goes into URL paths (`employees/<id>`: `.` and
+# `..` would be resolved as path segments, https://www.rfc-editor.org/rfc/rfc3986#section-5.2.4)
+# and into table keys (no / \ # ? or control characters): it starts with a letter or a digit
+# and holds only letters, digits, `.`, `_` and `-`.
+LUCCA_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
+
+
+def is_lucca_id(value: str) -> bool:
+    """Whether `value` can be a Lucca id (and so a URL segment and a table key)."""
+    return LUCCA_ID.fullmatch(value) is not None
 
 
 def _ref_id(value: Any) -> Any:

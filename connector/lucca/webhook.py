@@ -6,14 +6,15 @@ import base64
 import hashlib
 import hmac
 import json
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
+
+from connector.lucca.models import is_lucca_id
 
 # https://developers.lucca.fr: Lucca signs `Lucca-Timestamp + "." + raw body` with the
 # endpoint's secret (HMAC-SHA256, base64) and puts the result in `Lucca-Signature`.
@@ -115,9 +116,11 @@ class Event(BaseModel):
         return self.data_reference("employee")
 
 
-# Lucca ids are short strings of digits; anything else could not be a table key either
-# (keys may not hold / \ # ? or control characters).
-_ID = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
+# Azure Tables' Edm.DateTime range (https://learn.microsoft.com/rest/api/storageservices/
+# understanding-the-table-service-data-model#property-types): the journal stores occurredAt
+# and files it under its UTC day.
+_FIRST_STORABLE = datetime(1601, 1, 1, tzinfo=UTC)
+_LAST_STORABLE = datetime(9999, 12, 31, 23, 59, 59, 999999, tzinfo=UTC)
 
 
 def _as_id(value: object) -> str | None:
@@ -126,9 +129,26 @@ def _as_id(value: object) -> str | None:
     if not isinstance(value, int | str) or not str(value).strip():
         return None
     text = str(value).strip()
-    if not _ID.match(text):
-        raise MalformedEvent("body is not a Lucca event: an id holds unexpected characters")
+    if not is_lucca_id(text):
+        raise MalformedEvent(
+            "body is not a Lucca event: an id is not a Lucca id (it must start with a letter "
+            "or a digit and hold only letters, digits, '.', '_' and '-')"
+        )
     return text
+
+
+def _check_day(occurred_at: datetime) -> None:
+    """`MalformedEvent` for an occurredAt that has no storable UTC day (year 9999 at -05:00
+    is in year 10000 in UTC)."""
+    try:
+        utc = occurred_at.astimezone(UTC)
+    except OverflowError:
+        utc = None
+    if utc is None or not _FIRST_STORABLE <= utc <= _LAST_STORABLE:
+        raise MalformedEvent(
+            "body is not a Lucca event: 'occurredAt' cannot be placed in a UTC day "
+            "between 1601 and 9999"
+        )
 
 
 def parse_event(body: bytes) -> Event:
@@ -150,6 +170,8 @@ def parse_event(body: bytes) -> Event:
         raise MalformedEvent(f"body is not a Lucca event: '{event.topic}' without 'data'")
     event.direct_employee_id()  # refuses ids that could not be keys, here, as a 400
     event.data_id()
+    _as_id(event.id)
+    _check_day(event.occurred_at)
     return event
 
 

@@ -284,3 +284,29 @@ def test_while_the_endpoint_is_suspended_the_full_pass_runs_hourly(make_world: A
     world.lucca.set_endpoint_status(ENDPOINT_ID, "suspended")
     run(world, start + FULL_PASS_WHILE_SUSPENDED)  # sees the suspension
     assert run(world, start + 2 * FULL_PASS_WHILE_SUSPENDED).full_pass
+
+
+def test_an_event_without_a_utc_day_is_skipped_with_a_warning(
+    world: World, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A lost event whose occurredAt (year 9999 at -05:00) has no UTC day is skipped and said;
+    the run goes on and replays the other lost event."""
+    employee_id = hire(world)
+    position = world.lucca.job_position_of(employee_id)
+    assert position is not None
+    world.lucca.update_job_position(position, job_title="CTO")
+    extreme = dict(world.lucca.recorded_events()[-1])
+    extreme.update(id="990001", occurredAt="9999-12-31T23:00-05:00")
+    world.lucca.keep_event(extreme)
+
+    with caplog.at_level(logging.WARNING, logger="connector.flows.catchup"):
+        report = run(world)
+
+    assert (report.skipped, report.queued, report.error) == (1, 1, None)
+    assert any(
+        "990001 skipped" in r.getMessage() and "cannot be placed in a UTC day" in r.getMessage()
+        for r in caplog.records
+        if r.levelno == logging.WARNING
+    )
+    assert world.sync() == 1
+    assert world.account_of(employee_id)["jobTitle"] == "CTO"

@@ -480,11 +480,24 @@ def test_an_unknown_employee_is_not_found(lucca: LuccaSandbox, client: LuccaClie
         client.employee("424242")
 
 
-def test_an_id_cannot_leave_its_path_segment(lucca: LuccaSandbox, client: LuccaClient) -> None:
-    """An id from an event is one path segment, whatever it holds."""
-    with pytest.raises(NotFound):
-        client.employee("../departments/101")
-    assert lucca.requests[-1].path == "/lucca-api/employees/..%2Fdepartments%2F101"
+@pytest.mark.parametrize(
+    "bad_id", [".", "..", "../departments/101", "4/16", "4\\16", "416?x", "416#x", "%2e%2e", "4 16"]
+)
+def test_an_id_that_is_not_a_lucca_id_is_refused_before_any_request(
+    lucca: LuccaSandbox, client: LuccaClient, bad_id: str
+) -> None:
+    """`.`, `..` and ids with separators never reach a URL (`employees/..` is `/lucca-api`)."""
+    lucca.requests.clear()
+    for call in (
+        client.employee,
+        client.department,
+        client.legal_entity,
+        client.establishment,
+        client.webhook_endpoint,
+    ):
+        with pytest.raises(Invalid, match="not a Lucca id"):
+            call(bad_id)
+    assert lucca.requests == []
 
 
 def test_sandbox_503_is_transient(

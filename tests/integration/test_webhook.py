@@ -233,6 +233,9 @@ def _now_stamp(delta: timedelta = timedelta()) -> str:
         ("unknown secret", 401, b"does not match"),
         ("malformed JSON", 400, b"body is not JSON"),
         ("not an event", 400, b"body is not a Lucca event"),
+        ("id dot-dot", 400, b"not a Lucca id"),
+        ("id with a slash", 400, b"not a Lucca id"),
+        ("year 9999 occurredAt", 400, b"cannot be placed in a UTC day"),
     ],
 )
 def test_rejected_deliveries(
@@ -267,6 +270,18 @@ def test_rejected_deliveries(
         body, headers = signed_raw(b'{"topic": "employee.updated",')
     elif case == "not an event":
         body, headers = signed_raw(b'{"employee": {"id": "416"}}')
+    elif case == "id dot-dot":
+        body, headers = signed_delivery(
+            {**event, "data": {**event["data"], "id": ".."}}, WEBHOOK_SECRET
+        )
+    elif case == "id with a slash":
+        body, headers = signed_delivery(
+            {**event, "data": {**event["data"], "id": "4/16"}}, WEBHOOK_SECRET
+        )
+    elif case == "year 9999 occurredAt":
+        body, headers = signed_delivery(
+            {**event, "occurredAt": "9999-12-31T23:00-05:00"}, WEBHOOK_SECRET
+        )
 
     response = deliver(app, body, headers)
 

@@ -975,6 +975,11 @@ class LuccaSandbox(Sandbox):
         with self._lock:
             self.event_status[event_id] = status
 
+    def keep_event(self, event: dict[str, Any]) -> None:
+        """Keep `event` as given in the event list (an odd one Lucca's list might hold)."""
+        with self._lock:
+            self._store["events"][str(event["id"])] = copy.deepcopy(event)
+
     def recorded_events(self, topic: str | None = None) -> list[dict[str, Any]]:
         """Copies of the recorded events (oldest first), optionally of one topic."""
         with self._lock:

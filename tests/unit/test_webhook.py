@@ -185,3 +185,56 @@ def test_key_from_body_without_id() -> None:
     identity = identify(parse_event(body), body)
     assert identity.made_from is EventKey.BODY_HASH
     assert identity.key == hashlib.sha256(body).hexdigest()
+
+
+@pytest.mark.parametrize(
+    ("where", "value"),
+    [
+        ("data", "."),
+        ("data", ".."),
+        ("data", "../416"),
+        ("data", "4/16"),
+        ("data", "4\\16"),
+        ("data", "416?x=1"),
+        ("data", "416#x"),
+        ("data", "%2e%2e"),
+        ("data", "4 16"),
+        ("data", "-416"),
+        ("data", "_416"),
+        ("employee", ".."),
+        ("event", ".."),
+    ],
+)
+def test_ids_that_are_not_lucca_ids_are_refused(where: str, value: str) -> None:
+    """An id not starting with a letter or digit, or holding a separator, is a 400."""
+    payload = json.loads(BODY)
+    if where == "data":
+        payload["data"]["id"] = value
+    elif where == "employee":
+        payload["topic"] = "employment.updated"
+        payload["data"] = {"id": "77", "employee": {"id": value}}
+    else:
+        payload["id"] = value
+    with pytest.raises(MalformedEvent, match="not a Lucca id") as raised:
+        parse_event(json.dumps(payload).encode())
+    assert raised.value.status == 400
+
+
+@pytest.mark.parametrize("value", ["416", "a1", "E-416_b.2", "9" * 128])
+def test_lucca_ids_pass(value: str) -> None:
+    """Ids of letters and digits (with inner '.', '-', '_') pass."""
+    payload = json.loads(BODY) | {"data": {"id": value}}
+    assert parse_event(json.dumps(payload).encode()).direct_employee_id() == value
+
+
+@pytest.mark.parametrize(
+    "occurred_at",
+    ["9999-12-31T23:00-05:00", "0001-01-01T00:30+01:00", "1000-01-01T00:00:00Z"],
+)
+def test_occurred_at_outside_a_utc_day_is_refused(occurred_at: str) -> None:
+    """An occurredAt that cannot be placed in a stored UTC day is a 400, not an error."""
+    payload = json.loads(BODY) | {"occurredAt": occurred_at}
+    with pytest.raises(MalformedEvent, match="cannot be placed in a UTC day") as raised:
+        parse_event(json.dumps(payload).encode())
+    assert raised.value.status == 400
+    assert "\n" not in str(raised.value)
