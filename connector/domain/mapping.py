@@ -62,6 +62,10 @@ class Attribute:
     never_cleared: bool = False  # Graph will not clear it: an empty Lucca value leaves it
     # A link to another user (`manager/$ref`, read with `$expand`), not a property to select.
     reference: bool = False
+    # Graph's documented maximum length (https://learn.microsoft.com/graph/api/resources/user
+    # #properties): a longer Lucca value is cut to it, ending in CUT_MARKER. None: not cut
+    # (an address or an id cut short would be another one: Graph refuses it, the log says so).
+    max_length: int | None = None
 
 
 def _job_title(view: LuccaView) -> str | None:
@@ -99,18 +103,21 @@ ATTRIBUTES: tuple[Attribute, ...] = (
         value=lambda v: v.employee.family_name,
         description="Lucca's last name",
         never_cleared=True,
+        max_length=64,
     ),
     Attribute(
         name="givenName",
         value=lambda v: v.employee.given_name,
         description="Lucca's first name",
         never_cleared=True,
+        max_length=64,
     ),
     Attribute(
         name="displayName",
         value=_display_name,
         description='"First Last"',
         never_cleared=True,
+        max_length=256,
     ),
     Attribute(
         name="mail",
@@ -123,11 +130,13 @@ ATTRIBUTES: tuple[Attribute, ...] = (
         value=lambda v: v.department.name if v.department else None,
         needs=frozenset({Need.DEPARTMENT}),
         description="the job position's department (Lucca's 'service')",
+        max_length=64,
     ),
     Attribute(
         name="jobTitle",
         value=_job_title,
         description="the job position's title",
+        max_length=128,
     ),
     Attribute(
         name=MANAGER,
@@ -147,12 +156,14 @@ ATTRIBUTES: tuple[Attribute, ...] = (
         value=lambda v: v.legal_entity.name if v.legal_entity else None,
         needs=frozenset({Need.LEGAL_ENTITY}),
         description="the employment's legal entity",
+        max_length=64,
     ),
     Attribute(
         name="officeLocation",
         value=lambda v: v.establishment.name if v.establishment else None,
         needs=frozenset({Need.ESTABLISHMENT}),
         description="the job position's business establishment",
+        max_length=128,
     ),
     Attribute(
         name="usageLocation",
@@ -164,6 +175,7 @@ ATTRIBUTES: tuple[Attribute, ...] = (
         name="employeeType",
         value=_employee_type,
         description="permanent, or fixed-term when the employment has an end date",
+        max_length=64,
     ),
 )
 
@@ -205,13 +217,46 @@ def never_cleared(attributes: Iterable[Attribute]) -> frozenset[str]:
     return frozenset(a.name for a in attributes if a.never_cleared)
 
 
+CUT_MARKER = "…"
+
+
 def desired(view: LuccaView, attributes: tuple[Attribute, ...]) -> dict[str, str | None]:
-    """The value each owned row wants, trimmed; empty strings are None."""
+    """The value each owned row wants, trimmed, cut to Graph's length; empty strings are None."""
     values: dict[str, str | None] = {}
     for attribute in attributes:
         value = attribute.value(view)
-        values[attribute.name] = value.strip() or None if isinstance(value, str) else None
+        value = value.strip() or None if isinstance(value, str) else None
+        if value is not None and attribute.max_length is not None:
+            value = cut(value, attribute.max_length)
+        values[attribute.name] = value
     return values
+
+
+def cut_rows(view: LuccaView, attributes: tuple[Attribute, ...]) -> list[str]:
+    """The rows whose Lucca value is longer than Graph takes (`desired` cuts them)."""
+    return [
+        a.name
+        for a in attributes
+        if a.max_length is not None
+        and isinstance(value := a.value(view), str)
+        and _length(value.strip()) > a.max_length
+    ]
+
+
+def cut(value: str, longest: int) -> str:
+    """`value` if it fits in `longest` characters (UTF-16 code units, as Graph counts), else
+    its beginning ending in CUT_MARKER."""
+    if _length(value) <= longest:
+        return value
+    kept = value[: longest - 1]
+    while _length(kept) > longest - 1:  # characters beyond the BMP count twice
+        kept = kept[:-1]
+    return kept.rstrip() + CUT_MARKER
+
+
+def _length(value: str) -> int:
+    """The length in UTF-16 code units."""
+    return len(value.encode("utf-16-le")) // 2
 
 
 # ISO 3166-1 alpha-3 (as Lucca gives legal entities' countries) to alpha-2 (as Graph's

@@ -23,6 +23,7 @@ from connector.domain.mapping import (
     LuccaView,
     Need,
     anchor,
+    cut_rows,
     desired,
     needs_of,
     never_cleared,
@@ -173,6 +174,8 @@ class SyncService:
         self._remember_resources(employee)
         view = self._view(run, employee)
         want = desired(view, self._attributes)
+        if cut := cut_rows(view, self._attributes):
+            run.details["cut_to_graph_length"] = cut
         match = self._matcher.find(employee)
         if match.unlinked is not None:
             # Someone cleared or changed the anchor in Entra: the operator's word, nothing

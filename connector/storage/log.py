@@ -22,7 +22,7 @@ from azure.data.tables import UpdateMode
 from connector.core.clock import utc_now
 from connector.domain.entries import Action, Change, LogEntry
 from connector.storage.dimensions import DIMENSIONS, TELEMETRY_LOGGER, dimensions
-from connector.storage.tables import Storage
+from connector.storage.tables import MAX_STRING_BYTES, Storage, cut_text, utf16_bytes
 
 logger = logging.getLogger(__name__)
 telemetry = logging.getLogger(
@@ -89,19 +89,43 @@ def to_entity(entry: LogEntry, partition: str, row: str) -> dict[str, Any]:
         "RowKey": row,
         "Time": entry.time,
         "Action": entry.action.value,
-        "Message": entry.message,
+        "Message": cut_text(entry.message),
         "EmployeeId": entry.employee_id or "",
         "ObjectId": entry.object_id or "",
-        "Changes": json.dumps(
-            [{"attribute": c.attribute, "old": c.old, "new": c.new} for c in entry.changes],
-            ensure_ascii=False,
+        "Changes": _json_within(
+            [{"attribute": c.attribute, "old": c.old, "new": c.new} for c in entry.changes]
         ),
         "EventKeys": ",".join(entry.event_keys),
         "RequestId": entry.request_id or "",
         "Observed": entry.observed,
-        "Details": json.dumps(entry.details, ensure_ascii=False, default=str),
+        "Details": _json_within(entry.details),
         "Alert": entry.alert,
     }
+
+
+# Each string inside a JSON column is cut to the first of these (UTF-16 bytes) that lets the
+# column fit in a table property: the column stays JSON, every value keeps its beginning.
+_JSON_VALUE_BYTES = (MAX_STRING_BYTES, 8_000, 2_000, 500, 100, 0)
+
+
+def _json_within(value: Any) -> str:
+    """`value` as JSON that fits in one table property, its long strings cut if needed."""
+    for limit in _JSON_VALUE_BYTES:
+        text = json.dumps(_cut_strings(value, limit), ensure_ascii=False, default=str)
+        if utf16_bytes(text) <= MAX_STRING_BYTES:
+            break
+    return text
+
+
+def _cut_strings(value: Any, limit: int) -> Any:
+    """`value` with every string in it (not the keys) cut to `limit` bytes."""
+    if isinstance(value, str):
+        return cut_text(value, limit)
+    if isinstance(value, dict):
+        return {k: _cut_strings(v, limit) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_cut_strings(v, limit) for v in value]
+    return value if value is None or isinstance(value, bool | int | float) else str(value)
 
 
 def from_entity(row: dict[str, Any]) -> LogEntry:

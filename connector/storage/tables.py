@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import contextlib
 import threading
-from collections.abc import Callable
-from typing import Any, TypeVar
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, TypeVar, cast
 
 from azure.core.exceptions import (
     AzureError,
@@ -43,6 +43,91 @@ WORKER_OPTIONS: dict[str, Any] = {
 # the intake writes them in that same encoding (base64, the host's default).
 QUEUE_MESSAGE_ENCODING = "base64"
 _ENCODE_POLICIES = {"base64": TextBase64EncodePolicy, "none": None}
+
+
+# Azure Tables takes at most 64 KiB a string property (UTF-16) and 1 MiB an entity
+# (https://learn.microsoft.com/rest/api/storageservices/understanding-the-table-service-data-model
+# #property-types): every write through `Storage` cuts values to fit, under these margins,
+# so an oversized Lucca value can never make a write (an integration log entry) fail.
+MAX_STRING_BYTES = 64_000
+MAX_ENTITY_BYTES = 960_000
+CUT_MARKER = "… [cut]"
+_KEYS = ("PartitionKey", "RowKey")
+
+
+def utf16_bytes(text: str) -> int:
+    """The size of `text` as Azure Tables stores it."""
+    return len(text.encode("utf-16-le"))
+
+
+def cut_text(text: str, max_bytes: int = MAX_STRING_BYTES) -> str:
+    """`text` if it fits in `max_bytes` (UTF-16), else its beginning ending in CUT_MARKER."""
+    if utf16_bytes(text) <= max_bytes:
+        return text
+    room = max(max_bytes - utf16_bytes(CUT_MARKER), 0) // 2
+    kept = text[:room]
+    while utf16_bytes(kept) > room * 2:  # characters beyond the BMP take 4 bytes
+        kept = kept[:-1]
+    return kept + CUT_MARKER
+
+
+def _size(name: str, value: Any) -> int:
+    """An estimate of one property's share of the entity (Azure's formula, rounded up)."""
+    body = utf16_bytes(value) + 4 if isinstance(value, str) else len(str(value)) + 8
+    return 8 + utf16_bytes(name) + body
+
+
+def bounded(entity: Mapping[str, Any]) -> dict[str, Any]:
+    """The entity with every string value cut to MAX_STRING_BYTES, then its largest values
+    cut further until the whole fits in MAX_ENTITY_BYTES (keys are never cut)."""
+    result = {
+        k: cut_text(v) if isinstance(v, str) and k not in _KEYS else v for k, v in entity.items()
+    }
+    while sum(_size(k, v) for k, v in result.items()) > MAX_ENTITY_BYTES:
+        name = max(
+            (k for k, v in result.items() if isinstance(v, str) and k not in _KEYS),
+            key=lambda k: utf16_bytes(result[k]),
+        )
+        result[name] = cut_text(result[name], utf16_bytes(result[name]) // 2)
+    if isinstance(entity, TableEntity):  # keep the ETag an `update_entity` may rely on
+        kept = TableEntity(result)
+        kept._metadata = entity.metadata
+        return kept
+    return result
+
+
+class _BoundedTable:
+    """A table client whose every write is `bounded` first; everything else passes through."""
+
+    def __init__(self, client: TableClient) -> None:
+        self._client = client
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._client, name)
+
+    def create_entity(self, entity: Mapping[str, Any], **kwargs: Any) -> Any:
+        """`TableClient.create_entity`, bounded."""
+        return self._client.create_entity(bounded(entity), **kwargs)
+
+    def upsert_entity(self, entity: Mapping[str, Any], *args: Any, **kwargs: Any) -> Any:
+        """`TableClient.upsert_entity`, bounded."""
+        return self._client.upsert_entity(bounded(entity), *args, **kwargs)
+
+    def update_entity(self, entity: Mapping[str, Any], *args: Any, **kwargs: Any) -> Any:
+        """`TableClient.update_entity`, bounded."""
+        return self._client.update_entity(bounded(entity), *args, **kwargs)
+
+    def submit_transaction(self, operations: Iterable[Any], **kwargs: Any) -> Any:
+        """`TableClient.submit_transaction`, each operation's entity bounded."""
+        return self._client.submit_transaction(
+            [_bounded_operation(o) for o in operations], **kwargs
+        )
+
+
+def _bounded_operation(operation: Any) -> Any:
+    """One transaction operation, `(kind, entity[, options])`, its entity bounded."""
+    kind, entity, *rest = operation
+    return (kind, bounded(entity), *rest)
 
 
 class StorageUnavailable(Transient):
@@ -90,7 +175,8 @@ class Storage:
         """The client of table `name` (the table itself is made on first write)."""
         with self._lock:
             if name not in self._tables:
-                self._tables[name] = self._table_service.get_table_client(name)
+                client = self._table_service.get_table_client(name)
+                self._tables[name] = cast(TableClient, _BoundedTable(client))
             return self._tables[name]
 
     def queue(self, name: str) -> QueueClient:

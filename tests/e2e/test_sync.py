@@ -106,6 +106,21 @@ def test_hire_creates_one_account_with_lucca_attributes(world: World) -> None:
     assert posts_to_users(world) == 1
 
 
+def test_a_40000_character_title_is_cut_to_graphs_limit_and_logged_whole(world: World) -> None:
+    """A 40,000-character job title: the account exists with the title cut to Graph's 128
+    characters (ending in the marker), and its complete "created" entry is in the log."""
+    title = "Responsable " + "x" * 40_000
+    employee_id = hire(world, "Long", "Title", f"long.title@{DOMAIN}", job_title=title)
+
+    account = world.account_of(employee_id)
+    assert account["jobTitle"] == title[:127] + mapping.CUT_MARKER
+    assert len(account["jobTitle"]) == 128
+    [entry] = world.entries(employee_id)
+    assert entry.action is Action.CREATED
+    assert {c.attribute: c.new for c in entry.changes}["jobTitle"] == account["jobTitle"]
+    assert entry.details["cut_to_graph_length"] == ["jobTitle"]
+
+
 def test_same_event_five_times_gives_one_account(world: World) -> None:
     """Lucca delivering the hire's event 5 times → one account, one creation."""
     employee_id = world.lucca.add_employee("Léa", "Petit", f"lea.petit@{DOMAIN}")

@@ -290,3 +290,53 @@ def test_logs_function_is_get_only_with_a_function_key(app: ModuleType) -> None:
     assert trigger["methods"] == ["GET"]
     assert trigger["authLevel"] == "FUNCTION"
     assert output["type"] == "http"
+
+
+def test_an_entry_with_oversized_values_is_stored_whole_with_the_values_cut(
+    storage: Storage,
+) -> None:
+    """40,000-character values (Azure Tables takes 64 KiB a string): the entry is written
+    under its day and employee views and reads back whole, each long value cut and marked."""
+    huge = "é" + "x" * 40_000
+    log = IntegrationLog(storage, clock=lambda: NOW)
+    log.write(
+        LogEntry(
+            time=NOW,
+            action=Action.CREATION_FAILED,
+            message="Could not create: " + huge,
+            employee_id="416",
+            changes=(Change(attribute="jobTitle", old=None, new=huge),),
+            details={"lucca": huge, "n": 1},
+        )
+    )
+
+    [by_employee] = log.for_employee("416")
+    [by_day] = log.for_day(NOW)
+    for stored in (by_employee, by_day):
+        assert stored.action is Action.CREATION_FAILED
+        assert stored.message.startswith("Could not create: éxxx")
+        assert stored.message.endswith(store.CUT_MARKER)
+        new = stored.changes[0].new
+        assert new is not None and new.startswith("éxxx") and new.endswith(store.CUT_MARKER)
+        assert stored.details["lucca"].endswith(store.CUT_MARKER)
+        assert stored.details["n"] == 1
+        assert len(stored.message) < 40_000
+
+
+def test_every_table_write_is_bounded(storage: Storage) -> None:
+    """A raw upsert through `Storage` of a 100,000-character value and of an entity of 20
+    such values (over Azure's 1 MiB an entity) is stored, each value cut with the marker."""
+    one = {"PartitionKey": "p", "RowKey": "one", "Value": "v" * 100_000, "Small": "kept"}
+    many = {"PartitionKey": "p", "RowKey": "many"} | {f"V{i}": "w" * 30_000 for i in range(20)}
+    for entity in (one, many):
+        storage.on_table("BoundedProbe", lambda t, e=entity: t.upsert_entity(e))  # type: ignore[misc]
+
+    stored = storage.read("BoundedProbe", "p", "one")
+    assert stored is not None and stored["Small"] == "kept"
+    assert stored["Value"].startswith("vvv") and stored["Value"].endswith(store.CUT_MARKER)
+    assert len(stored["Value"].encode("utf-16-le")) <= store.MAX_STRING_BYTES
+    stored = storage.read("BoundedProbe", "p", "many")
+    assert stored is not None
+    total = sum(len(str(v).encode("utf-16-le")) for v in stored.values())
+    assert total <= store.MAX_ENTITY_BYTES
+    assert all(str(stored[f"V{i}"]).startswith("www") for i in range(20))

@@ -35,6 +35,18 @@ MAX_PAGE_SIZE = 999
 EXPANDED_PAGE_SIZE = 100
 MAX_BATCH_REQUESTS = 20
 MAX_EMPLOYEE_ID = 16
+# Graph's documented maximum lengths of user properties
+# (https://learn.microsoft.com/graph/api/resources/user#properties): longer is a 400.
+MAX_LENGTHS = {
+    "displayName": 256,
+    "givenName": 64,
+    "surname": 64,
+    "jobTitle": 128,
+    "department": 64,
+    "companyName": 64,
+    "officeLocation": 128,
+    "employeeType": 64,
+}
 SUCCESS_CONTENT_TYPE = (
     "application/json;odata.metadata=minimal;odata.streaming=true;"
     "IEEE754Compatible=false;charset=utf-8"
@@ -641,6 +653,9 @@ class GraphSandbox(MembershipsMixin, Sandbox):
         employee_id = attrs.get("employeeId")
         if employee_id is not None and len(str(employee_id)) > MAX_EMPLOYEE_ID:
             raise _invalid_value("employeeId")
+        for name, longest in MAX_LENGTHS.items():
+            if isinstance(attrs.get(name), str) and len(attrs[name]) > longest:
+                raise _invalid_value(name)
         nickname = attrs.get("mailNickname", "x")
         if not isinstance(nickname, str) or not _MAIL_NICKNAME.fullmatch(nickname):
             raise _invalid_value("mailNickname")
