@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import textwrap
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -93,6 +94,37 @@ def _settings_file(path: Path) -> dict[str, str]:
 
 
 # --- Output ---------------------------------------------------------------------------------
+
+
+# C0 controls but the line break and the tab, DEL, and C1 controls (0x9b is a one-byte CSI):
+# what a value from Lucca or Entra could use to move the cursor, recolour or rewrite an
+# operator's terminal.
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def printable(text: str) -> str:
+    """`text` without control characters (line breaks and tabs kept)."""
+    return _CONTROL.sub("", text)
+
+
+class Printable:
+    """An output stream that strips control characters from everything written to it: every
+    command's table, text and JSON (json escapes C0 but not C1) goes through one."""
+
+    def __init__(self, stream: IO[str]) -> None:
+        self.raw = stream
+
+    def write(self, text: str) -> int:
+        """Write `text`, without its control characters."""
+        return self.raw.write(printable(text))
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.raw, name)
+
+
+def terminal(stream: IO[str]) -> IO[str]:
+    """The stream under a `Printable` (for the connector's own escapes: a progress bar)."""
+    return stream.raw if isinstance(stream, Printable) else stream
 
 
 def table_time(moment: datetime) -> str:

@@ -25,9 +25,16 @@ import os
 import sys
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import datetime
-from typing import IO
+from typing import IO, cast
 
-from connector.cli.common import EXIT_CODES, EXIT_SETTINGS, EXIT_UNREACHABLE, EXIT_USAGE, Context
+from connector.cli.common import (
+    EXIT_CODES,
+    EXIT_SETTINGS,
+    EXIT_UNREACHABLE,
+    EXIT_USAGE,
+    Context,
+    Printable,
+)
 from connector.cli.doctor import add_doctor_command
 from connector.cli.link import add_link_commands
 from connector.cli.logs import add_logs_command
@@ -87,6 +94,8 @@ def main(
 ) -> int:
     """Run one command; the exit code (see the module's docstring)."""
     quiet_http_loggers()  # no request URL (an email in a Graph filter) in a log line
+    # Values from Lucca and Entra reach the terminal: no control character gets through.
+    out, err = cast(IO[str], Printable(out)), cast(IO[str], Printable(err))
     parser = build_parser()
     try:
         with _streams(out, err):

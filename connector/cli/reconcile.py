@@ -21,7 +21,7 @@ import json
 import time
 from typing import IO, Any
 
-from connector.cli.common import EXIT_OK, EXIT_PROBLEMS, Context, add_command, is_tty
+from connector.cli.common import EXIT_OK, EXIT_PROBLEMS, Context, add_command, is_tty, terminal
 from connector.cli.sync import SUCCEEDED, change_line
 from connector.flows.reconcile import Progress
 from connector.flows.reconcile_report import Applied, Finding, Report, Verdict, employees
@@ -74,7 +74,7 @@ def run_reconcile(ctx: Context) -> int:
     """Read, plan, print; with --apply, apply and print what was done."""
     settings = ctx.settings()
     storage = ctx.storage()
-    progress = _bar(ctx.err) if is_tty(ctx.err) and not ctx.args.json else _quiet
+    progress = _bar(terminal(ctx.err)) if is_tty(ctx.err) and not ctx.args.json else _quiet
     clients = Clients.from_settings(settings, storage)
     try:
         reconciliation = build_reconciliation(settings, storage, clients, ctx.clock)

@@ -15,6 +15,7 @@ from connector.domain.entries import Action, Change, LogEntry
 from connector.storage import tables as store
 from connector.storage.log import IntegrationLog
 from connector.storage.tables import Storage
+from tests.azurite import Azurite
 from tests.conftest import AppLoader, app_functions, http_request, user_function
 
 pytestmark = pytest.mark.azurite
@@ -340,3 +341,26 @@ def test_every_table_write_is_bounded(storage: Storage) -> None:
     total = sum(len(str(v).encode("utf-16-le")) for v in stored.values())
     assert total <= store.MAX_ENTITY_BYTES
     assert all(str(stored[f"V{i}"]).startswith("www") for i in range(20))
+
+
+def test_logs_prints_no_control_characters(azurite: Azurite, storage: Storage) -> None:
+    """An entry naming `Eve\\x1b[31m Red\\x9b2J`: `logs` prints it without ESC, CSI or BEL."""
+    from tests.conftest import base_settings, run_cli  # noqa: PLC0415
+
+    IntegrationLog(storage).write(
+        LogEntry(
+            time=datetime.now(UTC),
+            action=Action.CREATED,
+            message="Created Eve\x1b[31m Red\x9b2J\x07 (eve.red@acme.fr)",
+            employee_id="416",
+        )
+    )
+    environ = base_settings(azurite.connection_string)
+
+    code, out, err = run_cli(environ, "logs")
+    _, text, _ = run_cli(environ, "logs", "--json")
+
+    assert code == 0, err
+    assert "Created Eve[31m Red2J (eve.red@acme.fr)" in out
+    for shown in (out, err, text):
+        assert not any(c in shown for c in ("\x1b", "\x9b", "\x07"))

@@ -510,3 +510,22 @@ def test_an_old_leavers_address_now_someone_elses_is_not_reported(
 
     assert code == 0
     assert "Left long ago" not in out
+
+
+ESCAPES = ("\x1b", "\x9b", "\x07", "\x00")
+
+
+def test_control_characters_in_names_never_reach_the_terminal(
+    lucca: LuccaSandbox, environ: dict[str, str]
+) -> None:
+    """A Lucca name holding `ESC[31m` and CSI (0x9b) is printed without them, table and JSON."""
+    lucca.add_employee("Eve\x1b[31m", "Red\x9b2J\x07", f"eve.red@{DOMAIN}")
+
+    code, out, err = run_cli(environ, "reconcile")
+    _, text, _ = run_cli(environ, "reconcile", "--json")
+
+    assert code == 0, err
+    assert "Eve[31m Red2J" in out
+    for shown in (out, err, text):
+        assert not any(c in shown for c in ESCAPES)
+    assert json.loads(text)["findings"]
