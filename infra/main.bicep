@@ -42,6 +42,11 @@ param leaverTimeZone string = 'Europe/Paris'
 @description('Above this many deactivations at once, a run is held for an operator.')
 param maxSuddenDeactivations int = 20
 
+@minValue(0)
+@maxValue(100000)
+@description('Above this many deactivations in a local day, whatever their notice, a run is held for an operator; more end dates entered in a day alert once.')
+param maxDeactivationsPerDay int = 20
+
 @description('Revoke a leaver\'s sign-in sessions after disabling the account (User.RevokeSessions.All).')
 param revokeSessions bool = true
 
@@ -170,6 +175,7 @@ module app 'modules/functionapp.bicep' = {
     notifyLanguage: notifyLanguage
     leaverTimeZone: leaverTimeZone
     maxSuddenDeactivations: maxSuddenDeactivations
+    maxDeactivationsPerDay: maxDeactivationsPerDay
     revokeSessions: revokeSessions
     lifecycleDates: lifecycleDates
     matchScope: matchScope

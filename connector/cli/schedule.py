@@ -1,5 +1,5 @@
 """`python -m connector schedule list|release`: the scheduled enables and disables, and the
-safety rail that holds a run of sudden disables."""
+safety rails that hold a run of sudden disables, or one above the daily cap."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import json
 import re
 import textwrap
 from collections.abc import Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from connector.cli.common import (
@@ -28,8 +28,11 @@ from connector.flows.holds import (
     HELD_LOOKBACK,
     RUN_ID_LENGTH,
     HoldCheck,
+    LocalDay,
     is_sudden,
 )
+from connector.runtime.build import notice_zone
+from connector.runtime.settings import Settings
 from connector.storage.log import IntegrationLog
 from connector.storage.logquery import ParameterError, iso
 from connector.storage.schedule import ScheduleStore
@@ -76,6 +79,19 @@ def _held_entries(log: IntegrationLog) -> list[LogEntry]:
     return found
 
 
+def _check(
+    due: Sequence[ScheduledAction], schedule: ScheduleStore, settings: Settings, now: datetime
+) -> HoldCheck:
+    """The timer's check on what is due at `now`: both rails, as `LeaverRun.run` makes it."""
+    return HoldCheck.of(
+        due,
+        schedule,
+        settings.MAX_SUDDEN_DEACTIVATIONS,
+        max_per_day=settings.MAX_DEACTIVATIONS_PER_DAY,
+        today=LocalDay.of(now, notice_zone(settings)),
+    )
+
+
 def _local_day(action: ScheduledAction) -> str:
     return f"{action.local_day:%Y-%m-%d} {action.zone}"
 
@@ -88,7 +104,7 @@ def run_schedule_list(ctx: Context) -> int:
     storage = ctx.storage()
     schedule = ScheduleStore(storage, clock=lambda: now)
     overdue = schedule.due(now)  # as the timer reads it (a stale index row is dropped)
-    check = HoldCheck.of(overdue, schedule, settings.MAX_SUDDEN_DEACTIVATIONS)
+    check = _check(overdue, schedule, settings, now)
     past = {a.due_key for a in overdue}
     coming = [a for a in schedule.between(now, until) if a.due_key not in past]
     actions = sorted([*overdue, *coming], key=lambda a: a.at)
@@ -132,6 +148,9 @@ def run_schedule_list(ctx: Context) -> int:
                 "sudden": check.sudden,
                 "due_disables": len(check.disables),
                 "max_sudden": check.max_sudden,
+                "rails": check.rails,
+                "done_today": check.done_today,
+                "max_per_day": check.max_per_day,
                 "logged": any(r["waiting"] for r in held_runs),
             },
             "held_runs": held_runs,
@@ -194,10 +213,8 @@ def _held_text(check: HoldCheck, held: Sequence[LogEntry]) -> str:
     entry = next((e for e in held if e.details["run_id"] == check.held_id), None)
     since = f"since {table_time(entry.time)}" if entry else "from the next timer run"
     text = (
-        f"Run {check.held_id} is held ({since}): {check.sudden} of the {len(check.disables)} "
-        "disables due were scheduled less than 24 hours before they fell due (more than "
-        f"MAX_SUDDEN_DEACTIVATIONS={check.max_sudden}); no account is changed until it is "
-        "released. Check these employees' end dates in Lucca (a fixed date is re-planned), "
+        f"Run {check.held_id} is held ({since}): {check.why()}; no account is changed until it "
+        "is released. Check these employees' end dates in Lucca (a fixed date is re-planned), "
         "then release the run:"
     )
     return (
@@ -213,7 +230,7 @@ def run_schedule_release(ctx: Context) -> int:
     storage = ctx.storage()
     schedule = ScheduleStore(storage, clock=lambda: now)
     log = IntegrationLog(storage, clock=lambda: now)
-    check = HoldCheck.of(schedule.due(now), schedule, settings.MAX_SUDDEN_DEACTIVATIONS)
+    check = _check(schedule.due(now), schedule, settings, now)
     if check.run_id != wanted:
         return _not_released(ctx, wanted, check, _held_entries(log))
     keys = [a.due_key for a in check.disables]
@@ -237,6 +254,7 @@ def run_schedule_release(ctx: Context) -> int:
                     "released": len(keys),
                     "sudden": check.sudden,
                     "max_sudden": check.max_sudden,
+                    "rails": check.rails,
                     "employees": employees[:HELD_EMPLOYEES_LISTED],
                 },
             )
@@ -290,8 +308,7 @@ def _not_released(ctx: Context, wanted: str, check: HoldCheck, held: Sequence[Lo
         why = f"no run {wanted} was held, and it is not the id of the disables due now"
     if check.held_id is not None:
         now_ = (
-            f"the run held now is {check.held_id} ({check.sudden} of the "
-            f"{len(check.disables)} disables due are sudden): check it, then "
+            f"the run held now is {check.held_id} ({check.why()}): check it, then "
             f"`python -m connector schedule release {check.held_id}`"
         )
     elif check.disables:
@@ -327,7 +344,8 @@ def add_schedule_commands(commands: Any) -> argparse.ArgumentParser:
         help="the scheduled enables and disables; releasing a held run",
         description=wrapped(
             "The enables and disables the timer (deactivate_leavers) carries out, and the "
-            "safety rail that holds a run of sudden disables."
+            "safety rails that hold a run of sudden disables, or one above "
+            "MAX_DEACTIVATIONS_PER_DAY in a day."
         ),
         epilog=(
             "examples:\n"
@@ -347,7 +365,8 @@ def add_schedule_commands(commands: Any) -> argparse.ArgumentParser:
             'schedule\'s "due" partition), and those already past due but not carried out yet '
             "(marked overdue), soonest first: due instant (UTC), local day, kind, employee, and "
             '"sudden" for a disable scheduled less than 24 hours before it falls due. Then whether '
-            "the timer holds its run now (more than MAX_SUDDEN_DEACTIVATIONS sudden disables due), "
+            "the timer holds its run now (more than MAX_SUDDEN_DEACTIVATIONS sudden disables due, "
+            "or more than MAX_DEACTIVATIONS_PER_DAY disables in the day), "
             'with its "run held" entry. Reads storage only (like the timer, it drops an index row '
             "whose action has moved or been cancelled."
         ),
@@ -368,7 +387,7 @@ def add_schedule_commands(commands: Any) -> argparse.ArgumentParser:
         actions,
         "release",
         run_schedule_release,
-        "release a held run of sudden disables",
+        "release a held run (sudden disables, or above the daily cap)",
         wrapped(
             "What the timer does when RELEASE_HELD_RUN is RUN_ID, without changing an app setting: "
             'if the disables due now still form run RUN_ID (the id a "run held" entry names), '

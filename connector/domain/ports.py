@@ -10,7 +10,7 @@ importing the ports pulls in no SDK.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
-from datetime import datetime
+from datetime import date, datetime
 from typing import TYPE_CHECKING, Any, Protocol
 from zoneinfo import ZoneInfo
 
@@ -308,6 +308,26 @@ class Schedule(Protocol):
 
     def release(self, due_keys: Sequence[str]) -> None:
         """Remember that these disables were released."""
+        ...
+
+    def count_disabled(self, action: ScheduledAction, at: datetime) -> None:
+        """Remember that the action's disable was carried out at `at` (the daily cap)."""
+        ...
+
+    def disabled_between(self, start: datetime, end: datetime) -> int:
+        """Disables carried out in [start, end)."""
+        ...
+
+    def entered_between(self, start: datetime, end: datetime, limit: int) -> list[str]:
+        """The employees of the disables scheduled or moved in [start, end), at most `limit`."""
+        ...
+
+    def entered_alerted(self, day: date) -> bool:
+        """Whether the "entered" alert of that local day was said."""
+        ...
+
+    def mark_entered_alerted(self, day: date) -> None:
+        """The "entered" alert of that local day was said."""
         ...
 
 

@@ -158,6 +158,7 @@ class LeaverActions:
         # the account enabled and clears the flag.
         self._links.set_disabled_by_connector(action.employee_id, True)
         guard(lambda: self._directory.update_user(object_id, {"accountEnabled": False}))
+        self._schedule.count_disabled(action, self._clock())  # the daily cap counts it
         sessions = self._revoke_sessions(object_id)
         self.entry(
             action,

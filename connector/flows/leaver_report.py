@@ -21,6 +21,7 @@ class RunReport:
     held: int = 0  # not acted on because the run was held
     sudden: int = 0  # due disables scheduled less than 24 hours before their instant
     run_id: str | None = None  # the id of a held (or released) run
+    rails: tuple[str, ...] = ()  # the settings whose rail held the run
     throttled: bool = False  # a 429 stopped the run
     errors: list[str] = field(default_factory=list)  # transient failures, one line each
 
@@ -47,8 +48,8 @@ class RunReport:
         """One line: `3 due (3 rows read): 2 disabled, 1 enabled, …`."""
         if self.held:
             return (
-                f"{self.due} due ({self.rows_read} rows read): run {self.run_id} held, "
-                f"{self.sudden} sudden disables"
+                f"{self.due} due ({self.rows_read} rows read): run {self.run_id} held "
+                f"({', '.join(self.rails)}), {self.sudden} sudden disables"
             )
         line = (
             f"{self.due} due ({self.rows_read} rows read): {self.disabled} disabled, "

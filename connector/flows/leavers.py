@@ -3,13 +3,19 @@
 `LeaverRun.run(now)` is one run of `deactivate_leavers` (every `SCHEDULE_TIMER`):
 
 1. It reads what is due (`ScheduleStore.due`): one range query, O(due), never O(employees).
-   Nothing due → nothing else is read.
-2. Safety rail: when more than `MAX_SUDDEN_DEACTIVATIONS` of the due disables were scheduled
-   less than 24 hours before they fell due (bad data or a bug, not a planned month end), the
-   run is held: it acts on none and writes one "run held" entry naming the run's id, a hash of
-   the due disables. The entry is written once per id: the newest "run held" entry among
-   those an operator must act on is the memory (nothing else is stored). An operator releases
-   exactly that run with `RELEASE_HELD_RUN=<id>`, or fixes the dates in Lucca.
+   Nothing due → nothing else is read but the daily "entered" check (below).
+2. Safety rails (connector/flows/holds.py): when more than `MAX_SUDDEN_DEACTIVATIONS` of the
+   due disables were scheduled less than 24 hours before they fell due (bad data or a bug, not
+   a planned month end), or when the due disables would take the day's disables (counted from
+   00:00 in the leavers' time zone, carried out ones included) above
+   `MAX_DEACTIVATIONS_PER_DAY` whatever their notice, the run is held: it acts on none and
+   writes one "run held" entry naming the run's id, a hash of the due disables, and the rail.
+   The entry is written once per id: the newest "run held" entry among those an operator must
+   act on is the memory (nothing else is stored). An operator releases exactly that run with
+   `RELEASE_HELD_RUN=<id>` (or `schedule release <id>`), or fixes the dates in Lucca. Each
+   run also checks, with one point read (and, until said, a range read of at most
+   `MAX_DEACTIVATIONS_PER_DAY + 1` rows), whether more end dates were entered today than the
+   cap: if so, one alerting entry, once per local day.
 3. Each employee's due actions run under the employee's lease (busy → the next run retries).
    Only linked accounts are touched. Lucca is read again and the employee re-planned: an
    action is carried out only if the re-plan still makes it the current state at the same
@@ -47,7 +53,16 @@ from connector.domain.ports import (
     Schedule,
 )
 from connector.domain.scheduled import ScheduleChange, ScheduledAction
-from connector.flows.holds import HELD_EMPLOYEES_LISTED, HELD_LOOKBACK, HoldCheck, is_sudden
+from connector.flows.holds import (
+    DAILY_RAIL,
+    DEFAULT_MAX_PER_DAY,
+    HELD_EMPLOYEES_LISTED,
+    HELD_LOOKBACK,
+    SUDDEN_RAIL,
+    HoldCheck,
+    LocalDay,
+    is_sudden,
+)
 from connector.flows.leaver_actions import LeaverActions, Stop, guard, when
 from connector.flows.leaver_report import RunReport
 from connector.notify.notifier import DISABLED
@@ -70,6 +85,8 @@ class LeaverRun:
         leases: Leases,
         log: Log,
         max_sudden: int = 20,
+        max_per_day: int = DEFAULT_MAX_PER_DAY,
+        zone: str = "Europe/Paris",
         release_id: str = "",
         revoke_sessions: bool = True,
         observe: bool = False,
@@ -85,6 +102,8 @@ class LeaverRun:
         self._leases = leases
         self._log = log
         self._max_sudden = max_sudden
+        self._max_per_day = max_per_day
+        self._zone = zone
         self._release_id = release_id.strip()
         self._clock = clock
         self._accounts = LeaverActions(
@@ -102,6 +121,8 @@ class LeaverRun:
     def run(self, now: datetime | None = None) -> RunReport:
         """Carry out what is due at `now` (default: the clock), unless the run is held."""
         now = self._clock() if now is None else now
+        today = LocalDay.of(now, self._zone)
+        self._entered_alert(today)
         due = self._schedule.due(now)
         report = RunReport(rows_read=self._schedule.rows_read, due=len(due))
         if not due:
@@ -109,13 +130,16 @@ class LeaverRun:
         if self._observe:
             report.deferred = len(due)  # observe mode: plans only, nothing carried out
             return report
-        check = HoldCheck.of(due, self._schedule, self._max_sudden)
+        check = HoldCheck.of(
+            due, self._schedule, self._max_sudden, max_per_day=self._max_per_day, today=today
+        )
         report.sudden = check.sudden
         released: str | None = None
         if check.held_id is not None:
             report.run_id = check.held_id
+            report.rails = tuple(check.rails)
             if report.run_id != self._release_id:
-                self._hold(report, check.disables)
+                self._hold(report, check)
                 return report
             released = report.run_id
             self._schedule.release([a.due_key for a in check.disables])
@@ -138,7 +162,7 @@ class LeaverRun:
         return report
 
     # -- the safety rail --------------------------------------------------------------------
-    def _hold(self, report: RunReport, disables: Sequence[ScheduledAction]) -> None:
+    def _hold(self, report: RunReport, check: HoldCheck) -> None:
         """Act on none; say so once per held run (the newest "run held" entry remembers)."""
         report.held = report.due
         held_id = report.run_id
@@ -147,29 +171,62 @@ class LeaverRun:
                 if entry.details.get("run_id") == held_id:
                     return  # already said: no new entry every few minutes
                 break
-        employees = sorted({a.employee_id for a in disables if is_sudden(a)})
+        disables = check.disables
+        named = [a for a in disables if a.due_key not in check.released]
+        if DAILY_RAIL not in check.rails:
+            named = [a for a in named if is_sudden(a)]
+        employees = sorted({a.employee_id for a in named})
+        message = (
+            f"Run held: {check.why()}. No account was changed. Check these employees' end dates "
+            f"in Lucca: to release this run set RELEASE_HELD_RUN={held_id} (or `python -m "
+            f"connector schedule release {held_id}`, or fix the data in Lucca)."
+        )
+        details = {
+            "run_id": held_id,
+            "rails": check.rails,
+            "sudden": report.sudden,
+            "due_disables": len(disables),
+            "due": report.due,
+            "max_sudden": self._max_sudden,
+            "done_today": check.done_today,
+            "max_per_day": self._max_per_day,
+            "employees": employees[:HELD_EMPLOYEES_LISTED],
+        }
+        self._log.write(
+            LogEntry(time=self._clock(), action=Action.RUN_HELD, message=message, details=details)
+        )
+
+    def _entered_alert(self, today: LocalDay) -> None:
+        """One alerting entry a local day when the syncs entered more end dates (disables
+        scheduled or moved) than the daily cap: they will fall due, maybe on one day."""
+        if self._observe or self._schedule.entered_alerted(today.day):
+            return
+        cap = self._max_per_day
+        employees = self._schedule.entered_between(today.start, today.end, cap + 1)
+        if len(employees) <= cap:
+            return
         self._log.write(
             LogEntry(
                 time=self._clock(),
-                action=Action.RUN_HELD,
+                action=Action.SCHEDULED,
                 message=(
-                    f"Run held: {report.sudden} of the {len(disables)} disables due were "
-                    f"scheduled less than 24 hours before they fell due (more than "
-                    f"MAX_SUDDEN_DEACTIVATIONS={self._max_sudden}), the pattern of bad data "
-                    "or a bug rather than of a planned departure. No account was changed. "
-                    "Check these employees' end dates in Lucca: to release this run set "
-                    f"RELEASE_HELD_RUN={held_id} (or fix the data in Lucca)."
+                    f"More than {DAILY_RAIL}={cap} end dates were entered on "
+                    f"{today.day:%Y-%m-%d} ({self._zone}): over {cap} disables were scheduled "
+                    "or moved in a day. If these departures are not real (a bulk edit, an "
+                    "import, a bug), fix the dates in Lucca now; when they fall due, a run "
+                    f"taking a day above {cap} disables is held ({SUDDEN_RAIL} holds sudden "
+                    "ones) until an operator releases it."
                 ),
                 details={
-                    "run_id": held_id,
-                    "sudden": report.sudden,
-                    "due_disables": len(disables),
-                    "due": report.due,
-                    "max_sudden": self._max_sudden,
-                    "employees": employees[:HELD_EMPLOYEES_LISTED],
+                    "entered": len(employees),
+                    "day": today.day.isoformat(),
+                    "max_per_day": cap,
+                    "employees": sorted(set(employees))[:HELD_EMPLOYEES_LISTED],
                 },
+                alert=True,
             )
         )
+        self._schedule.mark_entered_alerted(today.day)
 
     # -- one employee -----------------------------------------------------------------------
     def _employee(

@@ -159,6 +159,8 @@ def build_leaver_run(
         leases=EmployeeLeases(storage),
         log=IntegrationLog(storage),
         max_sudden=settings.MAX_SUDDEN_DEACTIVATIONS,
+        max_per_day=settings.MAX_DEACTIVATIONS_PER_DAY,
+        zone=notice_zone(settings),
         release_id=settings.RELEASE_HELD_RUN,
         revoke_sessions=settings.REVOKE_SESSIONS,
         observe=settings.CONNECTOR_MODE == "observe",

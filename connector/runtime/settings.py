@@ -68,6 +68,9 @@ class Settings(BaseSettings):
 
     LEAVER_TIME_ZONE: str = "Europe/Paris"
     MAX_SUDDEN_DEACTIVATIONS: int = Field(default=20, ge=0)
+    # Disables a local day (LEAVER_TIME_ZONE) carried out without an operator, whatever their
+    # notice; more end dates entered in a day alert once (connector/flows/holds.py).
+    MAX_DEACTIVATIONS_PER_DAY: int = Field(default=20, ge=0, le=100_000)
     CONNECTOR_MODE: Literal["apply", "observe"] = "apply"
     SYNC_DELAY_SECONDS: PositiveSeconds = 10
     SYNC_ATTRIBUTES: str = ",".join(DEFAULT_ATTRIBUTES)

@@ -8,11 +8,17 @@ Table `Schedule`, two kinds of partitions:
   that "what is due" is one range query on one partition: the timer reads O(due) rows, never
   O(employees). An index row is only a pointer: the employee's row decides. A stale index row
   (the action moved or was cancelled since) is dropped when the timer meets it.
+- `entered` and `disabled`: for the daily cap (connector/flows/holds.py), one row per disable
+  scheduled (or moved) by a replace and one per disable carried out, RowKey =
+  `<UTC instant>|<due key>`: a day's count is one range read of that day's rows. Insert-only,
+  so concurrent syncs never contend on a counter row.
+- `runs`: the released disables, and a marker per local day once the "entered" alert is said.
 """
 
 from __future__ import annotations
 
 import contextlib
+import itertools
 import json
 from collections.abc import Callable, Sequence
 from datetime import date, datetime
@@ -40,6 +46,9 @@ POINTER_ROW = "pointer"
 GIVEN_UP_PREFIX = "given-up-"
 RUNS_PARTITION = "runs"
 RELEASED_ROW = "released"
+ENTERED_PARTITION = "entered"
+DISABLED_PARTITION = "disabled"
+ENTERED_ALERT_PREFIX = "entered-alert-"
 
 
 def employee_partition(employee_id: str) -> str:
@@ -118,6 +127,10 @@ class ScheduleStore:
         self._write(employee_id, pointer, plan.written, plan.cancelled)
         for action in plan.unindexed:
             self._unindex(action)
+        entered = [c.action for c in plan.changes if c.change != "cancelled"]
+        for action in entered:
+            if action.kind == "disable":
+                self._mark(ENTERED_PARTITION, action, self._clock())
         return plan.changes
 
     def due(self, now: datetime) -> list[ScheduledAction]:
@@ -217,6 +230,55 @@ class ScheduleStore:
         self._storage.on_table(
             SCHEDULE_TABLE, lambda t: t.upsert_entity(entity, mode=UpdateMode.REPLACE)
         )
+
+    # -- the daily cap ------------------------------------------------------------------------
+    def count_disabled(self, action: ScheduledAction, at: datetime) -> None:
+        """Remember that the action's disable was carried out at `at`."""
+        self._mark(DISABLED_PARTITION, action, at)
+
+    def disabled_between(self, start: datetime, end: datetime) -> int:
+        """Disables carried out in [start, end)."""
+        return len(self._between(DISABLED_PARTITION, start, end, limit=None))
+
+    def entered_between(self, start: datetime, end: datetime, limit: int) -> list[str]:
+        """The employees of the disables scheduled or moved in [start, end), at most `limit`
+        rows read (one per disable entered)."""
+        keys = self._between(ENTERED_PARTITION, start, end, limit=limit)
+        return [key.split("|")[2] for key in keys]
+
+    def entered_alerted(self, day: date) -> bool:
+        """Whether the "entered" alert of that local day was said."""
+        row = self._storage.read(SCHEDULE_TABLE, RUNS_PARTITION, ENTERED_ALERT_PREFIX + str(day))
+        return row is not None
+
+    def mark_entered_alerted(self, day: date) -> None:
+        """The "entered" alert of that local day was said."""
+        entity = {"PartitionKey": RUNS_PARTITION, "RowKey": ENTERED_ALERT_PREFIX + str(day)}
+        self._storage.on_table(
+            SCHEDULE_TABLE, lambda t: t.upsert_entity(entity, mode=UpdateMode.REPLACE)
+        )
+
+    def _mark(self, partition: str, action: ScheduledAction, at: datetime) -> None:
+        entity = {"PartitionKey": partition, "RowKey": f"{instant_key(at)}|{action.due_key}"}
+        self._storage.on_table(
+            SCHEDULE_TABLE, lambda t: t.upsert_entity(entity, mode=UpdateMode.REPLACE)
+        )
+
+    def _between(
+        self, partition: str, start: datetime, end: datetime, *, limit: int | None
+    ) -> list[str]:
+        """The RowKeys of `partition` whose instant is in [start, end), at most `limit`."""
+
+        def query(table: TableClient) -> list[str]:
+            rows = table.query_entities(
+                "PartitionKey eq @p and RowKey ge @lower and RowKey lt @upper",
+                parameters={"p": partition, "lower": instant_key(start), "upper": instant_key(end)},
+                select=["RowKey"],
+                results_per_page=limit,
+            )
+            return [str(row["RowKey"]) for row in itertools.islice(rows, limit)]
+
+        return self._storage.on_table(SCHEDULE_TABLE, query)
 
     # -- helpers ----------------------------------------------------------------------------
     def _partition(self, employee_id: str) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:

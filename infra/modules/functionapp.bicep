@@ -25,6 +25,7 @@ param notifyRecipients string
 param notifyLanguage string
 param leaverTimeZone string
 param maxSuddenDeactivations int
+param maxDeactivationsPerDay int
 param revokeSessions bool
 param lifecycleDates bool
 param matchScope string
@@ -114,6 +115,7 @@ var appSettings = {
   GRAPH_BASE_URL: 'https://graph.microsoft.com/v1.0'
   LEAVER_TIME_ZONE: leaverTimeZone
   MAX_SUDDEN_DEACTIVATIONS: string(maxSuddenDeactivations)
+  MAX_DEACTIVATIONS_PER_DAY: string(maxDeactivationsPerDay)
   CONNECTOR_MODE: connectorMode
   SYNC_DELAY_SECONDS: '10'
   SYNC_ATTRIBUTES: 'surname,givenName,displayName,mail,department,jobTitle,manager,employeeId'

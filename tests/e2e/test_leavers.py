@@ -8,9 +8,12 @@ from typing import Any
 
 import pytest
 
-from connector.domain.entries import Action
+from connector.domain.entries import Action, LogEntry
+from connector.storage.log import IntegrationLog
+from tests.azurite import Azurite
 from tests.e2e.conftest import DOMAIN, World
 from tests.e2e.test_sync import change, hire
+from tests.integration.test_cli_schedule import cli
 
 pytestmark = pytest.mark.azurite
 MS = timedelta(milliseconds=3)
@@ -123,3 +126,93 @@ def test_lifecycle_dates_written_when_they_change(make_world: Any) -> None:
     world.graph.reset_log()
     change(world, lambda: world.lucca.update_employee(employee_id, employee_number="Z-9"))
     assert world.graph_writes() == 0
+
+
+# -- the daily cap (MAX_DEACTIVATIONS_PER_DAY, default 20) ---------------------------------
+def _staff(world: World, count: int) -> list[str]:
+    """`count` employees hired together (one delivery, one drain): their Lucca ids."""
+    before = len(world.lucca.recorded_events())
+    ids = [
+        world.lucca.add_employee(f"P{n}", "Staff", f"p{n}.staff@{DOMAIN}", start="2020-01-01")
+        for n in range(count)
+    ]
+    world.deliver_all(since=before)
+    world.sync(instances=4)
+    return ids
+
+
+def _end_all(world: World, ids: list[str], last_day: date) -> None:
+    """Their last day set in Lucca, the events delivered, the syncs run."""
+
+    def end() -> None:
+        for employee_id in ids:
+            world.lucca.end_employment(employee_id, last_day)
+
+    before = len(world.lucca.recorded_events())
+    end()
+    world.deliver_all(since=before)
+    world.sync(instances=4)
+
+
+def _attention(world: World, action: Action) -> list[LogEntry]:
+    return [e for e in IntegrationLog(world.storage).for_attention() if e.action is action]
+
+
+def test_25_end_dates_two_days_ahead_are_held_then_released(world: World, azurite: Azurite) -> None:
+    """25 last days entered two days ahead: at 00:00 Paris nothing is disabled and one "run
+    held" entry names MAX_DEACTIVATIONS_PER_DAY; `schedule release` → the next run disables
+    all 25."""
+    world.set_clock(datetime(2026, 10, 22, 21, 0, tzinfo=UTC))
+    ids = _staff(world, 25)
+    _end_all(world, ids, date(2026, 10, 24))
+    instant = datetime(2026, 10, 24, 22, 0, tzinfo=UTC)
+
+    world.tick(instant)
+    world.tick(instant + timedelta(minutes=5))
+
+    assert all(world.account_of(e)["accountEnabled"] for e in ids)
+    [held] = _attention(world, Action.RUN_HELD)
+    assert held.details["rails"] == ["MAX_DEACTIVATIONS_PER_DAY"]
+    assert "MAX_DEACTIVATIONS_PER_DAY=20" in held.message
+    run_id = held.details["run_id"]
+    code, out, err = cli(azurite, "schedule", "list", now=instant + timedelta(minutes=6))
+    assert (code, err) == (0, "")
+    assert f"Run {run_id} is held" in out and "MAX_DEACTIVATIONS_PER_DAY" in out
+
+    code, _, err = cli(azurite, "schedule", "release", run_id, now=instant + timedelta(minutes=7))
+    assert (code, err) == (0, "")
+    world.tick(instant + timedelta(minutes=10))
+
+    assert not any(world.account_of(e)["accountEnabled"] for e in ids)
+    assert len(_attention(world, Action.RUN_HELD)) == 1
+
+
+def test_20_end_dates_two_days_ahead_are_carried_out(world: World) -> None:
+    """20 last days entered two days ahead, the daily cap: all disabled at 00:00, no hold."""
+    world.set_clock(datetime(2026, 10, 22, 21, 0, tzinfo=UTC))
+    ids = _staff(world, 20)
+    _end_all(world, ids, date(2026, 10, 24))
+
+    world.tick(datetime(2026, 10, 24, 22, 0, tzinfo=UTC))
+
+    assert not any(world.account_of(e)["accountEnabled"] for e in ids)
+    assert _attention(world, Action.RUN_HELD) == []
+
+
+def test_the_21st_end_date_entered_in_a_day_alerts_once(world: World) -> None:
+    """20 last days entered in one day: no alert at the timer's run; the 21st: one alerting
+    entry; the 22nd the same day: still one."""
+    world.set_clock(datetime(2026, 10, 20, 7, 0, tzinfo=UTC))
+    ids = _staff(world, 22)
+    _end_all(world, ids[:20], date(2026, 11, 30))
+    world.tick(datetime(2026, 10, 20, 8, 0, tzinfo=UTC))
+    assert _attention(world, Action.SCHEDULED) == []
+
+    for n, employee_id in enumerate(ids[20:]):
+        world.set_clock(datetime(2026, 10, 20, 9 + n, 0, tzinfo=UTC))
+        _end_all(world, [employee_id], date(2026, 11, 30))
+        world.tick(datetime(2026, 10, 20, 9 + n, 5, tzinfo=UTC))
+
+    [alert] = _attention(world, Action.SCHEDULED)
+    assert alert.alert and alert.details["entered"] == 21
+    assert "MAX_DEACTIVATIONS_PER_DAY=20" in alert.message

@@ -215,6 +215,9 @@ def test_held_run_is_listed_released_then_carried_out(world: World, azurite: Azu
         "sudden": 21,
         "due_disables": 21,
         "max_sudden": 20,
+        "rails": ["MAX_SUDDEN_DEACTIVATIONS", "MAX_DEACTIVATIONS_PER_DAY"],
+        "done_today": 0,
+        "max_per_day": 20,
         "logged": True,
     }
     [entry] = document["held_runs"]
@@ -259,7 +262,9 @@ def test_release_with_a_wrong_id_releases_nothing(world: World, azurite: Azurite
 
     assert (code, out) == (1, "")
     assert "nothing released: no run 000000000000 was held" in err
-    assert f"the run held now is {run_id} (21 of the 21 disables due are sudden)" in err
+    said = " ".join(err.split())
+    assert f"the run held now is {run_id} (21 of the 21 disables due were scheduled less" in said
+    assert "make more than MAX_DEACTIVATIONS_PER_DAY=20 in a day" in said
     code, out, _ = cli(azurite, "schedule", "release", "0" * 12, "--json", now=later)
     assert code == 1
     assert json.loads(out)["held_run_id"] == run_id

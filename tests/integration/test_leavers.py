@@ -19,6 +19,7 @@ from connector.domain.access import AccessPlanner
 from connector.domain.contract_dates import PlannedAction, local_midnight_utc
 from connector.domain.entries import Action, LogEntry
 from connector.entra.directory import GraphDirectory
+from connector.flows.dates import actions_to_keep
 from connector.flows.leaver_report import RunReport
 from connector.flows.leavers import LeaverRun
 from connector.lucca.client import LuccaClient
@@ -425,15 +426,39 @@ def test_sudden_disables_are_held_until_released(world: World) -> None:
 
 
 def test_planned_disables_are_not_held(world: World) -> None:
-    """21 disables scheduled a month ahead (a month end): all done in one run."""
-    accounts = _leavers(world, 21, scheduled_before=timedelta(days=30))
+    """20 disables scheduled a month ahead (a month end, at MAX_DEACTIVATIONS_PER_DAY): all
+    done in one run."""
+    accounts = _leavers(world, 20, scheduled_before=timedelta(days=30))
 
     report = world.run(DISABLE_AT)
 
-    assert (report.sudden, report.held, report.disabled) == (0, 0, 21)
-    assert report.summary().startswith("21 due (21 rows read): 21 disabled, 0 enabled")
+    assert (report.sudden, report.held, report.disabled) == (0, 0, 20)
+    assert report.summary().startswith("20 due (20 rows read): 20 disabled, 0 enabled")
     assert not any(world.enabled(account) for account in accounts)
     assert world.held_entries() == []
+
+
+def test_disables_carried_out_earlier_in_the_day_count(world: World) -> None:
+    """15 disables at 00:00 Paris, then 6 last days of yesterday entered that morning (due at
+    once): the stored count of the day's disables holds the second run (15 + 6 > 20)."""
+    _leavers(world, 15, scheduled_before=timedelta(days=2))
+    assert world.run(DISABLE_AT).disabled == 15
+    morning = DISABLE_AT + timedelta(hours=10)
+    for _ in range(6):
+        employee_id, _ = world.hire(start=date(2021, 1, 4), end=LAST_DAY)
+        world.now = morning
+        plan = world.planner.plan(world.client.employee(employee_id), morning)
+        world.schedule.replace(employee_id, actions_to_keep(plan, account_enabled=True))
+
+    report = world.run(morning + timedelta(minutes=5))
+
+    assert (report.due, report.held, report.disabled) == (6, 6, 0)
+    assert report.rails == ("MAX_DEACTIVATIONS_PER_DAY",)
+    [entry] = world.held_entries()
+    assert entry.details["done_today"] == 15
+    next_day = datetime(2026, 10, 25, 23, 0, tzinfo=UTC)  # 00:00 Paris (CET since the 25th)
+    assert world.run(next_day - TICK).held == 6
+    assert world.run(next_day).disabled == 6
 
 
 @pytest.mark.parametrize(

@@ -13,7 +13,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import Callable, Sequence
 from dataclasses import replace
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from connector.core.errors import Transient
@@ -128,6 +128,9 @@ class MemorySchedule:
         self._given_up: dict[str, dict[str, datetime]] = {}
         self._index: dict[str, tuple[str, str]] = {}  # due key → (employee, action key)
         self._released: set[str] = set()
+        self._entered: list[tuple[datetime, str]] = []  # (when, employee) per disable entered
+        self._disabled: list[datetime] = []  # when each disable was carried out
+        self._alerted: set[date] = set()
 
     def upcoming(self, employee_id: str) -> list[ScheduledAction]:
         """The employee's actions, soonest first."""
@@ -144,6 +147,12 @@ class MemorySchedule:
             del actions[gone.key]
         for stale in result.unindexed:
             self._index.pop(stale.due_key, None)
+        now = self._clock()
+        self._entered.extend(
+            (now, employee_id)
+            for c in result.changes
+            if c.change != "cancelled" and c.action.kind == "disable"
+        )
         return result.changes
 
     def due(self, now: datetime) -> list[ScheduledAction]:
@@ -189,6 +198,26 @@ class MemorySchedule:
     def release(self, due_keys: Sequence[str]) -> None:
         """Remember released disables."""
         self._released.update(due_keys)
+
+    def count_disabled(self, action: ScheduledAction, at: datetime) -> None:
+        """Remember a disable carried out."""
+        self._disabled.append(at)
+
+    def disabled_between(self, start: datetime, end: datetime) -> int:
+        """Disables carried out in [start, end)."""
+        return sum(1 for at in self._disabled if start <= at < end)
+
+    def entered_between(self, start: datetime, end: datetime, limit: int) -> list[str]:
+        """Employees of the disables entered in [start, end), at most `limit`."""
+        return [e for at, e in self._entered if start <= at < end][:limit]
+
+    def entered_alerted(self, day: date) -> bool:
+        """Whether the day's "entered" alert was said."""
+        return day in self._alerted
+
+    def mark_entered_alerted(self, day: date) -> None:
+        """The day's "entered" alert was said."""
+        self._alerted.add(day)
 
 
 class MemoryLog:

@@ -322,6 +322,7 @@ DEPLOYED = {
     "LUCCA_WEBHOOK_SECRET": "resolved-from-key-vault-2",  # of a resolved reference
     "LEAVER_TIME_ZONE": "Europe/Paris",
     "MAX_SUDDEN_DEACTIVATIONS": "20",
+    "MAX_DEACTIVATIONS_PER_DAY": "20",
     "CONNECTOR_MODE": "observe",
     "REVOKE_SESSIONS": "True",  # Bicep's string(true)
     "LIFECYCLE_DATES": "False",

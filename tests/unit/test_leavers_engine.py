@@ -9,7 +9,8 @@ from typing import Any
 import pytest
 
 from connector.domain.access import AccessPlanner
-from connector.domain.entries import Action
+from connector.domain.entries import Action, LogEntry
+from connector.flows.dates import actions_to_keep
 from connector.flows.leavers import LeaverRun, RunReport
 from tests.unit.fakes import FakeDirectory, FakeLucca
 from tests.unit.memory import (
@@ -21,6 +22,7 @@ from tests.unit.memory import (
 
 LAST_DAY = date(2026, 10, 24)
 DISABLE_AT = datetime(2026, 10, 24, 22, 0, tzinfo=UTC)  # 00:00 Paris after the last day
+TWO_DAYS = timedelta(days=2)
 # The timer's ports, as the world names them.
 PORTS = ("schedule", "planner", "lucca", "directory", "links", "leases", "log")
 
@@ -51,8 +53,21 @@ class World:
         user = self.directory.add(user_principal_name=employee.email, account_enabled=True)
         self.links.link(employee.id, user.id, how="test", at=self.now)
         self.now = planned_at
-        self.schedule.replace(employee.id, self.planner.plan(employee, planned_at).upcoming)
+        plan = self.planner.plan(employee, planned_at)
+        self.schedule.replace(employee.id, actions_to_keep(plan, account_enabled=True))
         return employee.id, user.id
+
+    def leavers(self, count: int, *, planned_at: datetime) -> list[str]:
+        """`count` leavers (as `leaver`), their employee ids."""
+        return [self.leaver(f"P{n}", planned_at=planned_at)[0] for n in range(count)]
+
+    def held_entries(self) -> list[LogEntry]:
+        """The "run held" entries waiting for an operator."""
+        return [e for e in self.log.for_attention() if e.action is Action.RUN_HELD]
+
+    def entered_alerts(self) -> list[LogEntry]:
+        """The alerting entries saying more end dates were entered in a day than the cap."""
+        return [e for e in self.log.for_attention() if e.details.get("entered") is not None]
 
     def run(self, moment: datetime, **options: Any) -> RunReport:
         """One timer run at `moment`."""
@@ -124,3 +139,70 @@ def test_an_employee_being_synced_waits_for_the_next_run(world: World) -> None:
     assert world.directory.writes == []
     world.leases.release(employee_id, token)
     assert world.run(DISABLE_AT + timedelta(minutes=5)).disabled == 1
+
+
+# -- the daily cap (MAX_DEACTIVATIONS_PER_DAY) ---------------------------------------------
+def test_more_disables_in_a_day_than_the_cap_are_held_whatever_the_notice(world: World) -> None:
+    """25 disables scheduled two days ahead (none sudden), 20 a day at most: the run acts on
+    none, one "run held" entry names the daily cap; released, all 25 are disabled."""
+    employees = world.leavers(25, planned_at=DISABLE_AT - TWO_DAYS)
+
+    held = world.run(DISABLE_AT, max_per_day=20)
+    again = world.run(DISABLE_AT + timedelta(minutes=5), max_per_day=20)
+
+    assert (held.held, held.sudden, held.disabled) == (25, 0, 0)
+    assert held.run_id is not None and again.run_id == held.run_id
+    assert world.directory.writes == []
+    [entry] = world.held_entries()
+    assert entry.details["run_id"] == held.run_id
+    assert entry.details["rails"] == ["MAX_DEACTIVATIONS_PER_DAY"]
+    assert "MAX_DEACTIVATIONS_PER_DAY=20" in entry.message
+    assert entry.details["employees"] == sorted(employees)
+
+    released = world.run(DISABLE_AT + timedelta(minutes=10), max_per_day=20, release_id=held.run_id)
+    assert (released.disabled, released.held) == (25, 0)
+
+
+def test_as_many_disables_as_the_cap_are_carried_out(world: World) -> None:
+    """20 disables scheduled two days ahead, 20 a day at most: all carried out, nothing held."""
+    world.leavers(20, planned_at=DISABLE_AT - TWO_DAYS)
+
+    report = world.run(DISABLE_AT, max_per_day=20)
+
+    assert (report.disabled, report.held) == (20, 0)
+    assert world.held_entries() == []
+
+
+def test_disables_carried_out_earlier_in_the_day_count(world: World) -> None:
+    """15 disables at midnight, then 6 end dates entered that morning with the last day
+    yesterday (due at once): 15 + 6 is above 20 a day, the second run is held."""
+    world.leavers(15, planned_at=DISABLE_AT - TWO_DAYS)
+    assert world.run(DISABLE_AT, max_per_day=20).disabled == 15
+    morning = DISABLE_AT + timedelta(hours=10)
+    world.leavers(6, planned_at=morning)
+
+    report = world.run(morning + timedelta(minutes=5), max_per_day=20)
+
+    assert (report.due, report.held, report.disabled) == (6, 6, 0)
+    [entry] = world.held_entries()
+    assert entry.details["done_today"] == 15
+    assert "15 already carried out today" in entry.message
+
+
+def test_more_end_dates_entered_in_a_day_than_the_cap_alert_once(world: World) -> None:
+    """20 end dates entered in a day: no alert; the 21st: one alerting entry at the next
+    run (nothing due); a 22nd the same day: still one."""
+    morning = datetime(2026, 10, 20, 7, 0, tzinfo=UTC)
+    world.leavers(20, planned_at=morning)
+    world.run(morning + timedelta(minutes=5), max_per_day=20)
+    assert world.entered_alerts() == []
+
+    world.leaver("Ann", planned_at=morning + timedelta(hours=1))
+    world.run(morning + timedelta(hours=1, minutes=5), max_per_day=20)
+    world.leaver("Bob", planned_at=morning + timedelta(hours=2))
+    world.run(morning + timedelta(hours=2, minutes=5), max_per_day=20)
+
+    [alert] = world.entered_alerts()
+    assert alert.alert
+    assert alert.details["entered"] == 21 and alert.details["day"] == "2026-10-20"
+    assert "MAX_DEACTIVATIONS_PER_DAY=20" in alert.message
