@@ -78,6 +78,7 @@ def base_settings(connection_string: str) -> dict[str, str]:
         "LUCCA_WEBHOOK_SECRET": WEBHOOK_SECRET,
         "AzureWebJobsStorage": connection_string,
         "SYNC_DELAY_SECONDS": "0",
+        "RETRY_DELAYS_SECONDS": "0",
     }
 
 

@@ -54,6 +54,9 @@ class QueueHost:
         self._on_poison = user_function(module, "sync_employee_poison")
         self.calls = 0
         self.failures: list[BaseException] = []
+        # Called before each `sync_employee` call: a test moves the connector's clock here, as
+        # time passes between one try and the next (Azurite keeps real time).
+        self.before_each: Callable[[], None] | None = None
         self._lock = threading.Lock()
 
     # -- one message ------------------------------------------------------------------------
@@ -75,6 +78,8 @@ class QueueHost:
         )
         with self._lock:
             self.calls += 1
+        if not poison and self.before_each is not None:
+            self.before_each()
         try:
             function(request)
         except Exception as err:
@@ -106,7 +111,24 @@ class QueueHost:
         except ResourceNotFoundError:
             return 0
 
+    def queued(self) -> int:
+        """Messages on `lucca-changes`, visible or not."""
+        return self._waiting(self._queue)
+
+    def poisoned(self) -> int:
+        """Messages on `lucca-changes-poison`, visible or not."""
+        return self._waiting(self._poison)
+
     # -- draining ---------------------------------------------------------------------------
+    def run_visible(self) -> int:
+        """Run every message visible now on both queues, not waiting for delayed ones."""
+        before = self.calls
+        while self._run(self._queue, self._sync, poison=False) or self._run(
+            self._poison, self._on_poison, poison=True
+        ):
+            pass
+        return self.calls - before
+
     def drain(self, *, instances: int = 1, timeout: float = 60.0) -> int:
         """Run until both queues are empty (delayed messages included); returns the calls."""
         deadline = time.monotonic() + timeout

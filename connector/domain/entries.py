@@ -24,6 +24,7 @@ class Action(StrEnum):
     SKIPPED = "skipped"
     NOT_IN_LUCCA = "no longer visible in Lucca"
     FAILED = "failed"
+    RETRYING = "will retry"  # a transient failure: the change is re-queued (once per change)
     SCHEDULED = "schedule changed"
     DEACTIVATED = "deactivated"
     ENABLED = "enabled"

@@ -1,13 +1,15 @@
 """What the webhook hands the sync: one employee to sync, as a message on `lucca-changes`.
 
-`connector.storage.changes` queues it; the worker reads it back.
+`connector.storage.changes` queues it; the worker reads it back, and re-queues it with its
+retry state (first failure, tries) while a transient failure lasts (the escrow).
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
+from typing import Any
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -19,6 +21,11 @@ class ChangeMessage:
     topic: str
     queued_at: datetime
     event_id: str | None = None  # Lucca's id of the event, when it has one
+    # The escrow: when the first transient failure happened, how many tries failed since, and
+    # whether the "will retry" entry was written (once per change).
+    first_failed_at: datetime | None = None
+    failed_tries: int = 0
+    retry_noted: bool = False
 
     @property
     def reference(self) -> str:
@@ -27,16 +34,20 @@ class ChangeMessage:
 
     def to_json(self) -> str:
         """The message text (the queue client base64-encodes it)."""
-        return json.dumps(
-            {
-                "employeeId": self.employee_id,
-                "eventKey": self.event_key,
-                "eventId": self.event_id,
-                "topic": self.topic,
-                "queuedAt": self.queued_at.isoformat(),
-            },
-            separators=(",", ":"),
-        )
+        payload: dict[str, Any] = {
+            "employeeId": self.employee_id,
+            "eventKey": self.event_key,
+            "eventId": self.event_id,
+            "topic": self.topic,
+            "queuedAt": self.queued_at.isoformat(),
+        }
+        if self.first_failed_at is not None:
+            payload |= {
+                "firstFailedAt": self.first_failed_at.isoformat(),
+                "failedTries": self.failed_tries,
+                "retryNoted": self.retry_noted,
+            }
+        return json.dumps(payload, separators=(",", ":"))
 
     @classmethod
     def from_json(cls, text: str) -> ChangeMessage:
@@ -48,4 +59,20 @@ class ChangeMessage:
             topic=str(payload["topic"]),
             queued_at=datetime.fromisoformat(payload["queuedAt"]),
             event_id=payload.get("eventId"),
+            first_failed_at=(
+                datetime.fromisoformat(payload["firstFailedAt"])
+                if payload.get("firstFailedAt")
+                else None
+            ),
+            failed_tries=int(payload.get("failedTries") or 0),
+            retry_noted=bool(payload.get("retryNoted")),
+        )
+
+    def failed_once_more(self, now: datetime, *, noted: bool) -> ChangeMessage:
+        """The same change after one more failed try (the first one starts the escrow)."""
+        return replace(
+            self,
+            first_failed_at=self.first_failed_at or now,
+            failed_tries=self.failed_tries + 1,
+            retry_noted=self.retry_noted or noted,
         )

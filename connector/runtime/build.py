@@ -29,7 +29,7 @@ from connector.runtime.clients import (
     organisation_kinds,
 )
 from connector.runtime.settings import Settings
-from connector.storage.changes import ChangeFeed
+from connector.storage.changes import ChangeFeed, retry_delays
 from connector.storage.lease import EmployeeLeases
 from connector.storage.links import Links
 from connector.storage.log import IntegrationLog
@@ -104,6 +104,8 @@ def build_worker(
         service=build_service(settings, storage, clients, clock),
         log=IntegrationLog(storage),
         busy_delay_seconds=settings.SYNC_DELAY_SECONDS,
+        retry_window_hours=settings.RETRY_WINDOW_HOURS,
+        retry_delays=retry_delays(settings.RETRY_DELAYS_SECONDS),
         clock=clock,
     )
 

@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
+    AfterValidator,
     AnyHttpUrl,
     Field,
     SecretStr,
@@ -22,6 +23,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 from connector.core.net import is_loopback
 from connector.domain.mapping import DEFAULT_ATTRIBUTES, owned
 from connector.entra.scope import MatchScope, parse_scope
+from connector.storage.changes import checked_retry_delays
 
 KEY_VAULT_REFERENCE = re.compile(r"^\s*@Microsoft\.KeyVault\(", re.IGNORECASE)
 EMAIL_ADDRESS = re.compile(r"[^@\s,;<>]+@[^@\s,;<>]+\.[^@\s,;<>]+")
@@ -73,6 +75,10 @@ class Settings(BaseSettings):
     MAX_DEACTIVATIONS_PER_DAY: int = Field(default=20, ge=0, le=100_000)
     CONNECTOR_MODE: Literal["apply", "observe"] = "apply"
     SYNC_DELAY_SECONDS: PositiveSeconds = 10
+    # The escrow (connector/flows/worker.py): transient failures retried for this many hours
+    # (0: the host's tries only; 28 days, as Entra provisioning), after these waits in seconds.
+    RETRY_WINDOW_HOURS: int = Field(default=24, ge=0, le=28 * 24)
+    RETRY_DELAYS_SECONDS: Annotated[str, AfterValidator(checked_retry_delays)] = "60,300,900,3600"
     SYNC_ATTRIBUTES: str = ",".join(DEFAULT_ATTRIBUTES)
     SYNC_UPN: bool = False
     CONTRACT_GAP_DAYS: int = Field(default=0, ge=0, le=366)

@@ -40,6 +40,28 @@ APPLIED_ROW = "applied"
 PENDING_GRACE = timedelta(minutes=30)
 # A claim older than this belongs to a delivery that died between claim and message.
 CLAIM_TIMEOUT = timedelta(seconds=30)
+# Azure Storage refuses a visibility timeout over 7 days (OUT_OF_RANGE_QUERY_PARAMETER_VALUE):
+# https://learn.microsoft.com/rest/api/storageservices/put-message#uri-parameters
+# Every delay is kept an hour below it.
+MAX_QUEUE_DELAY_SECONDS = 7 * 24 * 3600 - 3600
+
+
+def retry_delays(value: str) -> tuple[int, ...]:
+    """RETRY_DELAYS_SECONDS: whole seconds separated by commas, each at most
+    `MAX_QUEUE_DELAY_SECONDS`; ValueError naming no value."""
+    parts = [part.strip() for part in value.split(",")]
+    if not all(part.isdigit() for part in parts):
+        raise ValueError("must be whole seconds separated by commas, e.g. 60,300,900,3600")
+    delays = tuple(int(part) for part in parts)
+    if max(delays) > MAX_QUEUE_DELAY_SECONDS:
+        raise ValueError(f"each wait must be at most {MAX_QUEUE_DELAY_SECONDS} s (under 7 days)")
+    return delays
+
+
+def checked_retry_delays(value: str) -> str:
+    """The setting's value, once `retry_delays` reads it."""
+    retry_delays(value)
+    return value
 
 
 class Outcome(StrEnum):
@@ -301,9 +323,11 @@ class ChangeFeed:
 
     # -- queue ------------------------------------------------------------------------------
     def enqueue(self, message: ChangeMessage, delay_seconds: int) -> None:
-        """Put the message on `lucca-changes`, invisible for `delay_seconds`, never expiring
-        (the default 7 days would drop changes while the app is stopped)."""
+        """Put the message on `lucca-changes`, invisible for `delay_seconds` (at most
+        `MAX_QUEUE_DELAY_SECONDS`), never expiring (the default 7 days would drop changes while
+        the app is stopped)."""
         text = message.to_json()
+        delay_seconds = min(max(0, delay_seconds), MAX_QUEUE_DELAY_SECONDS)
         self._storage.on_queue(
             CHANGES_QUEUE,
             lambda q: q.send_message(

@@ -45,6 +45,7 @@ OUTCOMES: Mapping[str, str] = {
     "catch-up failed": FAILURE,
     "endpoint suspended": FAILURE,
     "run held": HELD,
+    "will retry": HELD,
     "reconciliation held": HELD,
 }
 

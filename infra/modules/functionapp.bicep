@@ -118,6 +118,8 @@ var appSettings = {
   MAX_DEACTIVATIONS_PER_DAY: string(maxDeactivationsPerDay)
   CONNECTOR_MODE: connectorMode
   SYNC_DELAY_SECONDS: '10'
+  RETRY_WINDOW_HOURS: '24'
+  RETRY_DELAYS_SECONDS: '60,300,900,3600'
   SYNC_ATTRIBUTES: 'surname,givenName,displayName,mail,department,jobTitle,manager,employeeId'
   SYNC_UPN: 'false'
   CONTRACT_GAP_DAYS: '0'

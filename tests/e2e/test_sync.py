@@ -585,9 +585,10 @@ def test_unseen_department_leaves_the_attribute_empty(world: World) -> None:
     assert entry.details["not_visible_in_lucca"] == [department]
 
 
-def test_lucca_unavailable_ends_as_a_failed_entry(world: World) -> None:
-    """Lucca down for every try → the queue retries, then the poison handler writes "failed"
-    naming the employee and the last error."""
+def test_lucca_unavailable_ends_as_a_failed_entry(make_world: Any) -> None:
+    """Lucca down for every try, no escrow (RETRY_WINDOW_HOURS=0) → the queue retries, then the
+    poison handler writes "failed" naming the employee and the last error."""
+    world = make_world(RETRY_WINDOW_HOURS="0")
     world.lucca.unavailable(times=100)
     employee_id = hire(world, "Marc", "Vidal", f"marc.vidal@{DOMAIN}")
     assert len(world.host.failures) == world.host.max_dequeue_count

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import re
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -77,10 +78,13 @@ class Fault:
     method: str | None = None
     path: re.Pattern[str] | None = None
     times: int = 1
+    during: Callable[[], bool] | None = None  # an outage: applies only while this holds
 
     def matches(self, request: RecordedRequest) -> bool:
         """Whether this fault applies to the request."""
         if self.method is not None and self.method.upper() != request.method:
+            return False
+        if self.during is not None and not self.during():
             return False
         return self.path is None or self.path.search(request.path) is not None
 
@@ -186,8 +190,10 @@ class Sandbox:
         times: int = 1,
         body: Any = None,
         headers: dict[str, str] | None = None,
+        during: Callable[[], bool] | None = None,
     ) -> Fault:
-        """Answer the next `times` matching requests with `status` (and a JSON `body`)."""
+        """Answer the next `times` matching requests with `status` (and a JSON `body`), only
+        while `during()` holds if given."""
         if body is None:
             response = Response(status=status, headers=dict(headers or {}))
         else:
@@ -197,6 +203,7 @@ class Sandbox:
             method=method,
             path=re.compile(path) if path is not None else None,
             times=times,
+            during=during,
         )
         with self._lock:
             self._faults.append(fault)

@@ -432,13 +432,21 @@ class GraphSandbox(MembershipsMixin, Sandbox):
         path: str | None = None,
         method: str | None = None,
         headers: dict[str, str] | None = None,
+        during: Callable[[], bool] | None = None,
     ) -> Fault:
-        """Answer the next `times` matching requests with a Graph error body."""
+        """Answer the next `times` matching requests with a Graph error body (only while
+        `during()` holds, if given)."""
         ids = _new_ids()
         body = error_body(code, message, ids)
         headers = ids | (headers or {})
         return self.inject(
-            status, method=method, path=path, times=times, body=body, headers=headers
+            status,
+            method=method,
+            path=path,
+            times=times,
+            body=body,
+            headers=headers,
+            during=during,
         )
 
     def throttle(
@@ -463,12 +471,23 @@ class GraphSandbox(MembershipsMixin, Sandbox):
         retry_after: int | None = None,
         path: str | None = None,
         method: str | None = None,
+        during: Callable[[], bool] | None = None,
     ) -> Fault:
-        """Answer the next `times` matching requests 503 (with `Retry-After` if given)."""
+        """Answer the next `times` matching requests 503 (with `Retry-After` if given); with
+        `during`, an outage: every matching request while `during()` holds."""
         message = "The service is temporarily unavailable. Please retry later."
         headers = {} if retry_after is None else {"Retry-After": str(retry_after)}
         code = "serviceNotAvailable"
-        return self.fail(503, code, message, times=times, path=path, method=method, headers=headers)
+        return self.fail(
+            503,
+            code,
+            message,
+            times=times,
+            path=path,
+            method=method,
+            headers=headers,
+            during=during,
+        )
 
     # -- HTTP -------------------------------------------------------------------------------
     def handle(self, request: RecordedRequest) -> Response:

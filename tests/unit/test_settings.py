@@ -11,6 +11,7 @@ import pytest
 from connector.lucca.client import BASE_SCOPES
 from connector.runtime.clients import organisation_kinds, sync_scopes
 from connector.runtime.settings import SettingsError, load_settings, setting_names
+from connector.storage.changes import retry_delays
 
 ROOT = Path(__file__).resolve().parents[2]
 VALID = {
@@ -54,6 +55,8 @@ def test_defaults() -> None:
     )
     assert settings.SYNC_UPN is False
     assert settings.webhook_secrets == ("webhook-secret-value-42",)
+    assert settings.RETRY_WINDOW_HOURS == 24
+    assert retry_delays(settings.RETRY_DELAYS_SECONDS) == (60, 300, 900, 3600)
 
 
 def test_previous_secret_is_accepted_during_rotation() -> None:
@@ -99,6 +102,13 @@ def test_lucca_urls_need_https_except_on_loopback(name: str) -> None:
         ({"AzureWebJobsStorage": "garbage-secretish"}, "setting AzureWebJobsStorage is malformed"),
         ({"SYNC_ATTRIBUTES": "surname,shoeSize"}, "setting SYNC_ATTRIBUTES is malformed"),
         ({"SYNC_UPN": "perhaps"}, "setting SYNC_UPN is malformed"),
+        ({"RETRY_WINDOW_HOURS": "-1"}, "setting RETRY_WINDOW_HOURS is malformed"),
+        ({"RETRY_WINDOW_HOURS": "673"}, "setting RETRY_WINDOW_HOURS is malformed"),
+        ({"RETRY_WINDOW_HOURS": "a day"}, "setting RETRY_WINDOW_HOURS is malformed"),
+        ({"RETRY_DELAYS_SECONDS": "60,5m"}, "setting RETRY_DELAYS_SECONDS is malformed"),
+        ({"RETRY_DELAYS_SECONDS": ""}, "setting RETRY_DELAYS_SECONDS is malformed"),
+        ({"RETRY_DELAYS_SECONDS": "60,-5"}, "setting RETRY_DELAYS_SECONDS is malformed"),
+        ({"RETRY_DELAYS_SECONDS": "60,700000"}, "setting RETRY_DELAYS_SECONDS is malformed"),
         (
             {
                 "AzureWebJobsStorage": None,
