@@ -8,15 +8,14 @@ VENV := .venv
 BIN := $(VENV)/bin
 AZURITE := tests/azurite/node_modules/.bin/azurite
 
-.PHONY: setup demo test test-311 lint infra-check bench bench-reconcile clean
+.PHONY: setup demo test test-311 lint lock infra-check bench bench-reconcile clean
 
 setup: $(VENV)/.installed $(AZURITE)
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	@test -n "$(PYTHON)" || { echo "Python 3.11 or newer is needed"; exit 1; }
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
+	$(BIN)/python -m pip install --quiet --require-hashes -r requirements-dev.txt
 	touch $@
 
 $(AZURITE): tests/azurite/package.json tests/azurite/package-lock.json
@@ -39,8 +38,18 @@ test-311: .venv311/.installed $(AZURITE)
 
 .venv311/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON311) -m venv .venv311
-	.venv311/bin/python -m pip install --quiet -r requirements-dev.txt
+	.venv311/bin/python -m pip install --quiet --require-hashes -r requirements-dev.txt
 	touch $@
+
+## The locked dependencies, regenerated from requirements.in and requirements-dev.in: exact
+## versions and hashes, one resolution for every Python and platform from 3.11 on (README,
+## "Dependencies"). Pins already in the lock files stay unless the .in files need otherwise;
+## `make lock LOCK_ARGS=--upgrade` takes the newest of everything.
+LOCK = UV_CUSTOM_COMPILE_COMMAND="make lock" $(BIN)/uv pip compile --quiet --universal \
+	--python-version 3.11 --generate-hashes --no-strip-extras $(LOCK_ARGS)
+lock: setup
+	$(LOCK) requirements.in -o requirements.txt
+	$(LOCK) requirements-dev.in -o requirements-dev.txt
 
 lint: setup
 	$(BIN)/ruff check .

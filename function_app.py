@@ -13,10 +13,8 @@ import azure.functions as func
 from connector.core.clock import utc_now
 from connector.core.lazy import Lazy
 from connector.core.loggers import quiet_http_loggers
-from connector.flows.intake import Intake
-from connector.runtime.settings import load_settings
-from connector.runtime.storage import storage_from_settings
-from connector.storage.changes import CHANGES_QUEUE, ChangeFeed
+from connector.runtime.startup import UNAVAILABLE_BODY, UNAVAILABLE_STATUS, Unconfigured, start
+from connector.storage.changes import CHANGES_QUEUE
 
 if TYPE_CHECKING:
     from connector.flows.leavers import LeaverRun
@@ -28,20 +26,17 @@ if TYPE_CHECKING:
 # Before anything sends a request: no URL with an email in it reaches Application Insights.
 quiet_http_loggers()
 
-# Validated once, at start-up: a missing or malformed setting stops the app here, naming it.
-settings = load_settings()
+# Validated once, at start-up, and the storage built (no I/O): the webhook's clients fail fast,
+# to answer within Lucca's 3 seconds; the sync's ride out a storage blip. A missing or malformed
+# setting does not stop the app (no function registered: the webhook would answer 404, and
+# Lucca suspends an endpoint at once on a 404, while no alert line is ever written): every
+# function stays registered, checks `unconfigured` first, and says so instead of running.
+started = start()
+unconfigured = started if isinstance(started, Unconfigured) else None
+if not isinstance(started, Unconfigured):
+    settings, intake, storage = started.settings, started.intake, started.storage
 
 app = func.FunctionApp(http_auth_level=func.AuthLevel.FUNCTION)
-
-
-# Built once per worker, at start-up (no I/O): the webhook's clients fail fast, to answer
-# within Lucca's 3 seconds; the sync's ride out a storage blip.
-intake = Intake(
-    feed=ChangeFeed(storage_from_settings(settings, fast=True)),
-    secrets=settings.webhook_secrets,
-    delay_seconds=settings.SYNC_DELAY_SECONDS,
-)
-storage = storage_from_settings(settings)
 
 
 def clock() -> datetime:
@@ -111,6 +106,8 @@ _poison_handler = Lazy(_build_poison_handler)  # storage only: works when the cl
 @app.route(route="lucca/webhook", methods=["GET", "POST"], auth_level=func.AuthLevel.FUNCTION)
 def lucca_webhook(req: func.HttpRequest) -> func.HttpResponse:
     """Lucca's deliveries and its activation handshake."""
+    if unconfigured is not None:
+        return func.HttpResponse(UNAVAILABLE_BODY, status_code=UNAVAILABLE_STATUS)
     answer = intake.receive(
         method=req.method, params=req.params, headers=req.headers, body=req.get_body()
     )
@@ -122,6 +119,8 @@ def lucca_webhook(req: func.HttpRequest) -> func.HttpResponse:
 def logs(req: func.HttpRequest) -> func.HttpResponse:
     """The integration log as JSON, filtered as `python -m connector logs` filters it (for a
     function key named `monitoring`, not the master key)."""
+    if unconfigured is not None:
+        return func.HttpResponse(UNAVAILABLE_BODY, status_code=UNAVAILABLE_STATUS)
     # Imported here, not above: the webhook's cold start does not load the log reader.
     from connector.storage.logquery import logs_answer  # noqa: PLC0415
 
@@ -137,6 +136,8 @@ def logs(req: func.HttpRequest) -> func.HttpResponse:
 @app.queue_trigger(arg_name="msg", queue_name=CHANGES_QUEUE, connection="AzureWebJobsStorage")
 def sync_employee(msg: func.QueueMessage) -> None:
     """One queued change: bring the employee's Entra account in step with Lucca."""
+    if unconfigured is not None:
+        raise unconfigured.refuse("sync_employee")
     outcome = _worker().handle(msg.get_body().decode())
     logging.info("change %s (try %s): %s", msg.id, msg.dequeue_count, outcome)
 
@@ -147,6 +148,8 @@ def sync_employee(msg: func.QueueMessage) -> None:
 )
 def sync_employee_poison(msg: func.QueueMessage) -> None:
     """A change that failed every try: a "failed" entry in the integration log."""
+    if unconfigured is not None:
+        raise unconfigured.refuse("sync_employee_poison")
     _poison_handler().handle(msg.get_body().decode())
     logging.warning("change %s could not be applied: logged as failed", msg.id)
 
@@ -155,6 +158,9 @@ def sync_employee_poison(msg: func.QueueMessage) -> None:
 @app.timer_trigger(arg_name="timer", schedule="%SCHEDULE_TIMER%", run_on_startup=False)
 def deactivate_leavers(timer: func.TimerRequest) -> None:
     """Due disables and enables (a missed run is caught up: whatever is due, is done)."""
+    if unconfigured is not None:
+        unconfigured.alert("deactivate_leavers")
+        return
     report = _leaver_run().run(_now())
     logging.info("leavers run%s: %s", " (past due)" if timer.past_due else "", report.summary())
 
@@ -163,6 +169,9 @@ def deactivate_leavers(timer: func.TimerRequest) -> None:
 @app.timer_trigger(arg_name="timer", schedule="%NOTIFY_TIMER%", run_on_startup=False)
 def send_notifications(timer: func.TimerRequest) -> None:
     """The outbox's emails, within the sending limits (nothing without NOTIFY_RECIPIENTS)."""
+    if unconfigured is not None:
+        unconfigured.alert("send_notifications")
+        return
     if not settings.notify_recipients:
         return
     report = _notification_run().run(_now())
@@ -174,6 +183,9 @@ def send_notifications(timer: func.TimerRequest) -> None:
 def housekeeping(timer: func.TimerRequest) -> None:
     """Once a day: the event journal, the integration log and the finished outbox rows purged
     by age (LOG_RETENTION_DAYS); no account is touched."""
+    if unconfigured is not None:
+        unconfigured.alert("housekeeping")
+        return
     from connector.flows.housekeeping import Housekeeping  # noqa: PLC0415
 
     report = Housekeeping(storage, log_retention_days=settings.LOG_RETENTION_DAYS, clock=_now).run()
@@ -186,6 +198,9 @@ def catch_up(timer: func.TimerRequest) -> None:
     """Every CATCHUP_TIMER: Lucca's events since the last one seen, journaled and queued as the
     webhook does (a lost delivery is applied), then the endpoint's status (an alert when Lucca
     suspends it)."""
+    if unconfigured is not None:
+        unconfigured.alert("catch_up")
+        return
     from connector.runtime.build import run_catch_up  # noqa: PLC0415
 
     _telemetry()
@@ -198,6 +213,9 @@ def catch_up(timer: func.TimerRequest) -> None:
 def reconcile_nightly(timer: func.TimerRequest) -> None:
     """Once a local day at RECONCILE_AT: the whole population reconciled, drift repaired (held
     above RECONCILE_MAX_CHANGES); the other ticks of RECONCILE_TIMER return at once."""
+    if unconfigured is not None:
+        unconfigured.alert("reconcile_nightly")
+        return
     from connector.runtime.build import build_nightly  # noqa: PLC0415
 
     _telemetry()

@@ -50,7 +50,7 @@ resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {
 resource app 'Microsoft.Web/sites@2024-04-01' = {
   // checkov:skip=CKV_AZURE_222:Lucca calls the webhook from the internet; its signature (constant-time check, replay window) and a key of the lucca_webhook function only guard it, and GET /api/logs takes its own function key (docs/security.md)
   // checkov:skip=CKV_AZURE_212:Flex Consumption scales on demand; alwaysReadyInstances keeps the webhook warm (a failover minimum is an App Service plan setting)
-  // checkov:skip=CKV_AZURE_213:The connector exposes no health endpoint to probe (a ping would cost Lucca requests); the host restarts failed workers and the log alert watches the outcomes
+  // checkov:skip=CKV_AZURE_213:The connector exposes no health endpoint to probe (a ping would cost Lucca requests); the host restarts failed workers, and the log alerts watch the outcomes and a heartbeat (no leavers run in 30 minutes)
   // checkov:skip=CKV_AZURE_17:Lucca cannot present a client certificate
   name: appName
   location: location

@@ -33,6 +33,52 @@ def load_in_fresh_interpreter(
     )
 
 
+# Run in the fresh interpreter: every function of the app called once, as the host would.
+BROKEN_APP_PROBE = """
+import json, logging
+lines = []
+class Keep(logging.Handler):
+    def emit(self, record):
+        lines.append((record.levelname, record.getMessage()))
+logging.getLogger().addHandler(Keep())
+logging.getLogger().setLevel(logging.INFO)
+import azure.functions as func
+from azure.functions.queue import QueueMessage
+from azure.functions.timer import TimerRequest
+import function_app
+functions = {f.get_function_name(): f.get_user_function() for f in function_app.app.get_functions()}
+seen = {}
+for name, function in sorted(functions.items()):
+    del lines[:]
+    if name in ("lucca_webhook", "logs"):
+        answer = function(func.HttpRequest("POST", "https://c.example/api/x", headers={},
+                                           params={}, body=b'{"id": "9001"}'))
+        outcome = [answer.status_code, answer.get_body().decode()]
+    elif name.startswith("sync_employee"):
+        try:
+            function(QueueMessage(id="m1", body=b'{"employeeId": "42"}', dequeue_count=1))
+            outcome = "returned"
+        except Exception:
+            outcome = "raised"
+    else:
+        function(TimerRequest(past_due=False))
+        outcome = "returned"
+    seen[name] = {"outcome": outcome, "lines": list(lines)}
+print(json.dumps(seen))
+"""
+APP_FUNCTIONS = {
+    "lucca_webhook",
+    "logs",
+    "sync_employee",
+    "sync_employee_poison",
+    "deactivate_leavers",
+    "send_notifications",
+    "housekeeping",
+    "catch_up",
+    "reconcile_nightly",
+}
+
+
 @pytest.mark.parametrize(
     ("change", "named", "hidden"),
     [
@@ -45,27 +91,47 @@ def load_in_fresh_interpreter(
             "LUCCA_TOKEN_URL",
             "accounts.example",
         ),
+        ({"AzureWebJobsStorage": "nonsense-7e1d"}, "AzureWebJobsStorage", "nonsense-7e1d"),
+        (
+            {"AzureWebJobsStorage": "AccountName=acme7e1d;AccountKey=a2V5;EndpointSuffix="},
+            "AzureWebJobsStorage",
+            "acme7e1d",
+        ),
     ],
 )
-def test_app_refuses_to_start(
+def test_app_with_a_broken_setting_answers_503_and_alerts(
     change: dict[str, str | None], named: str, hidden: str | None
 ) -> None:
-    """An unresolved Key Vault reference, a missing or a malformed setting (a Lucca URL in
-    plain http included) stop the app."""
+    """An unresolved Key Vault reference, a missing or a malformed setting (a connection string
+    the storage SDK refuses included): every function is
+    still registered, the webhook answers 503 with a generic body, each timer and queue function
+    writes one `connector alert:` line naming the setting (never its value), and the queue
+    functions raise, so no message is consumed."""
     env = base_settings("UseDevelopmentStorage=true")
     for name, value in change.items():
         if value is None:
             env.pop(name)
         else:
             env[name] = value
-    result = load_in_fresh_interpreter(env)
-    assert result.returncode != 0
-    assert "SettingsError" in result.stderr
-    assert f"setting {named}" in result.stderr
+    result = load_in_fresh_interpreter(env, BROKEN_APP_PROBE)
+    assert result.returncode == 0, result.stderr
+    seen = json.loads(result.stdout)
+    assert set(seen) == APP_FUNCTIONS
+    for name in ("lucca_webhook", "logs"):
+        status, body = seen[name]["outcome"]
+        assert status == 503
+        assert named not in body
+    for name in APP_FUNCTIONS - {"lucca_webhook", "logs"}:
+        assert seen[name]["outcome"] == ("raised" if name.startswith("sync") else "returned")
+        [(level, line)] = seen[name]["lines"]
+        assert level == "WARNING"
+        assert line.startswith(f"connector alert: settings invalid (function {name}: ")
+        assert f"setting {named}" in line
+    everything = result.stdout + result.stderr
     if hidden:
-        assert hidden not in result.stderr
+        assert hidden not in everything
     for secret in ("lucca-client-secret-5c1a", "whsec-current-3b1f0c"):
-        assert secret not in result.stderr
+        assert secret not in everything
 
 
 def test_app_starts_with_valid_settings() -> None:

@@ -15,6 +15,7 @@ import pytest
 from pycep import BicepParser
 
 from connector.runtime.settings import Settings, SettingsError, load_settings
+from connector.runtime.startup import SETTINGS_INVALID
 from connector.storage.lease import LEASE_DURATION
 from connector.storage.log import ALERT_PREFIX
 
@@ -266,6 +267,58 @@ def test_the_alert_queries_what_the_log_writes() -> None:
     alert = parse(INFRA / "modules" / "alert.bicep")["resources"]["failures"]["config"]
     [criterion] = alert["properties"]["criteria"]["allOf"]
     assert f'message startswith "{ALERT_PREFIX}"' in criterion["query"]
+
+
+def alert_rules() -> dict[str, dict[str, Any]]:
+    """The scheduled query rules of alert.bicep, by resource name: their properties."""
+    resources = parse(INFRA / "modules" / "alert.bicep")["resources"]
+    return {
+        name: resource["config"]["properties"]
+        for name, resource in resources.items()
+        if resource["type"] == "Microsoft.Insights/scheduledQueryRules"
+    }
+
+
+def test_the_outage_alerts_fire_once_per_outage() -> None:
+    """The settings, heartbeat and function-failure alerts exist, go to the action group, and
+    mute their actions for hours after firing (one email per outage); the entries' alert keeps
+    one email per action and leaves the settings lines to its own rule."""
+    rules = alert_rules()
+    assert set(rules) == {"failures", "settings", "heartbeat", "functionFailures"}
+    for name in ("settings", "heartbeat", "functionFailures"):
+        rule = rules[name]
+        assert rule["muteActionsDuration"] in ("PT6H", "PT24H"), name
+        assert rule["autoMitigate"] is False
+        assert rule["evaluationFrequency"] == "PT15M"
+        assert rule["actions"]["actionGroups"] == rules["failures"]["actions"]["actionGroups"]
+    assert "muteActionsDuration" not in rules["failures"]
+    [entries] = rules["failures"]["criteria"]["allOf"]
+    assert f'not(message startswith "{ALERT_PREFIX} {SETTINGS_INVALID}")' in entries["query"]
+    [settings] = rules["settings"]["criteria"]["allOf"]
+    assert (
+        settings["query"]
+        == f'traces | where message startswith "{ALERT_PREFIX} {SETTINGS_INVALID}"'
+    )
+    assert (settings["operator"], settings["threshold"]) == ("GreaterThan", 0)
+
+
+def test_the_heartbeat_counts_the_leavers_runs_over_30_minutes() -> None:
+    """No `deactivate_leavers` execution (a `requests` row named after the function) in 30
+    minutes fires the heartbeat alert; every failed execution counts toward the other."""
+    rules = alert_rules()
+    heartbeat = rules["heartbeat"]
+    assert heartbeat["windowSize"] == "PT30M"
+    [criterion] = heartbeat["criteria"]["allOf"]
+    assert criterion["query"] == 'requests | where name == "deactivate_leavers"'
+    assert (criterion["timeAggregation"], criterion["operator"], criterion["threshold"]) == (
+        "Count",
+        "LessThan",
+        1,
+    )
+    [failures] = rules["functionFailures"]["criteria"]["allOf"]
+    assert failures["query"].startswith("requests | where success == false")
+    assert (failures["operator"], failures["threshold"]) == ("GreaterThan", 0)
+    assert [d["name"] for d in failures["dimensions"]] == ["function"]
 
 
 def test_host_json_fits_the_lease_and_the_intake() -> None:
