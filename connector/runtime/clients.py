@@ -20,7 +20,8 @@ from connector.lucca.client import (
     LuccaClient,
 )
 from connector.runtime.identity import azure_credential
-from connector.runtime.settings import Settings, SettingsError, acs_connection_parts
+from connector.runtime.setting_rules import acs_connection_parts
+from connector.runtime.settings import Settings, SettingsError
 from connector.storage.ratelimit import LuccaRateLimiter
 from connector.storage.tables import Storage
 

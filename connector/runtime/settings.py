@@ -23,10 +23,17 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 from connector.core.net import is_loopback
 from connector.domain.mapping import DEFAULT_ATTRIBUTES, owned
 from connector.entra.scope import MatchScope, parse_scope
+from connector.runtime.setting_rules import (
+    EMAIL_ADDRESS,
+    acs_connection_parts,
+    attribute_names,
+    describe,
+    email_addresses,
+    storage_connection_string,
+)
 from connector.storage.changes import checked_retry_delays
 
 KEY_VAULT_REFERENCE = re.compile(r"^\s*@Microsoft\.KeyVault\(", re.IGNORECASE)
-EMAIL_ADDRESS = re.compile(r"[^@\s,;<>]+@[^@\s,;<>]+\.[^@\s,;<>]+")
 
 # The identity-based forms of AzureWebJobsStorage, as the Functions host reads them:
 # https://learn.microsoft.com/azure/azure-functions/functions-reference#connecting-to-host-storage-with-an-identity
@@ -164,21 +171,8 @@ class Settings(BaseSettings):
     @field_validator("AzureWebJobsStorage")
     @classmethod
     def _connection_string(cls, value: SecretStr | None) -> SecretStr | None:
-        if value is None:
-            return None
-        text = value.get_secret_value().strip()
-        if text.lower() == "usedevelopmentstorage=true":
-            return value
-        parts = dict(part.split("=", 1) for part in text.split(";") if "=" in part and part.strip())
-        has_account = "AccountName" in parts and (
-            "AccountKey" in parts or "SharedAccessSignature" in parts
-        )
-        has_endpoints = "TableEndpoint" in parts and "QueueEndpoint" in parts
-        if not (has_account or has_endpoints):
-            raise ValueError(
-                "must be a storage connection string (AccountName and AccountKey, or "
-                "TableEndpoint and QueueEndpoint) or UseDevelopmentStorage=true"
-            )
+        if value is not None:
+            storage_connection_string(value.get_secret_value())
         return value
 
     # The client secret, the tokens and the employees' data travel on these: never in clear.
@@ -348,30 +342,6 @@ class Settings(BaseSettings):
         return attribute_names(self.SYNC_ATTRIBUTES)
 
 
-def email_addresses(value: str) -> tuple[str, ...]:
-    """`a@x.fr, b@x.fr` → ("a@x.fr", "b@x.fr")."""
-    return tuple(part.strip() for part in value.split(",") if part.strip())
-
-
-def acs_connection_parts(value: str) -> tuple[str, str]:
-    """(endpoint, access key) of `endpoint=…;accesskey=…`; ValueError naming no value."""
-    parts = {}
-    for element in value.strip().split(";"):
-        name, _, part = element.partition("=")
-        parts[name.strip().lower()] = part.strip()
-    endpoint, key = parts.get("endpoint", ""), parts.get("accesskey", "")
-    if not endpoint or not key:
-        raise ValueError(
-            "must be a Communication Services connection string endpoint=…;accesskey=…"
-        )
-    return endpoint.rstrip("/"), key
-
-
-def attribute_names(value: str) -> tuple[str, ...]:
-    """`a, b ,c` → ("a", "b", "c")."""
-    return tuple(name.strip() for name in value.split(",") if name.strip())
-
-
 def setting_names() -> frozenset[str]:
     """The names of every setting the connector reads."""
     return frozenset(Settings.model_fields)
@@ -395,20 +365,4 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     try:
         return Settings(**known)  # type: ignore[arg-type]
     except ValidationError as err:
-        raise SettingsError(_describe(err)) from None
-
-
-def _describe(err: ValidationError) -> str:
-    """One sentence per problem, naming the setting and never echoing its value."""
-    problems = []
-    for error in err.errors(include_input=False, include_url=False):
-        name = ".".join(str(part) for part in error["loc"])
-        message = str(error["msg"]).removeprefix("Value error, ")
-        if error["type"] == "missing":
-            problems.append(f"setting {name} is missing")
-        elif not name:
-            # A rule across settings: its message starts with the setting it is about.
-            problems.append(f"setting {message}")
-        else:
-            problems.append(f"setting {name} is malformed: {message}")
-    return "; ".join(problems)
+        raise SettingsError(describe(err)) from None
