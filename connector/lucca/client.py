@@ -70,7 +70,7 @@ _CACHEABLE: dict[str, type[LuccaDepartment | LuccaLegalEntity | LuccaEstablishme
 class RequestLimiter(Protocol):
     """What the client needs of a rate limiter."""
 
-    def acquire(self) -> None:
+    def acquire(self) -> object:
         """Block until one request may go out."""
 
     def penalise(self, retry_after: float) -> None:

@@ -83,8 +83,9 @@ class LuccaRateLimiter:
         self._clock = clock
         self._sleep = sleep
 
-    def acquire(self) -> None:
-        """Block until one request may go out; `Throttled` if that is beyond the maximum wait."""
+    def acquire(self) -> datetime:
+        """Block until one request may go out, and return its slot (the instant the budget
+        granted it); `Throttled` if that is beyond the maximum wait."""
         deadline = self._clock() + self._max_wait
         conflicts = 0
         while True:
@@ -110,10 +111,10 @@ class LuccaRateLimiter:
                 continue
             wait = (slot - self._clock()).total_seconds()
             if wait <= 0:
-                return
+                return slot
             self._sleep(wait)
             if self._read().not_before <= self._clock():
-                return
+                return slot
             # A 429 came in while we slept: this slot is void, queue again behind `NotBefore`.
 
     def penalise(self, retry_after: float) -> None:

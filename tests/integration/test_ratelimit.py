@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -69,7 +68,7 @@ def test_limiters_sharing_the_table_stay_under_the_budget_in_every_window(
 ) -> None:
     """Four limiters (four instances) in threads never let more than N through per window."""
     per_minute, window, per_thread = 30, 1.0, 15
-    instants: list[float] = []
+    slots: list[datetime] = []
     lock = threading.Lock()
     start = threading.Barrier(4)
 
@@ -79,9 +78,9 @@ def test_limiters_sharing_the_table_stay_under_the_budget_in_every_window(
         )
         start.wait()
         for _ in range(per_thread):
-            limiter.acquire()
+            slot = limiter.acquire()
             with lock:
-                instants.append(time.monotonic())
+                slots.append(slot)
 
     threads = [threading.Thread(target=instance) for _ in range(4)]
     for thread in threads:
@@ -89,13 +88,13 @@ def test_limiters_sharing_the_table_stay_under_the_budget_in_every_window(
     for thread in threads:
         thread.join(timeout=30)
 
-    assert len(instants) == 4 * per_thread
-    instants.sort()
-    # The bound is on the limiter's slots; a caller returns a few milliseconds after its slot
-    # (the conditional write, the wake-up), so windows are checked 50 ms short of W.
-    span = window - 0.05
+    assert len(slots) == 4 * per_thread
+    slots.sort()
+    # The bound is on the slots the limiter grants (the instants it reserved in the shared
+    # table), not on when each thread woke up: a busy machine's wake-up jitter is not a breach.
+    span = timedelta(seconds=window)
     busiest = max(
-        sum(1 for other in instants[i:] if other < first + span) for i, first in enumerate(instants)
+        sum(1 for other in slots[i:] if other < first + span) for i, first in enumerate(slots)
     )
     assert busiest <= per_minute
     assert busiest > per_minute // 2  # the budget is used, not starved
