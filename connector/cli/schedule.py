@@ -71,7 +71,7 @@ def _held_entries(log: IntegrationLog) -> list[LogEntry]:
     entries the timer itself reads), newest first."""
     seen: set[str] = set()
     found = []
-    for entry in log.for_attention(limit=HELD_LOOKBACK):
+    for entry in log.for_attention(limit=HELD_LOOKBACK, action=Action.RUN_HELD):
         held = entry.details.get("run_id")
         if entry.action is Action.RUN_HELD and isinstance(held, str) and held not in seen:
             seen.add(held)

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from zoneinfo import ZoneInfo
 
 from connector.domain.contract_dates import AccessPlan, PlannedAction
-from connector.domain.entries import LogEntry
+from connector.domain.entries import Action, LogEntry
 from connector.domain.links import Link
 from connector.domain.messages import ChangeMessage
 from connector.domain.scheduled import ScheduleChange, ScheduledAction
@@ -338,8 +338,8 @@ class Log(Protocol):
         """Store one entry."""
         ...
 
-    def for_attention(self, limit: int = 200) -> list[LogEntry]:
-        """What waits for an operator's decision, newest first."""
+    def for_attention(self, limit: int = 200, action: Action | None = None) -> list[LogEntry]:
+        """What waits for an operator's decision, newest first (only `action`'s when given)."""
         ...
 
 

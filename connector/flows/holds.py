@@ -27,7 +27,7 @@ from connector.domain.scheduled import ScheduledAction
 
 SUDDEN_NOTICE = timedelta(hours=24)  # a disable scheduled with less notice is "sudden"
 RUN_ID_LENGTH = 12  # hex characters of the held run's id
-HELD_LOOKBACK = 50  # newest entries for an operator read to find the last "run held"
+HELD_LOOKBACK = 50  # "run held" entries (the newest, one per run) `schedule list` shows
 HELD_EMPLOYEES_LISTED = 100  # employees named in a "run held" entry's details
 SUDDEN_RAIL = "MAX_SUDDEN_DEACTIVATIONS"
 DAILY_RAIL = "MAX_DEACTIVATIONS_PER_DAY"

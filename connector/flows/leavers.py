@@ -57,7 +57,6 @@ from connector.flows.holds import (
     DAILY_RAIL,
     DEFAULT_MAX_PER_DAY,
     HELD_EMPLOYEES_LISTED,
-    HELD_LOOKBACK,
     SUDDEN_RAIL,
     HoldCheck,
     LocalDay,
@@ -166,11 +165,9 @@ class LeaverRun:
         """Act on none; say so once per held run (the newest "run held" entry remembers)."""
         report.held = report.due
         held_id = report.run_id
-        for entry in self._log.for_attention(limit=HELD_LOOKBACK):
-            if entry.action is Action.RUN_HELD:
-                if entry.details.get("run_id") == held_id:
-                    return  # already said: no new entry every few minutes
-                break
+        for entry in self._log.for_attention(limit=1, action=Action.RUN_HELD):
+            if entry.details.get("run_id") == held_id:
+                return  # already said: no new entry every few minutes
         disables = check.disables
         named = [a for a in disables if a.due_key not in check.released]
         if DAILY_RAIL not in check.rails:

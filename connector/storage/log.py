@@ -211,9 +211,10 @@ class IntegrationLog:
         """The employee's entries, newest first."""
         return self._read(employee_partition(employee_id), limit)
 
-    def for_attention(self, limit: int = 200) -> list[LogEntry]:
-        """What waits for an operator's decision, newest first."""
-        return self._read(ATTENTION_PARTITION, limit)
+    def for_attention(self, limit: int = 200, action: Action | None = None) -> list[LogEntry]:
+        """What waits for an operator's decision, newest first (only `action`'s when given,
+        filtered by the table service, so other entries never crowd them out)."""
+        return self._read(ATTENTION_PARTITION, limit, action=action)
 
     def open_conflicts(self, limit: int = 500) -> list[LogEntry]:
         """The latest conflict or failed creation of each employee still in one."""

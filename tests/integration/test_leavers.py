@@ -425,6 +425,28 @@ def test_sudden_disables_are_held_until_released(world: World) -> None:
     assert len(world.held_entries()) == 1
 
 
+def test_a_burst_of_link_alerts_does_not_repeat_the_run_held_entry(world: World) -> None:
+    """60 accounts linked by email (alerting entries) after a run was held: the next runs
+    still find their "run held" entry and say nothing new."""
+    _leavers(world, 21, scheduled_before=timedelta(hours=1))
+    held = world.run(DISABLE_AT)
+    for number in range(60):
+        world.log.write(
+            LogEntry(
+                time=DISABLE_AT + timedelta(seconds=number + 1),
+                action=Action.LINKED,
+                message="Linked an existing account by its mail: check it is this employee's.",
+                employee_id=str(9000 + number),
+                alert=True,
+            )
+        )
+
+    again = world.run(DISABLE_AT + timedelta(minutes=5))
+
+    assert (again.held, again.run_id) == (21, held.run_id)
+    assert len(world.held_entries()) == 1
+
+
 def test_planned_disables_are_not_held(world: World) -> None:
     """20 disables scheduled a month ahead (a month end, at MAX_DEACTIVATIONS_PER_DAY): all
     done in one run."""

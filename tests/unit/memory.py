@@ -18,7 +18,7 @@ from typing import Any
 
 from connector.core.errors import Transient
 from connector.domain.contract_dates import PlannedAction
-from connector.domain.entries import LogEntry
+from connector.domain.entries import Action, LogEntry
 from connector.domain.links import Link
 from connector.domain.messages import ChangeMessage
 from connector.domain.scheduled import ScheduleChange, ScheduledAction, instant_key, replacement
@@ -230,9 +230,10 @@ class MemoryLog:
         """Keep one entry."""
         self.entries.append(entry)
 
-    def for_attention(self, limit: int = 200) -> list[LogEntry]:
-        """What an operator must act on, newest first."""
-        return self._newest([e for e in self.entries if for_an_operator(e)], limit)
+    def for_attention(self, limit: int = 200, action: Action | None = None) -> list[LogEntry]:
+        """What an operator must act on, newest first (only `action`'s when given)."""
+        kept = [e for e in self.entries if for_an_operator(e)]
+        return self._newest([e for e in kept if action is None or e.action is action], limit)
 
     def for_employee(self, employee_id: str, limit: int = 50) -> list[LogEntry]:
         """One employee's entries, newest first."""
