@@ -34,7 +34,21 @@ class ConnectorError(Exception):
 
 
 class Transient(ConnectorError):
-    """Worth trying again later: a timeout, a connection reset, a 5xx."""
+    """Worth trying again later: a timeout, a connection reset, a 5xx; `retry_after`: the
+    seconds the service asked to wait (a 503's Retry-After), None when it did not say."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        service: Service,
+        status: int | None = None,
+        code: str | None = None,
+        request_id: str | None = None,
+        retry_after: float | None = None,
+    ) -> None:
+        super().__init__(message, service=service, status=status, code=code, request_id=request_id)
+        self.retry_after = retry_after
 
 
 class Throttled(Transient):
@@ -49,8 +63,15 @@ class Throttled(Transient):
         code: str | None = None,
         request_id: str | None = None,
     ) -> None:
-        super().__init__(message, service=service, status=429, code=code, request_id=request_id)
-        self.retry_after = retry_after
+        super().__init__(
+            message,
+            service=service,
+            status=429,
+            code=code,
+            request_id=request_id,
+            retry_after=retry_after,
+        )
+        self.retry_after: float = retry_after
 
 
 class Permanent(ConnectorError):

@@ -20,6 +20,7 @@ from azure.core.exceptions import ClientAuthenticationError
 from kiota_abstractions.api_error import APIError
 from kiota_abstractions.base_request_configuration import RequestConfiguration
 from msgraph.generated.domains.domains_request_builder import DomainsRequestBuilder
+from msgraph.generated.models.o_data_errors.main_error import MainError
 from msgraph.generated.models.o_data_errors.o_data_error import ODataError
 from msgraph.generated.models.password_profile import PasswordProfile
 from msgraph.generated.models.reference_update import ReferenceUpdate
@@ -100,17 +101,24 @@ def translate_error(err: Exception) -> ConnectorError | None:
         kind = NotFound
     elif status in (401, 403):
         kind = Denied
-    else:
-        targets = (
-            [d.target for d in (main.details or []) if d.code == "ObjectConflict"] if main else []
-        )
-        found = _CONFLICT.search(message)
-        if targets or found or status == 409:
-            kind, code = Conflict, "ObjectConflict"
-            prop = targets[0] if targets else found.group(1) if found else None
-            if prop and prop not in message:
-                message = f"{message} (property {prop})"
-    return kind(message, service="graph", status=status, code=code, request_id=request_id)
+    elif conflict := _conflict(main, message, status):
+        kind, code, message = Conflict, "ObjectConflict", conflict
+    error = kind(message, service="graph", status=status, code=code, request_id=request_id)
+    if isinstance(error, Transient):
+        # A 503 may say how long to wait: the escrow waits at least that long.
+        error.retry_after = retry_after_seconds(retry_after_header(headers), default=None)
+    return error
+
+
+def _conflict(main: MainError | None, message: str, status: int) -> str | None:
+    """The message of a refusal that is a unique value already held (naming the property),
+    None when it is not one."""
+    targets = [d.target for d in (main.details or []) if d.code == "ObjectConflict"] if main else []
+    found = _CONFLICT.search(message)
+    if not (targets or found or status == 409):
+        return None
+    prop = targets[0] if targets else found.group(1) if found else None
+    return f"{message} (property {prop})" if prop and prop not in message else message
 
 
 class GraphDirectory:

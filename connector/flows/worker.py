@@ -5,9 +5,9 @@
 - a transient failure (a 5xx, a timeout, a 429: `Transient`, `Throttled`) → the escrow: the
   connector puts the change back on the queue itself, as a new message carrying its first
   failure and its tries, after growing delays (RETRY_DELAYS_SECONDS, the last one repeating;
-  a 429's `Retry-After` instead), for RETRY_WINDOW_HOURS; the current message completes, so
-  the host counts no try. One "will retry" entry at the first failure (a short 429 is only
-  flow control: none), none at the next ones;
+  a 429's `Retry-After` instead, a 503's when longer), for RETRY_WINDOW_HOURS; the current
+  message completes, so the host counts no try. One "will retry" entry at the first failure
+  (a short 429 is only flow control: none), none at the next ones;
 - at the window's end the failure is raised: the host's own tries (host.json), then
   `PoisonHandler` (on `lucca-changes-poison`) writes the "failed" entry with its sentence;
 - a permanent failure ends in a "failed" entry at once (the sync writes it); any other
@@ -118,8 +118,9 @@ class ChangeWorker:
             return False
         if isinstance(err, Throttled):  # honoured as asked, even past the window's end
             delay = max(1, math.ceil(err.retry_after))
-        else:  # growing, and the last try at the window's end
+        else:  # growing (or as long as a 503 asked), and the last try at the window's end
             step = self._delays[min(message.failed_tries, len(self._delays) - 1)]
+            step = max(step, math.ceil(err.retry_after or 0))
             delay = min(step, math.ceil((deadline - now).total_seconds()))
         delay = min(delay, MAX_QUEUE_DELAY_SECONDS)
         quiet = isinstance(err, Throttled) and delay <= QUIET_THROTTLE_SECONDS

@@ -521,7 +521,7 @@ def test_outage_that_outlasts_the_retries_is_transient(
         (429, "TooManyRequests", "Please retry again later.", {}, Throttled, 30),
         (500, "InternalServerError", "Boom.", {}, Transient, None),
         (502, "BadGateway", "Bad gateway.", {}, Transient, None),
-        (503, "serviceNotAvailable", "Unavailable.", {"Retry-After": "2"}, Transient, None),
+        (503, "serviceNotAvailable", "Unavailable.", {"Retry-After": "2"}, Transient, 2),
         (504, "GatewayTimeout", "Timed out.", {}, Transient, None),
         (404, "Request_ResourceNotFound", "Resource 'x' does not exist.", {}, NotFound, None),
         (403, "Authorization_RequestDenied", "Insufficient privileges to complete the operation.",

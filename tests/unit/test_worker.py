@@ -124,6 +124,17 @@ def test_a_short_throttle_waits_retry_after_without_an_entry() -> None:
     assert world.last().first_failed_at == START
 
 
+def test_an_outage_asking_to_wait_longer_than_the_next_step_is_honoured() -> None:
+    """A 503 with Retry-After of 30 minutes on the first failure: the change waits 30 minutes,
+    not the first step's minute; a shorter Retry-After leaves the step as it is."""
+    world = World()
+    world.service.error = Transient("unavailable", service="graph", status=503, retry_after=1800)
+    assert world.run(first_message()) == "will retry"
+    world.service.error = Transient("unavailable", service="graph", status=503, retry_after=5)
+    assert world.run(world.last()) == "will retry"
+    assert [delay for _, delay in world.feed.queued] == [1800, 300]
+
+
 def test_a_permanent_or_unexpected_failure_is_not_escrowed() -> None:
     """Anything but a transient failure is raised as before, nothing re-queued."""
     world = World()
