@@ -22,6 +22,7 @@ from azure.data.tables import TableClient, TableEntity, TableTransactionError
 
 from connector.core.clock import utc_now
 from connector.domain.notices import Kind
+from connector.domain.scheduled import instant_key
 from connector.storage.changes import JOURNAL_TABLE, journal_partition
 from connector.storage.log import (
     ATTENTION_PARTITION,
@@ -38,6 +39,13 @@ from connector.storage.outbox_rows import (
     PARTITION,
     WAIT_PREFIX,
 )
+from connector.storage.schedule import (
+    DISABLED_PARTITION,
+    ENTERED_ALERT_PREFIX,
+    ENTERED_PARTITION,
+    RUNS_PARTITION,
+    SCHEDULE_TABLE,
+)
 from connector.storage.tables import Storage, StorageUnavailable
 
 # Lucca keeps its events two months: a redelivery older than that cannot come, so neither the
@@ -49,6 +57,8 @@ SETTLED_STATES = frozenset({"sent", "digested", "failed", "empty"})
 # Table Storage: a transaction holds at most 100 operations, all in one partition.
 # https://learn.microsoft.com/en-us/rest/api/storageservices/performing-entity-group-transactions
 TRANSACTION_MAX = 100
+# The daily cap counts one local day's rows (connector/flows/holds.py): a week is plenty.
+COUNT_RETENTION = timedelta(days=7)
 PAGE_SIZE = 1000
 
 _Row = tuple[str, str | None]  # RowKey, and the ETag the delete is conditional on (None: none)
@@ -62,12 +72,14 @@ class HousekeepingReport:
     log_entries: int = 0  # integration log entries, each counted once
     log_rows: int = 0  # their rows in every view (day, employee, attention)
     outbox_rows: int = 0
+    schedule_rows: int = 0  # the daily cap's count rows and alert markers
 
     def summary(self) -> str:
         """One line for the Functions log."""
         return (
             f"purged {self.journal_rows} journal rows, {self.log_entries} log entries "
-            f"({self.log_rows} rows), {self.outbox_rows} outbox rows"
+            f"({self.log_rows} rows), {self.outbox_rows} outbox rows, "
+            f"{self.schedule_rows} count rows"
         )
 
 
@@ -97,6 +109,7 @@ class Housekeeping:
             log_entries=log_entries,
             log_rows=log_rows,
             outbox_rows=outbox_rows,
+            schedule_rows=self._purge_counts(now - COUNT_RETENTION),
         )
 
     # -- event journal ----------------------------------------------------------------------
@@ -114,6 +127,29 @@ class Housekeeping:
                 deleted += self._delete(
                     JOURNAL_TABLE, partition, [(r["RowKey"], None) for r in rows]
                 )
+        return deleted
+
+    # -- the daily cap's counts --------------------------------------------------------------
+    def _purge_counts(self, cutoff: datetime) -> int:
+        """Delete the rows counting disables entered and carried out before the cutoff (their
+        RowKeys start with the instant), and the alert markers of the days before it."""
+        deleted = 0
+        ranges = [
+            (partition, "", instant_key(cutoff))
+            for partition in (ENTERED_PARTITION, DISABLED_PARTITION)
+        ]
+        day = cutoff.date().isoformat()
+        ranges.append((RUNS_PARTITION, ENTERED_ALERT_PREFIX, ENTERED_ALERT_PREFIX + day))
+        for partition, lower, upper in ranges:
+            pages = self._pages(
+                SCHEDULE_TABLE,
+                "PartitionKey eq @p and RowKey ge @lower and RowKey lt @upper",
+                {"p": partition, "lower": lower, "upper": upper},
+                ["PartitionKey", "RowKey"],
+            )
+            for page in pages:
+                rows = [(r["RowKey"], None) for r in page]
+                deleted += self._delete(SCHEDULE_TABLE, partition, rows)
         return deleted
 
     # -- integration log --------------------------------------------------------------------

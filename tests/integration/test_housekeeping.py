@@ -4,7 +4,7 @@ then purged by a run whose clock is moved, not slept."""
 from __future__ import annotations
 
 import hashlib
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -13,7 +13,13 @@ from azure.storage.queue import QueueServiceClient
 
 from connector.domain.entries import Action, LogEntry
 from connector.domain.notices import Kind, Notice
-from connector.flows.housekeeping import JOURNAL_RETENTION, Housekeeping, HousekeepingReport
+from connector.domain.scheduled import ScheduledAction
+from connector.flows.housekeeping import (
+    COUNT_RETENTION,
+    JOURNAL_RETENTION,
+    Housekeeping,
+    HousekeepingReport,
+)
 from connector.storage.changes import (
     JOURNAL_TABLE,
     ChangeFeed,
@@ -31,6 +37,12 @@ from connector.storage.log import (
 )
 from connector.storage.outbox import Outbox
 from connector.storage.outbox_rows import OUTBOX_TABLE
+from connector.storage.schedule import (
+    ENTERED_ALERT_PREFIX,
+    RUNS_PARTITION,
+    SCHEDULE_TABLE,
+    ScheduleStore,
+)
 from connector.storage.tables import Storage, StorageUnavailable
 from tests.azurite import ACCOUNT, ACCOUNT_KEY
 
@@ -284,6 +296,37 @@ def test_outbox_row_written_again_since_it_was_read_is_kept(
     assert report.outbox_rows == 0
 
 
+# -- the daily cap's count rows ------------------------------------------------------------------
+def test_count_rows_of_the_daily_cap_keep_a_week(storage: Storage) -> None:
+    """The rows counting disables entered and carried out (and the day's alert marker) are
+    needed for the local day only: those older than COUNT_RETENTION go, the others stay."""
+    schedule = ScheduleStore(storage, clock=Clock(NOW))
+    old, recent = NOW - COUNT_RETENTION - timedelta(days=1), NOW - timedelta(days=1)
+    for moment, employee in [(old, "7"), (recent, "8")]:
+        action = ScheduledAction(
+            employee_id=employee,
+            kind="disable",
+            at=moment + timedelta(days=2),
+            local_day=(moment + timedelta(days=2)).date(),
+            contract_day=(moment + timedelta(days=1)).date(),
+            employment_id="1" + employee,
+            zone="Europe/Paris",
+            scheduled_at=moment,
+        )
+        schedule.count_disabled(action, moment)
+        schedule.mark_entered_alerted(moment.date())
+    schedule.mark_entered_alerted(date(2026, 11, 1))
+
+    report = housekeeping(storage).run()
+
+    assert report.schedule_rows == 3
+    assert [row.split("|")[2] for row in in_partition(storage, SCHEDULE_TABLE, "disabled")] == ["8"]
+    assert in_partition(storage, SCHEDULE_TABLE, RUNS_PARTITION) == {
+        ENTERED_ALERT_PREFIX + str(recent.date())
+    }
+    assert housekeeping(storage).run().schedule_rows == 0
+
+
 # -- every table at once ------------------------------------------------------------------------
 def test_a_second_run_purges_nothing(storage: Storage) -> None:
     """Run twice on the same day: the second finds nothing; the log line holds counts only."""
@@ -297,7 +340,9 @@ def test_a_second_run_purges_nothing(storage: Storage) -> None:
 
     assert first == HousekeepingReport(journal_rows=1, log_entries=1, log_rows=3, outbox_rows=1)
     assert second == HousekeepingReport()
-    assert first.summary() == ("purged 1 journal rows, 1 log entries (3 rows), 1 outbox rows")
+    assert first.summary() == (
+        "purged 1 journal rows, 1 log entries (3 rows), 1 outbox rows, 0 count rows"
+    )
     assert "42" not in first.summary()
 
 
@@ -347,6 +392,6 @@ def test_the_daily_timer_purges_with_the_retention_setting(
     assert [e.message for e in log.for_employee("8")] == ["30 days ago"]
     assert any(
         r.getMessage() == "housekeeping: purged 0 journal rows, 1 log entries (2 rows), "
-        "0 outbox rows"
+        "0 outbox rows, 0 count rows"
         for r in caplog.records
     )
