@@ -26,10 +26,10 @@ ACME = parse_template("{firstName}.{lastName}@acme.fr")
         ("Anne Marie", "de la  Tour", "annemarie.delatour@acme.fr"),
         ("Łukasz", "Straße", "lukasz.strasse@acme.fr"),
         ("Æsa", "Ðorđević", "aesa.dordevic@acme.fr"),
-        ("Jean", "O’Brien", "jean.obrien@acme.fr"),  # a typographic apostrophe
+        ("Jean", "O\u2019Brien", "jean.obrien@acme.fr"),  # a typographic apostrophe
         (" Jean ", "Dupont (RH)", "jean.dupontrh@acme.fr"),  # brackets are no UPN character
         ("Jean.", ".Dupont", "jean.dupont@acme.fr"),  # no doubled dot
-        ("Ｊｅａｎ", "Dupont", "jean.dupont@acme.fr"),  # full-width letters fold (NFKD)
+        ("\uff2a\uff45\uff41\uff4e", "Dupont", "jean.dupont@acme.fr"),  # full width (NFKD)
     ],
 )
 def test_names_become_logins(first: str, last: str, login: str) -> None:
@@ -82,7 +82,7 @@ def test_candidates_are_the_login_then_numbered() -> None:
 def test_normalise() -> None:
     """The normaliser alone: what survives is a-z, 0-9, '.', '-' and '_'."""
     assert normalise("Ÿvès Þór Ĳssel!#") == "yvesthorijssel"
-    assert normalise("ŒUVRE  d’ART") == "oeuvredart"
+    assert normalise("ŒUVRE  d\u2019ART") == "oeuvredart"
 
 
 @pytest.mark.parametrize(
