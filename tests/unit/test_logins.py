@@ -12,6 +12,8 @@ from connector.domain.logins import (
     normalise,
     parse_template,
 )
+from connector.runtime.settings import SettingsError, load_settings
+from tests.unit.test_settings import VALID
 
 ACME = parse_template("{firstName}.{lastName}@acme.fr")
 
@@ -113,3 +115,24 @@ def test_a_good_template() -> None:
     assert isinstance(template, LoginTemplate)
     assert template.domain == "mail.acme.fr"
     assert template.text == "{firstName}.{lastName}@Mail.Acme.fr"
+
+
+def test_the_settings_default_to_no_template_and_mail_set() -> None:
+    """LOGIN_TEMPLATE is off by default (no email: not created); LOGIN_SETS_MAIL is true."""
+    settings = load_settings(VALID)
+    assert settings.login_template is None
+    assert settings.LOGIN_SETS_MAIL is True
+    chosen = load_settings(
+        VALID | {"LOGIN_TEMPLATE": " {firstName}.{lastName}@acme.fr ", "LOGIN_SETS_MAIL": "false"}
+    )
+    assert chosen.login_template == ACME
+    assert chosen.LOGIN_SETS_MAIL is False
+
+
+@pytest.mark.parametrize(
+    "template", ["{firstName}.{lastName}", "{prenom}@acme.fr", "{firstName}@{lastName}.fr"]
+)
+def test_a_bad_template_stops_start_up_naming_the_setting(template: str) -> None:
+    """Start-up fails, the error names LOGIN_TEMPLATE and says what is wrong."""
+    with pytest.raises(SettingsError, match=r"setting LOGIN_TEMPLATE is malformed: \w"):
+        load_settings(VALID | {"LOGIN_TEMPLATE": template})
