@@ -101,6 +101,10 @@ class Directory(Accounts, Protocol):
         """Users whose `prop` equals `value`."""
         ...
 
+    def address_holders(self, address: str) -> list[DirectoryUser]:
+        """Users holding `address` as login, mail or `smtp:` proxy address."""
+        ...
+
     def create_user(self, properties: Mapping[str, object], password: str) -> DirectoryUser:
         """Create a user."""
         ...

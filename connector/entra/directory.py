@@ -52,6 +52,7 @@ from connector.entra.users import (
     DirectoryUser,
     Domain,
     FindBy,
+    odata_literal,
     text,
     to_user,
     user_body,
@@ -219,9 +220,18 @@ class GraphDirectory:
         """Every user whose `prop` equals `value` (Graph compares case-insensitively)."""
         if prop not in FIND_BY:
             raise ValueError(f"cannot look users up by {prop!r}")
-        literal = value.replace("'", "''")  # OData: a quote inside a literal is doubled
+        return self._filtered(f"{prop} eq '{odata_literal(value)}'")
+
+    def address_holders(self, address: str) -> list[DirectoryUser]:
+        """Every user holding `address` as login, mail or `smtp:` proxy address (an alias)."""
+        a = odata_literal(address)
+        return self._filtered(
+            f"userPrincipalName eq '{a}' or mail eq '{a}' or proxyAddresses/any(p:p eq 'smtp:{a}')"
+        )
+
+    def _filtered(self, expression: str) -> list[DirectoryUser]:
         query = UsersRequestBuilder.UsersRequestBuilderGetQueryParameters(
-            filter=f"{prop} eq '{literal}'", select=list(self.select)
+            filter=expression, select=list(self.select)
         )
         return self._run(self._users(RequestConfiguration(query_parameters=query)))
 

@@ -94,6 +94,11 @@ def sdk_value(user: User, prop: str) -> object:
     return (user.additional_data or {}).get(prop)
 
 
+def odata_literal(value: str) -> str:
+    """The inside of an OData string literal: a quote is doubled (`'o''brien@acme.fr'`)."""
+    return value.replace("'", "''")
+
+
 def text(value: object) -> str | None:
     """A property's value as text, None as None."""
     return None if value is None else str(value)

@@ -73,6 +73,12 @@ class SnapshotDirectory:
         """Users whose `prop` equals `value`, without case (as Graph compares)."""
         return list(self._by[prop].get(_casefold(value), []))
 
+    def address_holders(self, address: str) -> list[DirectoryUser]:
+        """Users holding `address` as login or mail (aliases are not in the snapshot: the
+        POST would meet them)."""
+        found = self.find_users("userPrincipalName", address) + self.find_users("mail", address)
+        return list({u.id: u for u in found}.values())
+
     def manager_id(self, object_id: str) -> str | None:
         """The manager listed with the user."""
         user = self._by_id.get(object_id)

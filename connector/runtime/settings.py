@@ -21,6 +21,7 @@ from pydantic import (
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from connector.core.net import is_loopback
+from connector.domain.logins import LoginTemplate, parse_template
 from connector.domain.mapping import DEFAULT_ATTRIBUTES, owned
 from connector.entra.scope import MatchScope, parse_scope
 from connector.runtime.setting_rules import (
@@ -98,6 +99,10 @@ class Settings(BaseSettings):
     # au:<id>); with MATCH_SCOPE_ADD_CREATED the connector puts the accounts it creates in it.
     MATCH_SCOPE: str = ""
     MATCH_SCOPE_ADD_CREATED: bool = False
+    # Logins built from names for employees without a professional email (README, "Logins
+    # from names"); empty: they are not created. LOGIN_SETS_MAIL: mail is that login too.
+    LOGIN_TEMPLATE: str = ""
+    LOGIN_SETS_MAIL: bool = True
     LUCCA_MAX_RPM: int = Field(default=30, ge=1, le=50)
     LUCCA_RATE_WINDOW_SECONDS: float = Field(default=60.0, gt=0, le=60)
 
@@ -248,6 +253,14 @@ class Settings(BaseSettings):
         parse_scope(value)
         return value.strip()
 
+    @field_validator("LOGIN_TEMPLATE")
+    @classmethod
+    def _login_template(cls, value: str) -> str:
+        value = value.strip()
+        if value:
+            parse_template(value)
+        return value
+
     @field_validator("SYNC_ATTRIBUTES")
     @classmethod
     def _known_attributes(cls, value: str) -> str:
@@ -335,6 +348,11 @@ class Settings(BaseSettings):
     def match_scope(self) -> MatchScope | None:
         """MATCH_SCOPE parsed; None when unset."""
         return parse_scope(self.MATCH_SCOPE)
+
+    @property
+    def login_template(self) -> LoginTemplate | None:
+        """LOGIN_TEMPLATE parsed; None when unset."""
+        return parse_template(self.LOGIN_TEMPLATE) if self.LOGIN_TEMPLATE else None
 
     @property
     def sync_attributes(self) -> tuple[str, ...]:

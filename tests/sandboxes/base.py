@@ -79,6 +79,7 @@ class Fault:
     path: re.Pattern[str] | None = None
     times: int = 1
     during: Callable[[], bool] | None = None  # an outage: applies only while this holds
+    after_handling: bool = False  # the request is carried out, then its answer is lost
 
     def matches(self, request: RecordedRequest) -> bool:
         """Whether this fault applies to the request."""
@@ -178,6 +179,8 @@ class Sandbox:
             for fault in self._faults:
                 if fault.times > 0 and fault.matches(request):
                     fault.times -= 1
+                    if fault.after_handling:
+                        self.handle(request)
                     return fault.response
             return self.handle(request)
 
@@ -191,9 +194,11 @@ class Sandbox:
         body: Any = None,
         headers: dict[str, str] | None = None,
         during: Callable[[], bool] | None = None,
+        after_handling: bool = False,
     ) -> Fault:
         """Answer the next `times` matching requests with `status` (and a JSON `body`), only
-        while `during()` holds if given."""
+        while `during()` holds if given; `after_handling`: carry the request out first (its
+        answer is lost on the way back)."""
         if body is None:
             response = Response(status=status, headers=dict(headers or {}))
         else:
@@ -204,6 +209,7 @@ class Sandbox:
             path=re.compile(path) if path is not None else None,
             times=times,
             during=during,
+            after_handling=after_handling,
         )
         with self._lock:
             self._faults.append(fault)

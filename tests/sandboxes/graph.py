@@ -90,7 +90,7 @@ REQUIRED_ON_CREATE = (
 _UNITS = ["directory", "administrativeUnits"]
 _MAIL_NICKNAME = re.compile(r"[A-Za-z0-9!#$%&'*+\-/=?^_`{|}~.]{1,64}")
 _TOKEN = re.compile(
-    r"\s*(?:(?P<string>'(?:[^']|'')*')|(?P<punct>[(),])"
+    r"\s*(?:(?P<string>'(?:[^']|'')*')|(?P<punct>[(),:])"
     r"|(?P<word>[A-Za-z_$][A-Za-z0-9_./]*)|(?P<number>-?\d+(?![\w.])))"
 )
 
@@ -242,6 +242,8 @@ class FilterParser:
         kind, word, position = self._next()
         if kind != "word":
             self._syntax_error(position)
+        if word.lower().endswith("/any") and self._accept("("):
+            return self._any(word[: -len("/any")], position)
         if self._accept("("):
             return self._function(word.lower(), position)
         prop = self._property(word)
@@ -280,6 +282,24 @@ class FilterParser:
         if name == "startswith":
             return lambda u: str(u.get(prop) or "").casefold().startswith(needle)
         return lambda u: str(u.get(prop) or "").casefold().endswith(needle)
+
+    def _any(self, name: str, position: int) -> Predicate:
+        """`proxyAddresses/any(p:p eq 'smtp:…')`: a default query on a multi-valued property
+        (https://learn.microsoft.com/graph/filter-query-parameter#operators-and-functions)."""
+        prop = _USER_PROPERTY_BY_LOWER.get(name.lower())
+        if prop is None:
+            raise _no_such_property(name)
+        if prop not in {"proxyAddresses", "otherMails"}:
+            raise _unsupported_filter(prop)
+        variable = self._next()
+        self._expect(":")
+        if self._next()[1] != variable[1]:
+            self._syntax_error(position)
+        if self._next()[1].lower() != "eq":
+            raise _unsupported_filter(prop)
+        value = self._literal(prop)
+        self._expect(")")
+        return lambda u: any(_equals(v, value) for v in u.get(prop) or [])
 
     def _property(self, word: str) -> str:
         prop = _USER_PROPERTY_BY_LOWER.get(word.lower())
@@ -433,9 +453,10 @@ class GraphSandbox(MembershipsMixin, Sandbox):
         method: str | None = None,
         headers: dict[str, str] | None = None,
         during: Callable[[], bool] | None = None,
+        after_handling: bool = False,
     ) -> Fault:
         """Answer the next `times` matching requests with a Graph error body (only while
-        `during()` holds, if given)."""
+        `during()` holds, if given; `after_handling`: carried out, the answer lost)."""
         ids = _new_ids()
         body = error_body(code, message, ids)
         headers = ids | (headers or {})
@@ -447,6 +468,7 @@ class GraphSandbox(MembershipsMixin, Sandbox):
             body=body,
             headers=headers,
             during=during,
+            after_handling=after_handling,
         )
 
     def throttle(

@@ -158,6 +158,15 @@ class FakeDirectory:
             if (u.graph_value(prop) or "").casefold() == value.casefold()
         ]
 
+    def address_holders(self, address: str) -> list[DirectoryUser]:
+        """Users holding `address` as login or mail, without case."""
+        return [
+            u
+            for u in self.users.values()
+            if address.casefold()
+            in {(u.user_principal_name or "").casefold(), (u.mail or "").casefold()}
+        ]
+
     def create_user(self, properties: Any, password: str) -> DirectoryUser:
         """A new user from the properties DirectoryUser holds."""
         self.writes.append(("create", dict(properties)))
