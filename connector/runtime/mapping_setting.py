@@ -6,7 +6,8 @@ import json
 from pathlib import Path
 from typing import Final
 
-from connector.domain.mapping import ATTRIBUTES, Attribute, owned
+from connector.domain import mapping
+from connector.domain.mapping import Attribute, owned
 from connector.domain.mapping_file import MappingFileError, merged, parse_rows
 
 # The app's root (where function_app.py is): a relative SYNC_MAPPING_FILE starts there.
@@ -41,4 +42,4 @@ def owned_rows(names: tuple[str, ...], rows: tuple[Attribute, ...]) -> tuple[Att
 
 def every_row(rows: tuple[Attribute, ...]) -> tuple[Attribute, ...]:
     """Every row the directory reads: the whole table, with the file's rows."""
-    return merged(ATTRIBUTES, rows)
+    return merged(mapping.ATTRIBUTES, rows)  # read now: the table may grow (tests do)
