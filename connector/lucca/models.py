@@ -78,6 +78,7 @@ class LuccaEmployee(_Document):
     email: str | None
     status: EmployeeStatus
     employee_number: str | None = Field(default=None, alias="employeeNumber")
+    phone_number: str | None = Field(default=None, alias="phoneNumber")  # the `phone` schema
     last_updated_at: datetime | None = Field(default=None, alias="lastUpdatedAt")
     employment: LuccaEmployment | None = None
     job_position: LuccaJobPosition | None = None

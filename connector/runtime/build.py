@@ -7,7 +7,6 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from connector.domain.access import AccessPlanner
-from connector.domain.mapping import owned
 from connector.domain.notices import Links as EmailLinks
 from connector.entra.directory import GraphDirectory
 from connector.flows.catchup import CatchUp, CatchUpReport
@@ -84,7 +83,7 @@ def build_service(
         feed=ChangeFeed(storage),
         links=Links(storage),
         log=IntegrationLog(storage),
-        attributes=owned(settings.sync_attributes),
+        attributes=settings.attributes,
         sync_upn=settings.SYNC_UPN,
         observe=settings.CONNECTOR_MODE == "observe",
         notifier=build_notifier(settings, storage, clock),
@@ -123,7 +122,7 @@ def build_reconciliation(
         clock=clock,
         zone=notice_zone(settings),
         left_days=settings.RECONCILE_LEFT_DAYS,
-        attributes=owned(settings.sync_attributes),
+        attributes=settings.attributes,
         organisation=organisation_kinds(settings),
         lifecycle_dates=settings.LIFECYCLE_DATES,
         sync_upn=settings.SYNC_UPN,

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import urlsplit
 
 from connector.core.net import is_loopback
-from connector.domain.mapping import Need, graph_properties, needs_of, owned
+from connector.domain.mapping import Need, graph_properties, needs_of
 from connector.entra.directory import GraphDirectory
 from connector.entra.graph import check_base_url
 from connector.lucca.client import (
@@ -20,6 +20,7 @@ from connector.lucca.client import (
     LuccaClient,
 )
 from connector.runtime.identity import azure_credential
+from connector.runtime.mapping_setting import every_row
 from connector.runtime.setting_rules import acs_connection_parts
 from connector.runtime.settings import Settings, SettingsError
 from connector.storage.ratelimit import LuccaRateLimiter
@@ -46,7 +47,7 @@ NEED_COLLECTIONS: Final = {
 def _needs(settings: Settings) -> tuple[Need, ...]:
     """What the sync reads from Lucca, in `Need`'s order: what the owned rows need, and the
     establishment when it gives the leavers' time zone."""
-    needs = needs_of(owned(settings.sync_attributes))
+    needs = needs_of(settings.attributes)
     if settings.LEAVER_TIME_ZONE == "establishment":
         needs |= {Need.ESTABLISHMENT}
     return tuple(need for need in Need if need in needs)
@@ -100,8 +101,9 @@ def graph_directory(settings: Settings) -> GraphDirectory:
     except ValueError as err:
         raise SettingsError(f"setting GRAPH_BASE_URL is malformed: {err}") from None
     credential = None if anonymous else azure_credential(settings.AZURE_CLIENT_ID)
+    properties = graph_properties(every_row(settings.mapping_rows))
     return GraphDirectory(
-        base_url, properties=graph_properties(), credential=credential, owns_credential=True
+        base_url, properties=properties, credential=credential, owns_credential=True
     )
 
 

@@ -13,6 +13,7 @@ from pydantic import (
     AfterValidator,
     AnyHttpUrl,
     Field,
+    PrivateAttr,
     SecretStr,
     ValidationError,
     field_validator,
@@ -22,8 +23,9 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 
 from connector.core.net import is_loopback
 from connector.domain.logins import LoginTemplate, parse_template
-from connector.domain.mapping import DEFAULT_ATTRIBUTES, owned
+from connector.domain.mapping import DEFAULT_ATTRIBUTES, Attribute, owned
 from connector.entra.scope import MatchScope, parse_scope
+from connector.runtime.mapping_setting import mapping_rows, owned_rows
 from connector.runtime.setting_rules import (
     EMAIL_ADDRESS,
     acs_connection_parts,
@@ -129,6 +131,10 @@ class Settings(BaseSettings):
     RECONCILE_TIMER: str = Field(default="0 0 * * * *", pattern=r"^\S+( \S+){5}$")
     RECONCILE_MAX_CHANGES: int = Field(default=50, ge=0)
     RECONCILE_LEFT_DAYS: int = Field(default=30, ge=0, le=366)
+    # Issue 16, the mapping (connector/runtime/mapping_setting.py): a JSON file of rows beside
+    # the table's, relative to the app's root.
+    SYNC_MAPPING_FILE: str = ""
+    _mapping_rows: tuple[Attribute, ...] = PrivateAttr(default=())
 
     @classmethod
     def settings_customise_sources(
@@ -330,6 +336,24 @@ class Settings(BaseSettings):
                 "ACS_CONNECTION_STRING"
             )
         return self
+
+    @model_validator(mode="after")
+    def _mapping_file(self) -> Settings:
+        try:
+            self._mapping_rows = mapping_rows(self.SYNC_MAPPING_FILE)
+        except ValueError as err:
+            raise ValueError(f"SYNC_MAPPING_FILE is malformed: {err}") from None
+        return self
+
+    @property
+    def mapping_rows(self) -> tuple[Attribute, ...]:
+        """The rows of SYNC_MAPPING_FILE (none without one)."""
+        return self._mapping_rows
+
+    @property
+    def attributes(self) -> tuple[Attribute, ...]:
+        """The rows the connector owns: SYNC_ATTRIBUTES's, with SYNC_MAPPING_FILE's."""
+        return owned_rows(self.sync_attributes, self._mapping_rows)
 
     @property
     def notify_recipients(self) -> tuple[str, ...]:

@@ -153,6 +153,7 @@ var appSettings = {
   RECONCILE_TIMER: '0 0 * * * *'
   RECONCILE_MAX_CHANGES: '50'
   RECONCILE_LEFT_DAYS: '30'
+  SYNC_MAPPING_FILE: ''
 }
 
 // Deployments authenticate with Entra ID (azd); basic publishing credentials stay off.
