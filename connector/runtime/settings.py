@@ -22,6 +22,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 
 from connector.core.net import is_loopback
 from connector.domain.mapping import DEFAULT_ATTRIBUTES, owned
+from connector.domain.sync_scope import SyncScope, parse_sync_scope
 from connector.entra.scope import MatchScope, parse_scope
 from connector.runtime.setting_rules import (
     EMAIL_ADDRESS,
@@ -46,6 +47,12 @@ STORAGE_IDENTITY_SETTINGS = (
 )
 
 PositiveSeconds = Annotated[int, Field(ge=0, le=3600)]
+
+
+def _scope_text(value: str) -> str:
+    """SYNC_SCOPE checked (`ScopeError`, a ValueError naming the token), stripped."""
+    parse_sync_scope(value)
+    return value.strip()
 
 
 class SettingsError(Exception):
@@ -124,6 +131,10 @@ class Settings(BaseSettings):
     RECONCILE_TIMER: str = Field(default="0 0 * * * *", pattern=r"^\S+( \S+){5}$")
     RECONCILE_MAX_CHANGES: int = Field(default=50, ge=0)
     RECONCILE_LEFT_DAYS: int = Field(default=30, ge=0, le=366)
+    # Who is synced (connector/domain/sync_scope.py; empty: everyone), and what happens to a
+    # linked account whose employee leaves that scope (connector/flows/scope_gate.py).
+    SYNC_SCOPE: Annotated[str, AfterValidator(_scope_text)] = ""
+    SCOPE_EXIT_ACTION: Literal["ignore", "disable"] = "ignore"
 
     @classmethod
     def settings_customise_sources(
@@ -335,6 +346,11 @@ class Settings(BaseSettings):
     def match_scope(self) -> MatchScope | None:
         """MATCH_SCOPE parsed; None when unset."""
         return parse_scope(self.MATCH_SCOPE)
+
+    @property
+    def sync_scope(self) -> SyncScope | None:
+        """SYNC_SCOPE parsed; None when unset (everyone)."""
+        return parse_sync_scope(self.SYNC_SCOPE)
 
     @property
     def sync_attributes(self) -> tuple[str, ...]:
