@@ -146,7 +146,9 @@ class _Parser:
 
     def _field(self) -> str:
         token = self._next()
-        name = token.text.casefold() if token.kind == "word" else ""
+        if token.kind != "word":
+            raise ScopeError(f"unexpected {token.describe()}: expected a field")
+        name = token.text.casefold()
         if name in _CANONICAL:
             field = _CANONICAL[name]
         elif name.startswith(EXTENSION) and len(name) > len(EXTENSION):
