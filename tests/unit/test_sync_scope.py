@@ -111,7 +111,7 @@ def test_errors_name_the_token_and_position(expression: str, named: str) -> None
     ("changes", "expected"),
     [
         ({"SYNC_SCOPE": "legalEntity = 1 and"}, "setting SYNC_SCOPE is malformed: unexpected"),
-        ({"SYNC_SCOPE": "salary > 1"}, "setting SYNC_SCOPE is malformed: unknown field"),
+        ({"SYNC_SCOPE": "salary = 1"}, "setting SYNC_SCOPE is malformed: unknown field"),
         ({"SCOPE_EXIT_ACTION": "delete"}, "setting SCOPE_EXIT_ACTION is malformed"),
     ],
 )
