@@ -40,6 +40,7 @@ class Action(StrEnum):
     UNLINKED_IN_ENTRA = "unlinked in Entra"  # employeeId cleared or changed there: link dropped
     UNLINKED = "unlinked"  # an operator's `unlink` command
     LINKED_BY_OPERATOR = "linked by an operator"  # an operator's `link` command
+    OUT_OF_SCOPE = "out of scope"  # outside SYNC_SCOPE: nothing written (or the exit action)
 
 
 # A details key: an entry whose action does not alert by itself, but this one must (an

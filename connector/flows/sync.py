@@ -49,6 +49,7 @@ from connector.notify.notifier import DISABLED
 if TYPE_CHECKING:
     from connector.entra.scope import MatchScope
     from connector.entra.users import DirectoryUser
+    from connector.flows.scope_gate import ScopeGate
     from connector.lucca.models import LuccaEmployee
 
 T = TypeVar("T")
@@ -77,7 +78,9 @@ class SyncService:
         clock: Callable[[], datetime] = utc_now,
         match_scope: MatchScope | None = None,
         add_created_to_scope: bool = False,
+        scope_gate: ScopeGate | None = None,
     ) -> None:
+        self._scope_gate = scope_gate  # SYNC_SCOPE: out of scope stops here
         self._notifier = notifier
         self._planner = planner
         self._lucca = lucca
@@ -169,6 +172,8 @@ class SyncService:
             except NotFound:
                 action, message, object_id = self._not_in_lucca(employee_id)
                 return run.finish(action, message, object_id=object_id)
+        if self._scope_gate and (out := self._scope_gate.outside(run, employee)) is not None:
+            return out
         if employee.email is not None:  # " a@b.fr " in Lucca is a@b.fr everywhere
             employee = employee.model_copy(update={"email": employee.email.strip() or None})
         self._remember_resources(employee)

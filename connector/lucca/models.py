@@ -53,6 +53,7 @@ class LuccaEmployment(_Document):
     end: Annotated[date | None, BeforeValidator(_day)] = None
     legal_entity_id: Ref = Field(alias="legalEntity")
     status: EmployeeStatus | None = None
+    template_id: OptionalRef = Field(default=None, alias="template")  # employment-template
 
 
 class LuccaJobPosition(_Document):
@@ -89,6 +90,7 @@ class LuccaDepartment(_Document):
 
     id: str
     name: str
+    parent_id: OptionalRef = Field(default=None, alias="parent")  # None at the top
 
 
 class LuccaLegalEntity(_Document):

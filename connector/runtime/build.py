@@ -14,9 +14,11 @@ from connector.flows.intake import Intake
 from connector.flows.leavers import LeaverRun
 from connector.flows.nightly import NightlyReconciliation
 from connector.flows.reconcile import Reconciliation
+from connector.flows.scope_gate import ScopedPlanner, ScopeGate
 from connector.flows.sync import SyncService
 from connector.flows.worker import ChangeWorker, PoisonHandler
 from connector.lucca.client import LuccaClient
+from connector.lucca.scope_reads import LuccaScopeClient
 from connector.notify.daily import DailyBuilder
 from connector.notify.notifier import Notifier
 from connector.notify.run import NotificationRun
@@ -27,6 +29,7 @@ from connector.runtime.clients import (
     lucca_client,
     organisation_kinds,
 )
+from connector.runtime.scope_build import scope_gate, scoped_planner
 from connector.runtime.settings import Settings
 from connector.storage.changes import ChangeFeed, retry_delays
 from connector.storage.lease import EmployeeLeases
@@ -43,7 +46,7 @@ Clock = Callable[[], datetime]
 class Clients:
     """The Lucca and Graph clients a worker shares between its triggers."""
 
-    lucca: LuccaClient
+    lucca: LuccaScopeClient
     directory: GraphDirectory
 
     @classmethod
@@ -70,6 +73,29 @@ def build_planner(settings: Settings, lucca: LuccaClient) -> AccessPlanner:
     )
 
 
+def build_scope_gate(
+    settings: Settings, storage: Storage, clients: Clients, clock: Clock
+) -> ScopeGate | None:
+    """SYNC_SCOPE's gate for the sync (None: everyone is synced)."""
+    planner = build_planner(settings, clients.lucca)
+    return scope_gate(
+        settings,
+        storage,
+        lucca=clients.lucca,
+        directory=clients.directory,
+        planner=planner,
+        clock=clock,
+    )
+
+
+def build_timer_planner(
+    settings: Settings, storage: Storage, clients: Clients, clock: Clock
+) -> AccessPlanner | ScopedPlanner:
+    """The timer's planner: with SCOPE_EXIT_ACTION=disable, the scope-exit disable too."""
+    planner = build_planner(settings, clients.lucca)
+    return scoped_planner(settings, storage, clients.lucca, planner, clock) or planner
+
+
 def build_service(
     settings: Settings, storage: Storage, clients: Clients, clock: Clock
 ) -> SyncService:
@@ -90,6 +116,7 @@ def build_service(
         clock=clock,
         match_scope=settings.match_scope,
         add_created_to_scope=settings.MATCH_SCOPE_ADD_CREATED,
+        scope_gate=build_scope_gate(settings, storage, clients, clock),
     )
 
 
@@ -153,7 +180,7 @@ def build_leaver_run(
     """What `deactivate_leavers` runs at each tick."""
     return LeaverRun(
         schedule=ScheduleStore(storage, clock=clock),
-        planner=build_planner(settings, clients.lucca),
+        planner=build_timer_planner(settings, storage, clients, clock),
         lucca=clients.lucca,
         directory=clients.directory,
         links=Links(storage),

@@ -17,8 +17,8 @@ from connector.lucca.client import (
     EVENTS_SCOPE,
     LEGAL_ENTITY_SCOPE,
     WEBHOOK_WRITE_SCOPE,
-    LuccaClient,
 )
+from connector.lucca.scope_reads import EXTENSIONS_SCOPE, TEMPLATES_SCOPE, LuccaScopeClient
 from connector.runtime.identity import azure_credential
 from connector.runtime.mapping_setting import every_row
 from connector.runtime.setting_rules import acs_connection_parts
@@ -55,8 +55,18 @@ def _needs(settings: Settings) -> tuple[Need, ...]:
 
 def sync_scopes(settings: Settings) -> tuple[str, ...]:
     """What the sync's token asks for: the base scopes, then the scope of each Lucca resource
-    the owned rows or the leavers' time zone read (`NEED_SCOPES`)."""
-    return tuple(dict.fromkeys([*BASE_SCOPES, *(NEED_SCOPES[n] for n in _needs(settings))]))
+    the owned rows or the leavers' time zone read (`NEED_SCOPES`), then what SYNC_SCOPE's
+    fields read (contract types, custom fields)."""
+    needed = [*BASE_SCOPES, *(NEED_SCOPES[n] for n in _needs(settings))]
+    return tuple(dict.fromkeys(needed + list(scope_scopes(settings))))
+
+
+def scope_scopes(settings: Settings) -> tuple[str, ...]:
+    """The scopes SYNC_SCOPE's fields need beyond the base ones (departments are in them)."""
+    fields = settings.sync_scope.fields if settings.sync_scope is not None else frozenset()
+    wanted = [TEMPLATES_SCOPE] if "contractType" in fields else []
+    wanted += [EXTENSIONS_SCOPE] if any(f.startswith("extension.") for f in fields) else []
+    return tuple(wanted)
 
 
 def organisation_kinds(settings: Settings) -> tuple[str, ...]:
@@ -74,10 +84,10 @@ def catch_up_scopes(settings: Settings) -> tuple[str, ...]:
 
 def lucca_client(
     settings: Settings, storage: Storage, scopes: Iterable[str] | None = None
-) -> LuccaClient:
+) -> LuccaScopeClient:
     """A client for the configured Lucca instance, sharing the limiter in `storage`; its token
     asks for `scopes` (the webhook commands, the catch-up), else for the sync's."""
-    return LuccaClient(
+    return LuccaScopeClient(
         base_url=str(settings.LUCCA_BASE_URL),
         token_url=str(settings.LUCCA_TOKEN_URL),
         client_id=settings.LUCCA_CLIENT_ID,

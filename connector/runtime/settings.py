@@ -24,6 +24,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 from connector.core.net import is_loopback
 from connector.domain.logins import LoginTemplate, parse_template
 from connector.domain.mapping import DEFAULT_ATTRIBUTES, Attribute, owned
+from connector.domain.sync_scope import SyncScope, parse_sync_scope
 from connector.entra.scope import MatchScope, parse_scope
 from connector.runtime.mapping_setting import mapping_rows, owned_rows
 from connector.runtime.setting_rules import (
@@ -49,6 +50,12 @@ STORAGE_IDENTITY_SETTINGS = (
 )
 
 PositiveSeconds = Annotated[int, Field(ge=0, le=3600)]
+
+
+def _scope_text(value: str) -> str:
+    """SYNC_SCOPE checked (`ScopeError`, a ValueError naming the token), stripped."""
+    parse_sync_scope(value)
+    return value.strip()
 
 
 class SettingsError(Exception):
@@ -135,6 +142,10 @@ class Settings(BaseSettings):
     # the table's, relative to the app's root.
     SYNC_MAPPING_FILE: str = ""
     _mapping_rows: tuple[Attribute, ...] = PrivateAttr(default=())
+    # Who is synced (connector/domain/sync_scope.py; empty: everyone), and what happens to a
+    # linked account whose employee leaves that scope (connector/flows/scope_gate.py).
+    SYNC_SCOPE: Annotated[str, AfterValidator(_scope_text)] = ""
+    SCOPE_EXIT_ACTION: Literal["ignore", "disable"] = "ignore"
 
     @classmethod
     def settings_customise_sources(
@@ -377,6 +388,11 @@ class Settings(BaseSettings):
     def login_template(self) -> LoginTemplate | None:
         """LOGIN_TEMPLATE parsed; None when unset."""
         return parse_template(self.LOGIN_TEMPLATE) if self.LOGIN_TEMPLATE else None
+
+    @property
+    def sync_scope(self) -> SyncScope | None:
+        """SYNC_SCOPE parsed; None when unset (everyone)."""
+        return parse_sync_scope(self.SYNC_SCOPE)
 
     @property
     def sync_attributes(self) -> tuple[str, ...]:

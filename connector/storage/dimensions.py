@@ -34,6 +34,7 @@ OUTCOMES: Mapping[str, str] = {
     "linked by an operator": SUCCESS,
     "unchanged": UNCHANGED,
     "skipped": UNCHANGED,
+    "out of scope": UNCHANGED,  # SYNC_SCOPE: nothing written (an exit disable: scheduled)
     "conflict": CONFLICT,
     "no longer visible in Lucca": CONFLICT,
     "left for an operator": CONFLICT,

@@ -154,6 +154,8 @@ var appSettings = {
   RECONCILE_MAX_CHANGES: '50'
   RECONCILE_LEFT_DAYS: '30'
   SYNC_MAPPING_FILE: ''
+  SYNC_SCOPE: ''
+  SCOPE_EXIT_ACTION: 'ignore'
 }
 
 // Deployments authenticate with Entra ID (azd); basic publishing credentials stay off.

@@ -42,6 +42,7 @@ CONNECTOR_SCOPES = (
     )
     | {"business-establishments.readonly", "legal-entities.readonly", "webhook-endpoints.readwrite"}
     | {"webhook-deliveries.readwrite"}  # POST /webhook-deliveries: a ping
+    | {"employment-templates.readonly", "employee-extensions.readonly"}  # SYNC_SCOPE
 )
 INCLUDES = frozenset({"embedded", "links", "totalCount"})
 WEBHOOK_STATUSES = frozenset({"active", "suspended", "inactive"})
@@ -57,9 +58,13 @@ _KINDS: dict[str, tuple[str, int]] = {
     "employments": ("employment", 20001),
     "job-positions": ("job-position", 40001),
     "events": ("event", 900001),
+    "employment-templates": ("employment-template", 501),
+    # Not among the OpenAPI document's paths; its schemas, scopes and example URL are
+    # (`employee-extensions?…`): filtered by `employee.id` and `extensionDefinition.id`.
+    "employee-extensions": ("employee-extension", 700001),
 }
 _PLURAL = {type_: kind for kind, (type_, _) in _KINDS.items()}
-_PLURAL["employment-template"] = "employment-templates"
+_PLURAL["employee-extension-definition"] = "employee-extension-definitions"
 # Records keep related ids; these keys are rendered as `{id, type, url}` references.
 _REFS: dict[str, dict[str, str]] = {
     "business-establishments": {"legalEntity": "legal-entity"},
@@ -68,6 +73,8 @@ _REFS: dict[str, dict[str, str]] = {
     | {"template": "employment-template"},
     "job-positions": {"employment": "employment", "businessEstablishment": "business-establishment"}
     | {"manager": "employee", "department": "department"},
+    "employee-extensions": {"employee": "employee"}
+    | {"extensionDefinition": "employee-extension-definition"},
 }
 # Attributes Lucca has that the sandbox always leaves null.
 _NULLS = {
@@ -95,6 +102,8 @@ _FILTERS = {
     "occupationCategory.id status",
     "webhook-endpoints": "status",
     "events": "",  # `status` (delivery status) is filtered apart: it is not in the document
+    "employment-templates": "",
+    "employee-extensions": "employee.id extensionDefinition.id",
 }
 # What `include=embedded` embeds: the references held under these keys.
 _EMBEDS = {
@@ -113,6 +122,7 @@ _LINKS = {
     "departments": {"activeEmployees": "employees?applicableJobPosition.department.id={}"},
     "legal-entities": {"businessEstablishments": "business-establishments?legalEntity.id={}"},
 }
+_TEMPLATE = {"legalEntities": [], "term": "permanent", "audience": "employee", "t9n": {}}
 _EMPLOYEE_FIELDS = {"given_name": "givenName", "family_name": "familyName", "email": "email"} | {
     "employee_number": "employeeNumber",
     "remote_id": "remoteId",
@@ -766,6 +776,8 @@ class LuccaSandbox(Sandbox):
             return self.add_legal_entity("Acme SAS")
         if kind == "business-establishments":
             return self.add_establishment("Acme Paris")
+        if kind == "employment-templates":
+            return self._insert("employment-templates", _TEMPLATE | {"title": "CDI"})
         return self.add_department("General")
 
     def _job_changes(self, changes: dict[str, Any]) -> dict[str, Any]:
@@ -808,7 +820,7 @@ class LuccaSandbox(Sandbox):
             "legalEntity": self._store["business-establishments"][establishment]["legalEntity"],
             "start": {"date": first},
             "end": {"date": last} if last else None,
-            "template": "1",
+            "template": self._default("employment-templates"),
         }
         employment_id = self._insert("employments", fields)
         job = job | {"businessEstablishment": establishment}
@@ -833,6 +845,41 @@ class LuccaSandbox(Sandbox):
             first = all(e["legalEntity"] != entity for e in others)
             fields = {"name": name, "legalEntity": entity, "isHeadquarters": first}
             return self._insert("business-establishments", fields | {"timezoneId": timezone_id})
+
+    def add_employment_template(
+        self, title: str, term: str = "permanent", audience: str = "employee"
+    ) -> str:
+        """An employment template (a contract type); returns its id."""
+        with self._lock:
+            fields = _TEMPLATE | {"title": title, "term": term, "audience": audience}
+            return self._insert("employment-templates", fields)
+
+    def set_employment_template(self, employee_id: str, template_id: str) -> None:
+        """Change the template of the employee's applicable employment (employment.updated)."""
+        with self._lock:
+            self._require("employment-templates", template_id)
+            employment = self._applicable_employment(employee_id)
+            if employment is None:
+                raise ValueError(f"employee {employee_id!r} has no applicable employment")
+            previous = self._update("employments", employment["id"], {"template": template_id})
+            if previous:
+                self._emit("employments", employment["id"], "updated", previous)
+
+    def set_extension(self, employee_id: str, definition_id: str, *values: Any) -> None:
+        """Replace the employee's values of a custom field (no event: the connector does not
+        subscribe to employee-extension topics)."""
+        with self._lock:
+            self._require("employees", employee_id)
+            store = self._store["employee-extensions"]
+            for rid in [
+                rid
+                for rid, r in store.items()
+                if r["employee"] == employee_id and r["extensionDefinition"] == definition_id
+            ]:
+                del store[rid]
+            for value in values:
+                fields = {"employee": employee_id, "extensionDefinition": definition_id}
+                self._insert("employee-extensions", fields | {"value": value})
 
     def add_department(
         self, name: str, *, parent_id: str | None = None, manager_id: str | None = None

@@ -518,6 +518,7 @@ def test_every_served_document_validates_against_lucca_openapi(
         "legal-entities",
         "business-establishments",
         "events",
+        "employment-templates",
     ):
         ids = []
         for include in includes:
