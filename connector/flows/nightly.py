@@ -286,10 +286,12 @@ class NightlyReconciliation:
     def _failed(self, day: date, claim: _Claim, reason: str) -> None:
         """Give the night back for the next tick; say it once, and when it is given up."""
         attempts = int(claim.entity["Attempts"])
-        update = claim.entity | {"State": "failed"}
+        # Merge the state only: a slice that saved its cursor before dying keeps it.
+        keys = {k: claim.entity[k] for k in ("PartitionKey", "RowKey")}
         with contextlib.suppress(ConnectorError):
             self._storage.on_table(
-                STATE_TABLE, lambda t: t.upsert_entity(update, mode=UpdateMode.REPLACE)
+                STATE_TABLE,
+                lambda t: t.upsert_entity(keys | {"State": "failed"}, mode=UpdateMode.MERGE),
             )
         if attempts == 1 or attempts >= MAX_ATTEMPTS:
             then = (

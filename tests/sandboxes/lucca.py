@@ -429,7 +429,9 @@ class LuccaSandbox(Sandbox):
         doc = self._doc(kind, record)
         for name, wanted in filters.items():
             if name.endswith(".between"):
-                if not _in_range(self._lookup(doc, name.removesuffix(".between")), wanted):
+                # The filter says `endsOn`; the employment document holds it as `end.date`.
+                path = name.removesuffix(".between").replace(".endsOn", ".end.date")
+                if not _in_range(self._lookup(doc, path), wanted):
                     return False
                 continue
             value = self._lookup(doc, name)
