@@ -14,6 +14,7 @@ from azure.functions.timer import TimerRequest
 from connector.domain.entries import Action, LogEntry
 from connector.flows.night_slices import SliceLog
 from connector.flows.nightly import STATE_TABLE, NightlyReconciliation
+from connector.storage.log import IntegrationLog
 from tests.conftest import user_function
 from tests.e2e.conftest import DOMAIN, World
 
@@ -31,8 +32,6 @@ def nightly(world: World, moment: datetime) -> None:
 
 def summaries(world: World) -> list[LogEntry]:
     """The night's own entries (no employee id), newest first."""
-    from connector.storage.log import IntegrationLog
-
     log = IntegrationLog(world.storage, clock=lambda: WINTER_NIGHT + timedelta(days=3))
     return [
         e
@@ -89,7 +88,7 @@ def test_twenty_thousand_employees_across_ticks_each_reconciled_once(make_world:
     assert sum(summary.details["counts"].values()) == 20_001
     assert "20001 employees reconciled: 20001 to create" in summary.message
     assert elapsed < 90, f"took {elapsed:.0f} s"
-    print(f"\n20,000 employees: {ticks} ticks, {elapsed:.1f} s")  # noqa: T201
+    print(f"\n20,000 employees: {ticks} ticks, {elapsed:.1f} s")
 
 
 def test_a_crash_between_slices_is_resumed_without_redoing_done_slices(
