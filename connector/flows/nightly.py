@@ -1,24 +1,33 @@
-"""The nightly reconciliation: once a local day, at `RECONCILE_AT`, the whole population.
+"""The nightly reconciliation: once a local day, from `RECONCILE_AT`, the whole population.
 
 It repairs drift a change from Lucca never announces, such as an attribute changed by hand in
-Entra, and writes one summary entry ("reconciled"). Like a deactivation run it is held, with
-an alerting "reconciliation held" entry and nothing applied, when it would hand more employees
-to the sync than `RECONCILE_MAX_CHANGES`: a person reviews the plan with
-`python -m connector reconcile` and releases it with `reconcile --apply`.
+Entra, and writes one summary entry ("reconciled") when the night is done. It reads and plans
+in slices across ticks of `RECONCILE_TIMER`: each tick reads at most `RECONCILE_SLICE_PAGES`
+pages of 100 employees (night_slices.py), plans and applies them, then saves its cursor; the
+next tick resumes from it. A crash between slices resumes from the saved cursor; a crash inside
+one redoes that slice only: its plan is made again against Entra as it now is, so what was
+applied is in step and not applied twice.
 
-Azure's timers know no time zone, so `RECONCILE_TIMER` wakes it every hour and it runs once a
-local day, at the first tick at or after `RECONCILE_AT` (on the day clocks go forward, 02:00
-does not exist in Paris: it runs at 03:00 local; on the day they go back, once). A run claims
-its day in table `Reconciliation` (row `night-<local day>`, ETag-guarded, so two instances
-never both run); a run that cannot read Lucca or Entra gives its day back for the next tick,
-up to `MAX_ATTEMPTS` attempts, and says so once in the log.
+Like a deactivation run it is held, with an alerting "reconciliation held" entry, when it
+would hand more employees to the sync than `RECONCILE_MAX_CHANGES`, counted across the
+night's slices: as soon as the slices so far and the current one would pass it, nothing more
+is applied that night (the slices before stay applied, at most RECONCILE_MAX_CHANGES in all).
+A person reviews the plan with `python -m connector reconcile` and releases it with
+`reconcile --apply`.
+
+Azure's timers know no time zone: the night starts at the first tick at or after
+`RECONCILE_AT` local (on the day clocks go forward, 02:00 does not exist in Paris: it starts
+at 03:00 local; on the day they go back, once). Each slice claims the night in table
+`Reconciliation` (row `night-<local day>`, ETag-guarded, so two instances never run the same
+slice); a slice that cannot read Lucca or Entra gives the night back for the next tick, up to
+`MAX_ATTEMPTS` attempts of that slice, and says so once in the log.
 """
 
 from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -29,19 +38,21 @@ from azure.data.tables import UpdateMode
 
 from connector.core.errors import ConnectorError
 from connector.domain.entries import Action, LogEntry
+from connector.domain.mapping import ANCHOR_PREFIX
 from connector.domain.ports import Log
+from connector.flows.night_slices import SAMPLE, Cursor, SliceLog, Totals, read_pages
 from connector.flows.reconcile import Reconciliation
-from connector.flows.reconcile_report import NEEDS_A_PERSON, Applied, Report, employees
+from connector.flows.reconcile_report import Applied, Report, employees
 from connector.flows.snapshot import Snapshot
 from connector.storage.tables import Storage
 
 STATE_TABLE = "Reconciliation"
 PARTITION = "night"
-MAX_ATTEMPTS = 3
-# A run "started" this long ago has died: its day is free. Safe while host.json's
-# functionTimeout (10 minutes) stops a run long before: raise both together.
-STALE_AFTER = timedelta(hours=2)
-SAMPLE = 50  # employee ids named in an entry's details at most
+MAX_ATTEMPTS = 3  # of one slice
+# A slice "started" this long ago has died: the night is free. Safe while host.json's
+# functionTimeout (10 minutes) stops a slice long before: raise both together.
+STALE_AFTER = timedelta(minutes=30)
+SLICE_PAGES = 40  # pages of 100 employees a slice reads (RECONCILE_SLICE_PAGES)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -53,19 +64,29 @@ class NightlyReport:
     held: bool = False
     report: Report | None = None
     applied: Applied | None = None
+    finished: bool = True  # the night is done (False: more slices to come)
 
     def summary(self) -> str:
         """One line for the Functions log (ids and counts, no names)."""
         if not self.ran or self.report is None:
             return f"not run: {self.reason}"
+        slice_ = "" if self.finished else "slice (more to come): "
         if self.held:
             return f"held: {len(self.report.to_apply)} to apply; {self.report.summary()}"
         applied = self.applied.summary() if self.applied is not None else "observe mode"
-        return f"{self.report.summary()}; {applied}"
+        return f"{slice_}{self.report.summary()}; {applied}"
+
+
+@dataclass(kw_only=True)
+class _Claim:
+    """The night's row as this tick took it, and its ETag (to save the cursor after)."""
+
+    entity: dict[str, Any]
+    etag: str
 
 
 class NightlyReconciliation:
-    """Runs the reconciliation once a local day, held above a threshold."""
+    """Runs the reconciliation once a local day, a slice a tick, held above a threshold."""
 
     def __init__(
         self,
@@ -78,6 +99,7 @@ class NightlyReconciliation:
         max_changes: int,
         observe: bool,
         clock: Callable[[], datetime],
+        slice_pages: int = SLICE_PAGES,
     ) -> None:
         self._storage = storage
         self._build = build
@@ -87,9 +109,10 @@ class NightlyReconciliation:
         self._max_changes = max_changes
         self._observe = observe
         self._clock = clock
+        self._slice_pages = slice_pages
 
     def run(self) -> NightlyReport:
-        """Reconcile if it is due today and not done yet."""
+        """Reconcile the next slice if tonight's run is due and not done yet."""
         if not self._at:
             return NightlyReport(ran=False, reason="RECONCILE_AT is empty (off)")
         now = self._clock()
@@ -102,51 +125,89 @@ class NightlyReconciliation:
         if claim is None:
             return NightlyReport(ran=False, reason=f"done or running for {day.isoformat()}")
         try:
-            reconciliation = self._build()
-            snapshot = reconciliation.read()
-            report = reconciliation.plan(snapshot)
-            outcome = self._decide(reconciliation, report, snapshot)
+            return self._slice(self._build(), day, claim)
         except Exception as err:
             reason = err.message if isinstance(err, ConnectorError) else type(err).__name__
             self._failed(day, claim, reason)
             raise
-        self._finish(day)
-        return outcome
 
-    def _decide(
-        self, reconciliation: Reconciliation, report: Report, snapshot: Snapshot
-    ) -> NightlyReport:
-        todo = report.to_apply
-        details: dict[str, Any] = {
-            "counts": report.counts(),
-            "to_apply": len(todo),
-            "to_apply_sample": [f.employee_id for f in todo[:SAMPLE]],
-            "needs_a_person": [
-                f.employee_id for f in report.findings if f.verdict in NEEDS_A_PERSON
-            ][:SAMPLE],
-            "unknown_anchors": [a.id for a in report.unknown_anchors][:SAMPLE],
-            "lucca_employees": report.lucca_employees,
-            "entra_users": report.entra_users,
-        }
-        if len(todo) > self._max_changes:
-            self._write(
-                Action.RECONCILIATION_HELD,
-                f"The nightly reconciliation would hand {employees(len(todo))} to the sync, more "
-                f"than RECONCILE_MAX_CHANGES ({self._max_changes}): nothing was applied. Review "
-                "the plan with `python -m connector reconcile`, then apply it with "
-                "`python -m connector reconcile --apply` (or raise RECONCILE_MAX_CHANGES). "
-                + report.summary(),
-                details,
-            )
+    # -- one slice --------------------------------------------------------------------------
+    def _slice(self, reconciliation: Reconciliation, day: date, claim: _Claim) -> NightlyReport:
+        row = claim.entity
+        cursor = Cursor(int(row.get("Stream") or 0), str(row.get("Cursor") or "") or None)
+        totals = Totals.from_json(row.get("Totals"))
+        slices = SliceLog(self._storage, STATE_TABLE, day)
+        number = totals.slices  # slices saved beyond it were a crashed attempt's: redone
+        seen = {i for n, ids in slices.planned().items() if n < number for i in ids}
+        read_at = self._clock()
+        found, after = read_pages(
+            reconciliation.lucca, cursor, self._slice_pages, day, reconciliation.left_days
+        )
+        fresh = {e.id: e for e in found if e.id not in seen}
+        snapshot = reconciliation.snapshot(fresh, read_at=read_at, known=frozenset(seen))
+        if after.done:  # the anchors and links of employees not read: checked by id
+            unseen = _referenced(snapshot) - seen - fresh.keys()
+            by_id = {e.id: e for e in reconciliation.lucca.employees_by_id(unseen)}
+            snapshot = replace(snapshot, employees={**fresh, **by_id})
+        else:  # an anchor may be an employee of a later slice: none is unknown yet
+            snapshot = replace(snapshot, known=frozenset(seen) | _referenced(snapshot))
+        report = reconciliation.plan(snapshot)
+        if not after.done:
+            report.unknown_anchors = []
+        planned = [f.employee_id for f in report.findings]
+        if totals.to_apply + len(report.to_apply) > self._max_changes:
+            totals.add(report, None)
+            slices.save(number, planned)
+            self._held(totals, report, number)
+            self._commit(day, claim, after, totals, state="held")
             return NightlyReport(ran=True, held=True, report=report)
+        applied = None if self._observe else reconciliation.apply(report, snapshot)
+        totals.add(report, applied)
+        slices.save(number, planned)
+        if after.done:
+            self._summary(totals, report)
+        self._commit(day, claim, after, totals, state="done" if after.done else "between")
+        return NightlyReport(ran=True, report=report, applied=applied, finished=after.done)
+
+    def _held(self, totals: Totals, report: Report, number: int) -> None:
+        before = (
+            f" The night's first {number} slices stayed applied ({totals.applied_summary()})."
+            if number
+            else ""
+        )
+        self._write(
+            Action.RECONCILIATION_HELD,
+            f"The nightly reconciliation would hand {employees(totals.to_apply)} to the sync, "
+            f"more than RECONCILE_MAX_CHANGES ({self._max_changes}): nothing more was applied "
+            f"tonight.{before} Review the plan with `python -m connector reconcile`, then apply "
+            "it with `python -m connector reconcile --apply` (or raise RECONCILE_MAX_CHANGES). "
+            + report.summary(),
+            self._details(totals, report),
+        )
+
+    def _summary(self, totals: Totals, report: Report) -> None:
+        """The night's one summary entry, with the totals across its slices."""
+        summary = totals.summary(len(report.unknown_anchors))
+        details = self._details(totals, report)
         if self._observe:
-            self._write(Action.RECONCILED, report.summary(), details)
-            return NightlyReport(ran=True, report=report)
-        applied = reconciliation.apply(report, snapshot)
-        details["applied"] = applied.counts()
-        details["queued"] = applied.busy + list(applied.requeued)
-        self._write(Action.RECONCILED, f"{report.summary()}; {applied.summary()}.", details)
-        return NightlyReport(ran=True, report=report, applied=applied)
+            self._write(Action.RECONCILED, summary, details)
+            return
+        details["applied"] = totals.applied
+        details["queued"] = totals.queued
+        self._write(Action.RECONCILED, f"{summary}; {totals.applied_summary()}.", details)
+
+    @staticmethod
+    def _details(totals: Totals, report: Report) -> dict[str, Any]:
+        return {
+            "counts": totals.counts,
+            "to_apply": totals.to_apply,
+            "to_apply_sample": totals.to_apply_sample,
+            "needs_a_person": totals.needs_a_person,
+            "unknown_anchors": [a.id for a in report.unknown_anchors][:SAMPLE],
+            "lucca_employees": totals.lucca_employees,
+            "entra_users": totals.entra_users,
+            "slices": totals.slices,
+        }
 
     def _write(self, action: Action, message: str, details: dict[str, Any]) -> None:
         self._log.write(
@@ -159,21 +220,21 @@ class NightlyReconciliation:
             )
         )
 
-    # -- the day's claim --------------------------------------------------------------------
-    def _claim(self, day: date, now: datetime) -> dict[str, Any] | None:
-        """Take the day's run; None when it is done, running, or out of attempts."""
+    # -- the night's row --------------------------------------------------------------------
+    def _claim(self, day: date, now: datetime) -> _Claim | None:
+        """Take the night's next slice; None when it is done, running, or out of attempts."""
         row = f"{PARTITION}-{day.isoformat()}"
         entity = {"PartitionKey": PARTITION, "RowKey": row, "State": "started", "StartedAt": now}
         try:
-            self._storage.on_table(
+            made = self._storage.on_table(
                 STATE_TABLE, lambda t: t.create_entity({**entity, "Attempts": 1})
             )
         except ResourceExistsError:
             pass
         else:
-            return entity | {"Attempts": 1}
+            return _Claim(entity=entity | {"Attempts": 1}, etag=str(made["etag"]))
         current = self._storage.read(STATE_TABLE, PARTITION, row)
-        if current is None or current.get("State") == "done":
+        if current is None or current.get("State") in ("done", "held"):
             return None
         attempts = int(current.get("Attempts") or 0)
         started = current.get("StartedAt")
@@ -184,9 +245,9 @@ class NightlyReconciliation:
         )
         if running or attempts >= MAX_ATTEMPTS:
             return None
-        taken = entity | {"Attempts": attempts + 1}
+        taken = dict(current) | entity | {"Attempts": attempts + 1}
         try:
-            self._storage.on_table(
+            made = self._storage.on_table(
                 STATE_TABLE,
                 lambda t: t.update_entity(
                     taken,
@@ -197,15 +258,40 @@ class NightlyReconciliation:
             )
         except ResourceModifiedError:
             return None  # another instance took it first
-        return taken
+        return _Claim(entity=taken, etag=str(made["etag"]))
 
-    def _failed(self, day: date, claim: dict[str, Any], reason: str) -> None:
-        """Give the day back for the next tick; say it once, and when it is given up."""
-        attempts = int(claim["Attempts"])
-        update = claim | {"State": "failed"}
+    def _commit(
+        self, day: date, claim: _Claim, cursor: Cursor, totals: Totals, *, state: str
+    ) -> None:
+        """Save the cursor and the totals after a slice, if the night is still this tick's."""
+        entity = claim.entity | {
+            "State": state,
+            "Attempts": 0,
+            "Stream": cursor.stream,
+            "Cursor": cursor.href or "",
+            "Totals": totals.to_json(),
+            "FinishedAt": self._clock(),
+        }
+        with contextlib.suppress(ResourceModifiedError):  # taken as stale: it redoes the slice
+            self._storage.on_table(
+                STATE_TABLE,
+                lambda t: t.update_entity(
+                    entity,
+                    mode=UpdateMode.REPLACE,
+                    etag=claim.etag,
+                    match_condition=MatchConditions.IfNotModified,
+                ),
+            )
+
+    def _failed(self, day: date, claim: _Claim, reason: str) -> None:
+        """Give the night back for the next tick; say it once, and when it is given up."""
+        attempts = int(claim.entity["Attempts"])
+        # Merge the state only: a slice that saved its cursor before dying keeps it.
+        keys = {k: claim.entity[k] for k in ("PartitionKey", "RowKey")}
         with contextlib.suppress(ConnectorError):
             self._storage.on_table(
-                STATE_TABLE, lambda t: t.upsert_entity(update, mode=UpdateMode.REPLACE)
+                STATE_TABLE,
+                lambda t: t.upsert_entity(keys | {"State": "failed"}, mode=UpdateMode.MERGE),
             )
         if attempts == 1 or attempts >= MAX_ATTEMPTS:
             then = (
@@ -220,13 +306,12 @@ class NightlyReconciliation:
                 {"attempts": attempts},
             )
 
-    def _finish(self, day: date) -> None:
-        entity = {
-            "PartitionKey": PARTITION,
-            "RowKey": f"{PARTITION}-{day.isoformat()}",
-            "State": "done",
-            "FinishedAt": self._clock(),
-        }
-        self._storage.on_table(
-            STATE_TABLE, lambda t: t.upsert_entity(entity, mode=UpdateMode.MERGE)
-        )
+
+def _referenced(snapshot: Snapshot) -> set[str]:
+    """The Lucca ids the directory's anchors and the identity links name."""
+    anchored = {
+        (u.employee_id or "").removeprefix(ANCHOR_PREFIX)
+        for u in snapshot.users
+        if (u.employee_id or "").startswith(ANCHOR_PREFIX)
+    }
+    return anchored | {link.employee_id for link in snapshot.links}

@@ -46,6 +46,7 @@ from connector.flows.snapshot import (
     Stored,
     Unqueued,
     as_utc,
+    changed_since,
     read_stored_schedule,
 )
 from connector.flows.sync import SyncService
@@ -118,34 +119,45 @@ class Reconciliation:
         self._sync_upn = sync_upn
         self._delay_seconds = delay_seconds
         self._storage = storage
-        self._lucca = lucca
+        self._lucca = self.lucca = lucca  # the nightly run reads its slices with it
         self._directory = directory
         self._planner = planner
         self._build_service = build_service
         self._clock = clock
         self._zone = ZoneInfo(zone)
-        self._left_days = left_days
+        self._left_days = self.left_days = left_days
 
     # -- reading ----------------------------------------------------------------------------
     def read(self, progress: Progress = _silent) -> Snapshot:
         """Lucca's employees, the directory, the links and the schedule, once each."""
         read_at = self._clock()
-        for kind in self._organisation_kinds:
-            self._lucca.preload(kind)
         employees: dict[str, LuccaEmployee] = {}
         for employee in self._lucca.employees(statuses=STATUSES):
             employees[employee.id] = employee
             if len(employees) % 100 == 0:
                 progress("reading Lucca", len(employees), 0)
         progress("reading Entra", 0, 0)
-        users = self._directory.list_users()
+        return self.snapshot(employees, read_at=read_at)
+
+    def snapshot(
+        self,
+        employees: dict[str, LuccaEmployee],
+        *,
+        read_at: datetime,
+        known: frozenset[str] | None = None,
+    ) -> Snapshot:
+        """These employees (`known`: ids read elsewhere), with the directory, the links and the
+        schedule read now (a slice of the nightly run reads part of Lucca, all of the rest)."""
+        for kind in self._organisation_kinds:
+            self._lucca.preload(kind)
         return Snapshot(
             read_at=read_at,
             employees=employees,
-            users=users,
+            users=self._directory.list_users(),
             links=Links(self._storage).all(),
             refused=Links(self._storage).refusals(),
             stored_schedule=read_stored_schedule(self._storage),
+            known=known,
         )
 
     def in_population(self, employee: LuccaEmployee, today: date) -> bool:
@@ -362,7 +374,7 @@ class Reconciliation:
                 self._queue(feed, employee_id)
                 continue
             try:
-                if _changed_since(feed, employee_id, report.read_at):
+                if changed_since(feed, employee_id, report.read_at):
                     # A sync since the read, or an event queued after it: Lucca's state was
                     # read again (or will be); the snapshot's older one must not overwrite it.
                     applied.changed_since.append(employee_id)
@@ -405,12 +417,3 @@ class _Pass:
     directory: SnapshotDirectory
     names: NameIndex
     snapshot: Snapshot
-
-
-def _changed_since(feed: ChangeFeed, employee_id: str, read_at: datetime) -> bool:
-    """Whether a sync applied Lucca's state read after `read_at`, or an event came after it."""
-    applied = feed.applied_through(employee_id)
-    if applied is not None and applied > read_at:
-        return True
-    pending = feed.pending(employee_id)
-    return pending is not None and pending.since > read_at

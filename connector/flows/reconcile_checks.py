@@ -36,7 +36,7 @@ class NameIndex:
             keys = {name_key(named("givenName"), named("surname")), name_key(named("displayName"))}
             for key in keys - {""}:
                 self._by_name[key].append(user)
-        self._known = snapshot.employees
+        self._knows = snapshot.knows
 
     def candidates(self, employee: LuccaEmployee) -> tuple[Candidate, ...]:
         """The accounts carrying the employee's name that may be theirs, with what to check."""
@@ -44,7 +44,7 @@ class NameIndex:
         found = []
         for user in self._by_name.get(key, []) if key else []:
             holder = (user.employee_id or "").removeprefix(ANCHOR_PREFIX)
-            if user.employee_id and holder != employee.id and holder in self._known:
+            if user.employee_id and holder != employee.id and self._knows(holder):
                 continue  # another employee's account: a namesake
             reasons = []
             if user.account_enabled is False:
@@ -102,9 +102,7 @@ def unknown_anchors(snapshot: Snapshot) -> list[UnknownAnchor]:
     found = []
     for user in snapshot.users:
         mark = user.employee_id or ""
-        if mark.startswith(ANCHOR_PREFIX) and mark.removeprefix(ANCHOR_PREFIX) not in (
-            snapshot.employees
-        ):
+        if mark.startswith(ANCHOR_PREFIX) and not snapshot.knows(mark.removeprefix(ANCHOR_PREFIX)):
             found.append(
                 UnknownAnchor(
                     id=user.id,

@@ -264,6 +264,15 @@ class Snapshot:
     links: list[Link]
     stored_schedule: dict[str, Stored]
     refused: frozenset[tuple[str, str]] = frozenset()  # (employee, account) an operator unlinked
+    # Ids Lucca is known to have beyond `employees` (a slice of the nightly run reads only part
+    # of the population); None: `employees` is everyone.
+    known: frozenset[str] | None = None
+
+    def knows(self, employee_id: str) -> bool:
+        """Whether Lucca has this employee, as far as this snapshot tells."""
+        return employee_id in self.employees or (
+            self.known is not None and employee_id in self.known
+        )
 
 
 ActionKey = tuple[str, str, datetime]  # kind, employment id, UTC instant
@@ -315,3 +324,12 @@ def read_stored_schedule(storage: Storage) -> dict[str, Stored]:
 def as_utc(moment: datetime) -> datetime:
     """The same instant, in UTC (a stored schedule's and a plan's compare equal)."""
     return datetime.fromtimestamp(moment.timestamp(), UTC)
+
+
+def changed_since(feed: ChangeFeed, employee_id: str, read_at: datetime) -> bool:
+    """Whether a sync applied Lucca's state read after `read_at`, or an event came after it."""
+    applied = feed.applied_through(employee_id)
+    if applied is not None and applied > read_at:
+        return True
+    pending = feed.pending(employee_id)
+    return pending is not None and pending.since > read_at

@@ -34,6 +34,7 @@ from connector.lucca.models import (
     _ref_id,
     is_lucca_id,
 )
+from connector.lucca.paging import EmployeePaging
 
 API_VERSION = "2024-11-01"
 BASE_SCOPES = (
@@ -77,7 +78,7 @@ class RequestLimiter(Protocol):
         """Make every caller wait `retry_after` seconds."""
 
 
-class LuccaClient:
+class LuccaClient(EmployeePaging):
     """Reads employees and their organisation from the Lucca API."""
 
     def __init__(
@@ -223,13 +224,15 @@ class LuccaClient:
         while True:
             yield page
             links = page.get("links")
-            next_link = links.get("next") if isinstance(links, dict) else None
-            href = next_link.get("href") if isinstance(next_link, dict) else None
+            href = (links.get("next") or {}).get("href") if isinstance(links, dict) else None
             if not href:
                 return
-            if urlsplit(href)[:2] != self._origin:  # never send the token elsewhere
-                raise Invalid(f"Lucca's next-page link leaves {self._api}", service="lucca")
-            page = self._request("GET", href)
+            page = self._follow(href)
+
+    def _follow(self, href: str) -> dict[str, Any]:  # never send the token elsewhere
+        if urlsplit(href)[:2] != self._origin:
+            raise Invalid(f"Lucca's next-page link leaves {self._api}", service="lucca")
+        return self._request("GET", href)
 
     # -- the choke point ------------------------------------------------------------------
     def _get(self, path: str, params: Mapping[str, str] | None = None) -> dict[str, Any]:

@@ -171,6 +171,7 @@ def build_nightly(
         max_changes=settings.RECONCILE_MAX_CHANGES,
         observe=settings.CONNECTOR_MODE == "observe",
         clock=clock,
+        slice_pages=settings.RECONCILE_SLICE_PAGES,
     )
 
 

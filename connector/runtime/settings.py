@@ -135,7 +135,7 @@ class Settings(BaseSettings):
     LUCCA_WEBHOOK_ENDPOINT_ID: str = Field(default="", pattern=r"^[A-Za-z0-9._-]{0,128}$")
     # The nightly reconciliation (connector/flows/nightly.py): a local time HH:MM, empty for off.
     RECONCILE_AT: str = Field(default="02:00", pattern=r"^(([01]\d|2[0-3]):[0-5]\d)?$")
-    RECONCILE_TIMER: str = Field(default="0 0 * * * *", pattern=r"^\S+( \S+){5}$")
+    RECONCILE_TIMER: str = Field(default="0 */10 * * * *", pattern=r"^\S+( \S+){5}$")
     RECONCILE_MAX_CHANGES: int = Field(default=50, ge=0)
     RECONCILE_LEFT_DAYS: int = Field(default=30, ge=0, le=366)
     # Issue 16, the mapping (connector/runtime/mapping_setting.py): a JSON file of rows beside
@@ -146,6 +146,9 @@ class Settings(BaseSettings):
     # linked account whose employee leaves that scope (connector/flows/scope_gate.py).
     SYNC_SCOPE: Annotated[str, AfterValidator(_scope_text)] = ""
     SCOPE_EXIT_ACTION: Literal["ignore", "disable"] = "ignore"
+    # Pages of 100 employees one tick of the nightly run reads (its slice): 40 pages cost at
+    # most ~80 Lucca requests, under 3 minutes at 30 a minute, well within functionTimeout.
+    RECONCILE_SLICE_PAGES: int = Field(default=40, ge=1, le=100)
 
     @classmethod
     def settings_customise_sources(

@@ -150,12 +150,13 @@ var appSettings = {
   CATCHUP_TIMER: '0 */15 * * * *'
   LUCCA_WEBHOOK_ENDPOINT_ID: luccaWebhookEndpointId
   RECONCILE_AT: '02:00'
-  RECONCILE_TIMER: '0 0 * * * *'
+  RECONCILE_TIMER: '0 */10 * * * *'
   RECONCILE_MAX_CHANGES: '50'
   RECONCILE_LEFT_DAYS: '30'
   SYNC_MAPPING_FILE: ''
   SYNC_SCOPE: ''
   SCOPE_EXIT_ACTION: 'ignore'
+  RECONCILE_SLICE_PAGES: '40'
 }
 
 // Deployments authenticate with Entra ID (azd); basic publishing credentials stay off.

@@ -94,6 +94,7 @@ _FILTERS = {
     "business-establishments": "legalEntity.id",
     "departments": "",
     "employees": "id email status applicableEmployment.legalEntity.id "
+    "applicableEmployment.endsOn.between "
     "applicableJobPosition.businessEstablishment.id applicableJobPosition.department.id "
     "applicableJobPosition.manager.id",
     "employments": "id remoteId employee.id legalEntity.id template.id status",
@@ -201,6 +202,17 @@ def _iso(day: date | str) -> str:
 def _day(bound: dict[str, str] | None) -> str | None:
     """The date inside an employment's `start` / `end`."""
     return bound["date"] if bound else None
+
+
+def _in_range(value: Any, ranges: set[str]) -> bool:
+    """Whether a date (`YYYY-MM-DD`, None for none) lies in a Lucca date range."""
+    if not isinstance(value, str):
+        return False
+    for raw in ranges:
+        low, _, high = raw.partition("--")
+        if (low in ("..", "") or value[:10] >= low) and (high in ("..", "") or value[:10] <= high):
+            return True
+    return False
 
 
 def _values(request: RecordedRequest, name: str) -> set[str]:
@@ -365,7 +377,19 @@ class LuccaSandbox(Sandbox):
         names = request.query.keys() & set(_FILTERS[kind].split())
         filters = {name: _values(request, name) for name in names}
         records = sorted(self._store[kind].values(), key=lambda r: int(r["id"]))
-        if filters:
+        after = self._after(records, request.param("page"))
+        if filters and after is not None and kind != "events" and "totalCount" not in include:
+            # Keyset paging: only the records from the cursor's id on need filtering, and only
+            # as many as the page shows and one more (a 20,000-employee night stays fast).
+            wanted = limit + 2
+            kept = []
+            for record in after:
+                if self._matches(kind, record, filters):
+                    kept.append(record)
+                    if len(kept) >= wanted:
+                        break
+            records = kept
+        elif filters:
             records = [r for r in records if self._matches(kind, r, filters)]
         if kind == "events" and "status" in request.query:
             statuses = _values(request, "status")
@@ -385,7 +409,8 @@ class LuccaSandbox(Sandbox):
             body["totalCount"] = len(records)
         if links:
             more = bool(chunk) and start + limit < len(records)
-            before = chunk[0]["id"] if chunk and start > 0 else None
+            resumed = start > 0 or (request.param("page") or "").startswith("!")
+            before = chunk[0]["id"] if chunk and resumed else None
             body["links"] = {
                 "prev": self._link(request, "before", before, mark) if before else None,
                 "next": self._link(request, "after", chunk[-1]["id"], mark) if more else None,
@@ -394,10 +419,31 @@ class LuccaSandbox(Sandbox):
             body["embedded"] = self._embedded(kind, chunk, links)
         return _ok(body)
 
+    @staticmethod
+    def _after(records: list[dict[str, Any]], page: str | None) -> list[dict[str, Any]] | None:
+        """The records the first page or a cursor `after:<id>` can show (None: another cursor)."""
+        if not page:
+            return records
+        try:
+            direction, anchor, _ = base64.urlsafe_b64decode(page[1:]).decode().split(":")
+        except (ValueError, binascii.Error, UnicodeDecodeError):
+            return None
+        if not page.startswith("!") or direction != "after" or not anchor.isdigit():
+            return None
+        # Keep the record the cursor names (if still there) so `_start` finds its place.
+        return [r for r in records if int(r["id"]) >= int(anchor)]
+
     def _matches(self, kind: str, record: dict[str, Any], filters: dict[str, set[str]]) -> bool:
-        """Whether a record passes every equality filter (paths follow references)."""
+        """Whether a record passes every filter: equality, or a date range for `….between`
+        (`2024-01-01--2024-12-31`, either end `..` for open, both ends included)."""
         doc = self._doc(kind, record)
         for name, wanted in filters.items():
+            if name.endswith(".between"):
+                # The filter says `endsOn`; the employment document holds it as `end.date`.
+                path = name.removesuffix(".between").replace(".endsOn", ".end.date")
+                if not _in_range(self._lookup(doc, path), wanted):
+                    return False
+                continue
             value = self._lookup(doc, name)
             if ("null" if value is None else str(value)) not in wanted:
                 return False
