@@ -182,9 +182,11 @@ def test_the_webhook_panel_compares_its_p95_with_lucca_s_three_seconds() -> None
 
 
 def test_no_ftps_state_a_flex_consumption_deprecation() -> None:
-    """siteConfig.ftpsState is among the Flex Consumption deprecations."""
-    for path in INFRA.rglob("*.bicep"):
-        assert "ftpsState" not in path.read_text(), path
+    """siteConfig.ftpsState is among the Flex Consumption deprecations; FTP stays refused by
+    the `ftp` publishing credentials policy."""
+    resources = parse(INFRA / "modules" / "functionapp.bicep")["resources"]
+    assert "ftpsState" not in resources["app"]["config"]["properties"]["siteConfig"]
+    assert resources["noFtp"]["config"]["properties"] == {"allow": False}
 
 
 def test_the_location_is_restricted_to_flex_consumption_regions() -> None:
