@@ -6,17 +6,21 @@ import json
 import logging
 import os
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 import azure.functions as func
 
 from connector.core.clock import utc_now
 from connector.core.lazy import Lazy
 from connector.core.loggers import quiet_http_loggers
+from connector.core.operation import operation
 from connector.runtime.startup import UNAVAILABLE_BODY, UNAVAILABLE_STATUS, Unconfigured, start
 from connector.storage.changes import CHANGES_QUEUE
 
 if TYPE_CHECKING:
+    from contextlib import AbstractContextManager
+
+    from connector.core.operation import Operation
     from connector.flows.leavers import LeaverRun
     from connector.flows.worker import ChangeWorker, PoisonHandler
     from connector.notify.run import NotificationRun
@@ -47,6 +51,19 @@ def clock() -> datetime:
 def _now() -> datetime:
     # Looked up at each call, so a test can move the clock of the whole app.
     return clock()
+
+
+# The functions that write integration log entries declare `context`: the Python worker then
+# hands them the invocation's `func.Context` (the annotation must be exactly `func.Context`),
+# whose W3C `traceparent` carries the trace id the host's telemetry uses as `operation_Id`.
+# Called directly (a test, a script), they get none.
+OUTSIDE_THE_HOST = cast("func.Context", None)
+
+
+def _invocation(context: func.Context | None) -> AbstractContextManager[Operation | None]:
+    """Run under the invocation's operation: its entries carry its operation id."""
+    trace = getattr(context, "trace_context", None) if context is not None else None
+    return operation(getattr(trace, "trace_parent", None))
 
 
 def _build_clients() -> Clients:
@@ -134,11 +151,12 @@ def logs(req: func.HttpRequest) -> func.HttpResponse:
 
 @app.function_name("sync_employee")
 @app.queue_trigger(arg_name="msg", queue_name=CHANGES_QUEUE, connection="AzureWebJobsStorage")
-def sync_employee(msg: func.QueueMessage) -> None:
+def sync_employee(msg: func.QueueMessage, context: func.Context = OUTSIDE_THE_HOST) -> None:
     """One queued change: bring the employee's Entra account in step with Lucca."""
     if unconfigured is not None:
         raise unconfigured.refuse("sync_employee")
-    outcome = _worker().handle(msg.get_body().decode())
+    with _invocation(context):
+        outcome = _worker().handle(msg.get_body().decode())
     logging.info("change %s (try %s): %s", msg.id, msg.dequeue_count, outcome)
 
 
@@ -146,41 +164,44 @@ def sync_employee(msg: func.QueueMessage) -> None:
 @app.queue_trigger(
     arg_name="msg", queue_name=f"{CHANGES_QUEUE}-poison", connection="AzureWebJobsStorage"
 )
-def sync_employee_poison(msg: func.QueueMessage) -> None:
+def sync_employee_poison(msg: func.QueueMessage, context: func.Context = OUTSIDE_THE_HOST) -> None:
     """A change that failed every try: a "failed" entry in the integration log."""
     if unconfigured is not None:
         raise unconfigured.refuse("sync_employee_poison")
-    _poison_handler().handle(msg.get_body().decode())
+    with _invocation(context):
+        _poison_handler().handle(msg.get_body().decode())
     logging.warning("change %s could not be applied: logged as failed", msg.id)
 
 
 @app.function_name("deactivate_leavers")
 @app.timer_trigger(arg_name="timer", schedule="%SCHEDULE_TIMER%", run_on_startup=False)
-def deactivate_leavers(timer: func.TimerRequest) -> None:
+def deactivate_leavers(timer: func.TimerRequest, context: func.Context = OUTSIDE_THE_HOST) -> None:
     """Due disables and enables (a missed run is caught up: whatever is due, is done)."""
     if unconfigured is not None:
         unconfigured.alert("deactivate_leavers")
         return
-    report = _leaver_run().run(_now())
+    with _invocation(context):
+        report = _leaver_run().run(_now())
     logging.info("leavers run%s: %s", " (past due)" if timer.past_due else "", report.summary())
 
 
 @app.function_name("send_notifications")
 @app.timer_trigger(arg_name="timer", schedule="%NOTIFY_TIMER%", run_on_startup=False)
-def send_notifications(timer: func.TimerRequest) -> None:
+def send_notifications(timer: func.TimerRequest, context: func.Context = OUTSIDE_THE_HOST) -> None:
     """The outbox's emails, within the sending limits (nothing without NOTIFY_RECIPIENTS)."""
     if unconfigured is not None:
         unconfigured.alert("send_notifications")
         return
     if not settings.notify_recipients:
         return
-    report = _notification_run().run(_now())
+    with _invocation(context):
+        report = _notification_run().run(_now())
     logging.info("notifications%s: %s", " (past due)" if timer.past_due else "", report.summary())
 
 
 @app.function_name("housekeeping")
 @app.timer_trigger(arg_name="timer", schedule="%HOUSEKEEPING_TIMER%", run_on_startup=False)
-def housekeeping(timer: func.TimerRequest) -> None:
+def housekeeping(timer: func.TimerRequest, context: func.Context = OUTSIDE_THE_HOST) -> None:
     """Once a day: the event journal, the integration log and the finished outbox rows purged
     by age (LOG_RETENTION_DAYS); no account is touched."""
     if unconfigured is not None:
@@ -188,13 +209,16 @@ def housekeeping(timer: func.TimerRequest) -> None:
         return
     from connector.flows.housekeeping import Housekeeping  # noqa: PLC0415
 
-    report = Housekeeping(storage, log_retention_days=settings.LOG_RETENTION_DAYS, clock=_now).run()
+    with _invocation(context):
+        report = Housekeeping(
+            storage, log_retention_days=settings.LOG_RETENTION_DAYS, clock=_now
+        ).run()
     logging.info("housekeeping%s: %s", " (past due)" if timer.past_due else "", report.summary())
 
 
 @app.function_name("catch_up")
 @app.timer_trigger(arg_name="timer", schedule="%CATCHUP_TIMER%", run_on_startup=False)
-def catch_up(timer: func.TimerRequest) -> None:
+def catch_up(timer: func.TimerRequest, context: func.Context = OUTSIDE_THE_HOST) -> None:
     """Every CATCHUP_TIMER: Lucca's events since the last one seen, journaled and queued as the
     webhook does (a lost delivery is applied), then the endpoint's status (an alert when Lucca
     suspends it)."""
@@ -204,13 +228,14 @@ def catch_up(timer: func.TimerRequest) -> None:
     from connector.runtime.build import run_catch_up  # noqa: PLC0415
 
     _telemetry()
-    report = run_catch_up(settings, storage, _now)
+    with _invocation(context):
+        report = run_catch_up(settings, storage, _now)
     logging.info("catch-up%s: %s", " (past due)" if timer.past_due else "", report.summary())
 
 
 @app.function_name("reconcile_nightly")
 @app.timer_trigger(arg_name="timer", schedule="%RECONCILE_TIMER%", run_on_startup=False)
-def reconcile_nightly(timer: func.TimerRequest) -> None:
+def reconcile_nightly(timer: func.TimerRequest, context: func.Context = OUTSIDE_THE_HOST) -> None:
     """Once a local day at RECONCILE_AT: the whole population reconciled, drift repaired (held
     above RECONCILE_MAX_CHANGES); the other ticks of RECONCILE_TIMER return at once."""
     if unconfigured is not None:
@@ -219,5 +244,6 @@ def reconcile_nightly(timer: func.TimerRequest) -> None:
     from connector.runtime.build import build_nightly  # noqa: PLC0415
 
     _telemetry()
-    report = build_nightly(settings, storage, _clients, _now).run()
+    with _invocation(context):
+        report = build_nightly(settings, storage, _clients, _now).run()
     logging.info("reconciliation%s: %s", " (past due)" if timer.past_due else "", report.summary())

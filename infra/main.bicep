@@ -8,8 +8,50 @@ targetScope = 'subscription'
 @description('The azd environment name: names the resource group and seeds the resource names.')
 param environmentName string
 
+// The regions that offer Flex Consumption, as Microsoft's quickstart lists them
+// (Azure-Samples/functions-quickstart-python-http-azd, infra/main.bicep); azd then prompts
+// with these only. Check `az functionapp list-flexconsumption-locations` for new ones.
 @minLength(1)
 @description('The region of every regional resource (one that offers Flex Consumption).')
+@allowed([
+  'australiaeast'
+  'australiasoutheast'
+  'brazilsouth'
+  'canadacentral'
+  'centralindia'
+  'centralus'
+  'eastasia'
+  'eastus'
+  'eastus2'
+  'eastus2euap'
+  'francecentral'
+  'germanywestcentral'
+  'italynorth'
+  'japaneast'
+  'koreacentral'
+  'northcentralus'
+  'northeurope'
+  'norwayeast'
+  'southafricanorth'
+  'southcentralus'
+  'southeastasia'
+  'southindia'
+  'spaincentral'
+  'swedencentral'
+  'uaenorth'
+  'uksouth'
+  'ukwest'
+  'westcentralus'
+  'westeurope'
+  'westus'
+  'westus2'
+  'westus3'
+])
+@metadata({
+  azd: {
+    type: 'location'
+  }
+})
 param location string
 
 @description('Object id of the person running azd (AZURE_PRINCIPAL_ID): may then set the two Lucca secrets in Key Vault. Empty: nobody is granted that.')
@@ -74,6 +116,9 @@ param maximumInstanceCount int = 40
 
 @description('true to recover this environment\'s soft-deleted Key Vault (after `azd down`; purge protection keeps its name 90 days), secrets included.')
 param keyVaultRecover bool = false
+
+@description('The role the identity gets on Communication Services to send the emails: a role definition GUID (default: the built-in "Communication and Email Service Owner", which Microsoft documents for sending with Entra ID), or `custom` for a narrower custom role of the three actions documented for SMTP.')
+param emailSenderRole string = '09976791-48a7-449e-bb21-39d1a415f350'
 
 @allowed(['Europe', 'France', 'Germany', 'Switzerland', 'UK', 'United States', 'Norway'])
 @description('Where Communication Services keeps its data at rest.')
@@ -147,6 +192,7 @@ module email 'modules/email.bicep' = {
     customDomain: customEmailDomain
     customDomainVerified: customEmailDomainVerified
     identityPrincipalId: identity.outputs.principalId
+    senderRole: emailSenderRole
   }
 }
 

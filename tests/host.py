@@ -4,7 +4,7 @@ The host cannot run here (Core Tools needs Microsoft's CDN), so this does its pa
 documented for the queue trigger and configured in host.json:
 - it takes messages from the queue with a visibility timeout, base64-decodes them
   (`messageEncoding`), and calls the function with a `func.QueueMessage` carrying the
-  dequeue count;
+  dequeue count, and a `func.Context` with the invocation's own W3C trace context;
 - a function that returns → the message is deleted; one that raises → the message becomes
   visible again after `visibilityTimeout` (shortened here so tests need not wait 30 s);
 - after `maxDequeueCount` failed tries the message is moved to `<queue>-poison`, whose own
@@ -29,6 +29,7 @@ from azure.functions.queue import QueueMessage
 from azure.storage.queue import QueueClient
 
 from tests.conftest import user_function
+from tests.invocation import HostContext
 
 HOST_JSON = Path(__file__).resolve().parents[1] / "host.json"
 
@@ -53,6 +54,7 @@ class QueueHost:
         self._sync = user_function(module, "sync_employee")
         self._on_poison = user_function(module, "sync_employee_poison")
         self.calls = 0
+        self.contexts: list[HostContext] = []  # each call's, in order
         self.failures: list[BaseException] = []
         # Called before each `sync_employee` call: a test moves the connector's clock here, as
         # time passes between one try and the next (Azurite keeps real time).
@@ -76,12 +78,14 @@ class QueueHost:
             dequeue_count=message.dequeue_count,
             pop_receipt=message.pop_receipt,
         )
+        context = HostContext("sync_employee_poison" if poison else "sync_employee")
         with self._lock:
             self.calls += 1
+            self.contexts.append(context)
         if not poison and self.before_each is not None:
             self.before_each()
         try:
-            function(request)
+            function(request, context=context)
         except Exception as err:
             with self._lock:
                 self.failures.append(err)

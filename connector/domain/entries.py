@@ -77,6 +77,8 @@ class LogEntry:
     # An operator must check it although its action is routine (an existing account linked
     # by its mail or login): it alerts and is listed for an operator as the failures are.
     alert: bool = False
+    # The invocation that wrote it (Application Insights' operation_Id); None outside one.
+    operation_id: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         """The entry as the command line's `--json` and `GET /api/logs` show it."""
@@ -92,4 +94,5 @@ class LogEntry:
             ],
             "event_keys": list(self.event_keys),
             "request_id": self.request_id,
+            "operation_id": self.operation_id,
         }

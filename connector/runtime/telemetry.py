@@ -30,9 +30,11 @@ import threading
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
+from connector.core.operation import current_operation
 from connector.storage.dimensions import DIMENSIONS, TELEMETRY_LOGGER
 
 if TYPE_CHECKING:
+    from opentelemetry.context import Context
     from opentelemetry.sdk._logs import LoggerProvider
 
 logger = logging.getLogger(__name__)
@@ -99,6 +101,7 @@ class _DimensionsHandler(logging.Handler):
             }.get(record.levelno, SeverityNumber.INFO)
             attributes = getattr(record, DIMENSIONS, None)
             self._logger.emit(
+                context=_trace_context(),
                 timestamp=int(record.created * 1e9),
                 severity_number=severity,
                 severity_text=record.levelname,
@@ -107,6 +110,25 @@ class _DimensionsHandler(logging.Handler):
             )
         except Exception:  # a telemetry failure must not fail a sync
             self.handleError(record)
+
+
+def _trace_context() -> Context | None:
+    """The invocation's trace as an OpenTelemetry context (the exporter makes its trace id the
+    record's `operation_Id` and its span the `operation_ParentId`); None outside one."""
+    current = current_operation()
+    if current is None:
+        return None
+    from opentelemetry import trace  # noqa: PLC0415 - loaded with the exporter by now
+
+    span = trace.NonRecordingSpan(
+        trace.SpanContext(
+            trace_id=int(current.trace_id, 16),
+            span_id=int(current.span_id, 16),
+            is_remote=True,
+            trace_flags=trace.TraceFlags(current.flags & 0xFF),
+        )
+    )
+    return trace.set_span_in_context(span)
 
 
 def open_telemetry(

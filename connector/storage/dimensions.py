@@ -69,6 +69,7 @@ def dimensions(entry: LogEntry, row: str) -> dict[str, str]:
         "event_ids": ",".join(entry.event_keys),
         "object_id": entry.object_id,
         "request_id": entry.request_id,
+        "operation_id": entry.operation_id,
         "changed_attributes": ",".join(change.attribute for change in entry.changes),
         "log_entry": row,
         "log_partition": "day-" + entry.time.astimezone(UTC).strftime("%Y-%m-%d"),

@@ -13,6 +13,7 @@ import json
 import logging
 import secrets
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -20,6 +21,7 @@ from azure.core.exceptions import ResourceNotFoundError
 from azure.data.tables import UpdateMode
 
 from connector.core.clock import utc_now
+from connector.core.operation import current_operation
 from connector.domain.entries import Action, Change, LogEntry
 from connector.storage.dimensions import DIMENSIONS, TELEMETRY_LOGGER, dimensions
 from connector.storage.tables import MAX_STRING_BYTES, Storage, cut_text, utf16_bytes
@@ -100,6 +102,7 @@ def to_entity(entry: LogEntry, partition: str, row: str) -> dict[str, Any]:
         "Observed": entry.observed,
         "Details": _json_within(entry.details),
         "Alert": entry.alert,
+        "OperationId": entry.operation_id or "",
     }
 
 
@@ -142,6 +145,7 @@ def from_entity(row: dict[str, Any]) -> LogEntry:
         observed=bool(row.get("Observed")),
         details=json.loads(row.get("Details") or "{}"),
         alert=bool(row.get("Alert")),
+        operation_id=row.get("OperationId") or None,
     )
 
 
@@ -170,7 +174,12 @@ class IntegrationLog:
 
     def write(self, entry: LogEntry) -> None:
         """Store the entry under the day view, the employee view, and the list of what an
-        operator must decide (an employee Lucca no longer shows, a link to check)."""
+        operator must decide (an employee Lucca no longer shows, a link to check), stamped
+        with the operation it is written under (the invocation's) when it names none."""
+        if entry.operation_id is None:
+            current = current_operation()
+            if current is not None:
+                entry = replace(entry, operation_id=current.trace_id)
         row = f"{_inverted(entry.time)}-{secrets.token_hex(4)}"
         partitions = [day_partition(entry.time)]
         if entry.employee_id:

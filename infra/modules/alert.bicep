@@ -36,7 +36,7 @@ resource group 'Microsoft.Insights/actionGroups@2023-01-01' = {
   }
 }
 
-resource failures 'Microsoft.Insights/scheduledQueryRules@2023-03-15-preview' = {
+resource failures 'Microsoft.Insights/scheduledQueryRules@2023-12-01' = {
   name: 'alert-${name}-failures'
   location: location
   tags: tags
@@ -65,7 +65,7 @@ resource failures 'Microsoft.Insights/scheduledQueryRules@2023-03-15-preview' = 
   }
 }
 
-resource settings 'Microsoft.Insights/scheduledQueryRules@2023-03-15-preview' = {
+resource settings 'Microsoft.Insights/scheduledQueryRules@2023-12-01' = {
   name: 'alert-${name}-settings'
   location: location
   tags: tags
@@ -94,7 +94,7 @@ resource settings 'Microsoft.Insights/scheduledQueryRules@2023-03-15-preview' = 
   }
 }
 
-resource heartbeat 'Microsoft.Insights/scheduledQueryRules@2023-03-15-preview' = {
+resource heartbeat 'Microsoft.Insights/scheduledQueryRules@2023-12-01' = {
   name: 'alert-${name}-heartbeat'
   location: location
   tags: tags
@@ -124,7 +124,7 @@ resource heartbeat 'Microsoft.Insights/scheduledQueryRules@2023-03-15-preview' =
   }
 }
 
-resource functionFailures 'Microsoft.Insights/scheduledQueryRules@2023-03-15-preview' = {
+resource functionFailures 'Microsoft.Insights/scheduledQueryRules@2023-12-01' = {
   name: 'alert-${name}-function-failures'
   location: location
   tags: tags

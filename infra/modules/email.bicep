@@ -1,6 +1,7 @@
 // Azure Communication Services Email: an Email Communication Service with an Azure-managed
 // domain (and, once verified, your own), linked to a Communication Services resource that
-// the identity may send through, with a custom role narrower than any built-in one.
+// the identity may send through: by default with the built-in role Microsoft documents for
+// sending with Entra ID, or a role the deployer names (`custom`: a narrower custom role).
 param token string
 param tags object
 param dataLocation string
@@ -9,6 +10,10 @@ param customDomain string
 @description('true once the custom domain is verified: it is then linked and used.')
 param customDomainVerified bool
 param identityPrincipalId string
+@description('The sender role: a role definition GUID (default: the built-in "Communication and Email Service Owner"), or `custom` for the custom role below.')
+// https://learn.microsoft.com/azure/role-based-access-control/built-in-roles (Communication and
+// Email Service Owner): the role Microsoft's ACS pages name for sending with an Entra identity.
+param senderRole string = '09976791-48a7-449e-bb21-39d1a415f350'
 
 var useCustomDomain = !empty(customDomain) && customDomainVerified
 
@@ -51,11 +56,11 @@ resource communication 'Microsoft.Communication/communicationServices@2023-04-01
   }
 }
 
-// The three actions Microsoft documents for a custom role that sends email with an Entra ID
-// identity (documented for SMTP; assumed to cover the REST send the connector uses, README
-// "What was checked"). "Communication and Email Service Owner" would also let the identity
-// read the access keys and delete the resources.
-resource senderRole 'Microsoft.Authorization/roleDefinitions@2022-04-01' = {
+// senderRole = 'custom': the three actions Microsoft documents for a custom role that sends
+// email with an Entra ID identity (documented for SMTP; not confirmed for the REST send the
+// connector uses, hence not the default). The built-in role would also let the identity read
+// the access keys and delete the resources.
+resource customSenderRole 'Microsoft.Authorization/roleDefinitions@2022-04-01' = if (senderRole == 'custom') {
   name: guid(resourceGroup().id, 'lucca-connector-email-sender')
   properties: {
     roleName: 'Lucca connector email sender (${token})'
@@ -77,13 +82,15 @@ resource senderRole 'Microsoft.Authorization/roleDefinitions@2022-04-01' = {
   }
 }
 
+var senderRoleId = senderRole == 'custom' ? customSenderRole.name : senderRole
+
 resource canSend 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
-  name: guid(communication.id, identityPrincipalId, senderRole.id)
+  name: guid(communication.id, identityPrincipalId, senderRoleId)
   scope: communication
   properties: {
     principalId: identityPrincipalId
     principalType: 'ServicePrincipal'
-    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', senderRole.name)
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', senderRoleId)
   }
 }
 

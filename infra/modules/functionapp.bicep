@@ -52,6 +52,7 @@ resource app 'Microsoft.Web/sites@2024-04-01' = {
   // checkov:skip=CKV_AZURE_212:Flex Consumption scales on demand; alwaysReadyInstances keeps the webhook warm (a failover minimum is an App Service plan setting)
   // checkov:skip=CKV_AZURE_213:The connector exposes no health endpoint to probe (a ping would cost Lucca requests); the host restarts failed workers, and the log alerts watch the outcomes and a heartbeat (no leavers run in 30 minutes)
   // checkov:skip=CKV_AZURE_17:Lucca cannot present a client certificate
+  // checkov:skip=CKV_AZURE_78:siteConfig.ftpsState is among the Flex Consumption deprecations (removed); FTP publishing is refused by the ftp basicPublishingCredentialsPolicies below instead
   name: appName
   location: location
   tags: union(tags, { 'azd-service-name': 'api' })
@@ -67,7 +68,6 @@ resource app 'Microsoft.Web/sites@2024-04-01' = {
     keyVaultReferenceIdentity: identityId
     siteConfig: {
       minTlsVersion: '1.2'
-      ftpsState: 'Disabled'
       http20Enabled: true
       remoteDebuggingEnabled: false
       appSettings: [for setting in items(appSettings): { name: setting.key, value: setting.value }]

@@ -48,3 +48,19 @@ resource publisher 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
 output workspaceId string = workspace.id
 output insightsId string = insights.id
 output insightsConnectionString string = insights.properties.ConnectionString
+
+// The connector's provisioning logs as a picture (laid out like Entra's): entries by outcome
+// per day, what waits for an operator, the webhook's p95 against Lucca's 3 s, each timer's last
+// run, held runs. Its queries read only what the connector writes (tests/unit/test_infra_deploy.py).
+resource workbook 'Microsoft.Insights/workbooks@2022-04-01' = {
+  name: guid(insights.id, 'lucca-connector-workbook')
+  location: location
+  tags: tags
+  kind: 'shared'
+  properties: {
+    displayName: 'Lucca connector: provisioning logs'
+    category: 'workbook'
+    serializedData: loadTextContent('workbook.json')
+    sourceId: insights.id
+  }
+}

@@ -157,7 +157,7 @@ def test_json_is_the_log_entry_and_dry_run(
     answer = json.loads(out)
     assert set(answer) == {
         "time", "action", "employee_id", "object_id", "message", "observed", "changes",
-        "event_keys", "request_id", "dry_run",
+        "event_keys", "request_id", "operation_id", "dry_run",
     }  # fmt: skip
     assert answer["dry_run"] is True
     assert answer["observed"] is True

@@ -169,6 +169,7 @@ def test_entry_as_json() -> None:
         request_id="req-7",
         observed=True,
         details={"internal": "not shown"},
+        operation_id="0af7651916cd43dd8448eb211c80319c",
     ).to_json()
 
     assert shown == {
@@ -181,6 +182,7 @@ def test_entry_as_json() -> None:
         "changes": [{"attribute": "jobTitle", "old": "Comptable", "new": "Contrôleuse"}],
         "event_keys": ["ev-1", "ev-2"],
         "request_id": "req-7",
+        "operation_id": "0af7651916cd43dd8448eb211c80319c",
     }
 
 

@@ -296,6 +296,7 @@ def test_logs_json_with_filters(written: IntegrationLog, azurite: Azurite) -> No
         "changes": [{"attribute": "jobTitle", "old": "Comptable", "new": "Contrôleuse"}],
         "event_keys": [],
         "request_id": None,
+        "operation_id": None,
     }
 
     _, out, _ = run(
