@@ -6,7 +6,6 @@ import asyncio
 import base64
 import contextlib
 import json
-import re
 import threading
 import time
 from collections.abc import Callable, Coroutine, Mapping
@@ -14,34 +13,25 @@ from dataclasses import replace
 from typing import Any, Final, TypeVar
 from urllib.parse import quote
 
-import httpx
 from azure.core.credentials import TokenCredential
-from azure.core.exceptions import ClientAuthenticationError
-from kiota_abstractions.api_error import APIError
 from kiota_abstractions.base_request_configuration import RequestConfiguration
 from msgraph.generated.domains.domains_request_builder import DomainsRequestBuilder
-from msgraph.generated.models.o_data_errors.main_error import MainError
-from msgraph.generated.models.o_data_errors.o_data_error import ODataError
 from msgraph.generated.models.password_profile import PasswordProfile
 from msgraph.generated.models.reference_update import ReferenceUpdate
 from msgraph.generated.users.item.user_item_request_builder import UserItemRequestBuilder
 from msgraph.generated.users.users_request_builder import UsersRequestBuilder
 
 from connector.core.errors import (
-    Conflict,
-    ConnectorError,
     Denied,
     Invalid,
     NotFound,
-    Throttled,
     Transient,
 )
-from connector.core.net import retry_after_seconds
 from connector.entra.graph import (
     GRAPH_SCOPE,
     build_client,
-    retry_after_header,
 )
+from connector.entra.graph_errors import translate_error
 from connector.entra.memberships import add_to_scope, in_scope, role_names, roles_by_principal
 from connector.entra.scope import ROLES_DENIED, ROLES_READ, MatchScope
 from connector.entra.users import (
@@ -60,66 +50,8 @@ from connector.entra.users import (
 )
 
 T = TypeVar("T")
-DEFAULT_RETRY_AFTER: Final = 30.0
 DOMAINS_TTL: Final = 3600.0
 LIST_PAGE_SIZE: Final = 100  # what Graph gives a page of users when the manager is expanded
-_CONFLICT = re.compile(r"same value for property (\w+) already exists")
-
-
-def translate_error(err: Exception) -> ConnectorError | None:
-    """The connector's error for a Graph, transport or credential failure; None if not one."""
-    if isinstance(err, httpx.TransportError):  # refused, reset, timed out, TLS
-        message = f"Microsoft Graph could not be reached ({type(err).__name__}: {err})"
-        return Transient(message, service="graph")
-    if isinstance(err, TimeoutError):  # the facade's own deadline
-        return Transient("Microsoft Graph did not answer in time", service="graph")
-    if isinstance(err, ClientAuthenticationError):
-        first_line = str(err.message or "").splitlines()[0:1]
-        message = (
-            "could not get a token for Microsoft Graph: check the Function App's managed "
-            f"identity (or the local credentials) ({type(err).__name__}: {''.join(first_line)})"
-        )
-        return Denied(message, service="graph", code="AuthenticationFailed")
-    if not isinstance(err, APIError):
-        return None
-    status, headers = err.response_status_code, err.response_headers
-    main = err.error if isinstance(err, ODataError) else None
-    code = main.code if main else None
-    message = (main.message if main else None) or err.message or f"HTTP {status}"
-    inner = main.inner_error if main else None
-    request_id = inner.request_id if inner else None
-    if request_id is None and headers:
-        request_id = next((v for k, v in headers.items() if k.lower() == "request-id"), None)
-    if status == 429:
-        retry_after = retry_after_seconds(retry_after_header(headers), default=DEFAULT_RETRY_AFTER)
-        return Throttled(
-            message, retry_after=retry_after, service="graph", code=code, request_id=request_id
-        )
-    kind: type[ConnectorError] = Invalid
-    if status is None or (status >= 500 and status != 501):
-        kind = Transient
-    elif status == 404:
-        kind = NotFound
-    elif status in (401, 403):
-        kind = Denied
-    elif conflict := _conflict(main, message, status):
-        kind, code, message = Conflict, "ObjectConflict", conflict
-    error = kind(message, service="graph", status=status, code=code, request_id=request_id)
-    if isinstance(error, Transient):
-        # A 503 may say how long to wait: the escrow waits at least that long.
-        error.retry_after = retry_after_seconds(retry_after_header(headers), default=None)
-    return error
-
-
-def _conflict(main: MainError | None, message: str, status: int) -> str | None:
-    """The message of a refusal that is a unique value already held (naming the property),
-    None when it is not one."""
-    targets = [d.target for d in (main.details or []) if d.code == "ObjectConflict"] if main else []
-    found = _CONFLICT.search(message)
-    if not (targets or found or status == 409):
-        return None
-    prop = targets[0] if targets else found.group(1) if found else None
-    return f"{message} (property {prop})" if prop and prop not in message else message
 
 
 class GraphDirectory:

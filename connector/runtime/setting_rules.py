@@ -4,8 +4,12 @@ strings, and how a validation error is put into words (naming the setting, never
 from __future__ import annotations
 
 import re
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import ValidationError
+
+from connector.domain.logins import parse_template
+from connector.domain.sync_scope import parse_sync_scope
 
 EMAIL_ADDRESS = re.compile(r"[^@\s,;<>]+@[^@\s,;<>]+\.[^@\s,;<>]+")
 
@@ -65,3 +69,38 @@ def describe(err: ValidationError) -> str:
         else:
             problems.append(f"setting {name} is malformed: {message}")
     return "; ".join(problems)
+
+
+def daily_time(value: str) -> str:
+    """NOTIFY_DAILY_DIGEST: empty (off) or a local time HH:MM."""
+    value = value.strip()
+    if value and not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d", value):
+        raise ValueError("must be empty (off) or a local time HH:MM such as 07:30")
+    return value
+
+
+def login_template_text(value: str) -> str:
+    """LOGIN_TEMPLATE checked (a ValueError naming what is wrong), stripped."""
+    value = value.strip()
+    if value:
+        parse_template(value)
+    return value
+
+
+def sync_scope_text(value: str) -> str:
+    """SYNC_SCOPE checked (`ScopeError`, a ValueError naming the token), stripped."""
+    parse_sync_scope(value)
+    return value.strip()
+
+
+def time_zone_name(value: str) -> str:
+    """LEAVER_TIME_ZONE: an IANA time zone, or 'establishment'."""
+    if value == "establishment":
+        return value
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(
+            "must be an IANA time zone such as Europe/Paris, or 'establishment'"
+        ) from None
+    return value

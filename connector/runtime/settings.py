@@ -7,7 +7,6 @@ import re
 from collections.abc import Mapping
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
     AfterValidator,
@@ -31,9 +30,13 @@ from connector.runtime.setting_rules import (
     EMAIL_ADDRESS,
     acs_connection_parts,
     attribute_names,
+    daily_time,
     describe,
     email_addresses,
+    login_template_text,
     storage_connection_string,
+    sync_scope_text,
+    time_zone_name,
 )
 from connector.storage.changes import checked_retry_delays
 
@@ -50,12 +53,6 @@ STORAGE_IDENTITY_SETTINGS = (
 )
 
 PositiveSeconds = Annotated[int, Field(ge=0, le=3600)]
-
-
-def _scope_text(value: str) -> str:
-    """SYNC_SCOPE checked (`ScopeError`, a ValueError naming the token), stripped."""
-    parse_sync_scope(value)
-    return value.strip()
 
 
 class SettingsError(Exception):
@@ -85,7 +82,7 @@ class Settings(BaseSettings):
     AzureWebJobsStorage__credential: Literal["managedidentity"] | None = None
     AzureWebJobsStorage__clientId: str | None = None
 
-    LEAVER_TIME_ZONE: str = "Europe/Paris"
+    LEAVER_TIME_ZONE: Annotated[str, AfterValidator(time_zone_name)] = "Europe/Paris"
     MAX_SUDDEN_DEACTIVATIONS: int = Field(default=20, ge=0)
     # Disables a local day (LEAVER_TIME_ZONE) carried out without an operator, whatever their
     # notice; more end dates entered in a day alert once (connector/flows/holds.py).
@@ -110,7 +107,7 @@ class Settings(BaseSettings):
     MATCH_SCOPE_ADD_CREATED: bool = False
     # Logins built from names for employees without a professional email (README, "Logins
     # from names"); empty: they are not created. LOGIN_SETS_MAIL: mail is that login too.
-    LOGIN_TEMPLATE: str = ""
+    LOGIN_TEMPLATE: Annotated[str, AfterValidator(login_template_text)] = ""
     LOGIN_SETS_MAIL: bool = True
     LUCCA_MAX_RPM: int = Field(default=30, ge=1, le=50)
     LUCCA_RATE_WINDOW_SECONDS: float = Field(default=60.0, gt=0, le=60)
@@ -125,7 +122,7 @@ class Settings(BaseSettings):
     NOTIFY_MAX_PER_HOUR: int = Field(default=10, ge=1, le=1_000_000)
     NOTIFY_MAX_ATTEMPTS: int = Field(default=5, ge=1, le=50)
     NOTIFY_TIMER: str = "30 * * * * *"
-    NOTIFY_DAILY_DIGEST: str = ""
+    NOTIFY_DAILY_DIGEST: Annotated[str, AfterValidator(daily_time)] = ""
 
     LOG_RETENTION_DAYS: int = Field(default=400, ge=30, le=3650)
     HOUSEKEEPING_TIMER: str = "0 30 3 * * *"
@@ -144,7 +141,7 @@ class Settings(BaseSettings):
     _mapping_rows: tuple[Attribute, ...] = PrivateAttr(default=())
     # Who is synced (connector/domain/sync_scope.py; empty: everyone), and what happens to a
     # linked account whose employee leaves that scope (connector/flows/scope_gate.py).
-    SYNC_SCOPE: Annotated[str, AfterValidator(_scope_text)] = ""
+    SYNC_SCOPE: Annotated[str, AfterValidator(sync_scope_text)] = ""
     SCOPE_EXIT_ACTION: Literal["ignore", "disable"] = "ignore"
     # Pages of 100 employees one tick of the nightly run reads (its slice): 40 pages cost at
     # most ~80 Lucca requests, under 3 minutes at 30 a minute, well within functionTimeout.
@@ -259,45 +256,16 @@ class Settings(BaseSettings):
             )
         return value
 
-    @field_validator("NOTIFY_DAILY_DIGEST")
-    @classmethod
-    def _daily_time(cls, value: str) -> str:
-        value = value.strip()
-        if value and not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d", value):
-            raise ValueError("must be empty (off) or a local time HH:MM such as 07:30")
-        return value
-
     @field_validator("MATCH_SCOPE")
     @classmethod
     def _scope(cls, value: str) -> str:
         parse_scope(value)
         return value.strip()
 
-    @field_validator("LOGIN_TEMPLATE")
-    @classmethod
-    def _login_template(cls, value: str) -> str:
-        value = value.strip()
-        if value:
-            parse_template(value)
-        return value
-
     @field_validator("SYNC_ATTRIBUTES")
     @classmethod
     def _known_attributes(cls, value: str) -> str:
         owned(attribute_names(value))
-        return value
-
-    @field_validator("LEAVER_TIME_ZONE")
-    @classmethod
-    def _known_time_zone(cls, value: str) -> str:
-        if value == "establishment":
-            return value
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(
-                "must be an IANA time zone such as Europe/Paris, or 'establishment'"
-            ) from None
         return value
 
     @model_validator(mode="after")
