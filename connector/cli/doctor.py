@@ -93,7 +93,7 @@ def doctor(ctx: Context, *, credential: TokenCredential | None = None) -> int:
     except SettingsError as err:
         fix = (
             "set or correct it in the app settings (or the --settings file's Values); "
-            'README "Settings" lists them'
+            "docs/configuration.md lists them"
         )
         _print(ctx, [Check("settings", "FAIL", str(err), fix)])
         return EXIT_SETTINGS
@@ -151,7 +151,7 @@ class _Doctor:
                 "CONNECTOR_MODE is observe: each sync only logs its plan (entries marked "
                 "observed), nothing is written to Entra and no leaver is disabled.",
                 "when the observed entries look right, go live: `azd env set CONNECTOR_MODE "
-                'apply` then `azd provision` (README "Deploy to Azure" step 8)',
+                "apply` then `azd provision` (docs/deploy-by-hand.md step 8)",
             )
         else:
             yield Check("mode", "PASS", "CONNECTOR_MODE is apply: the syncs write to Entra.")
@@ -161,8 +161,7 @@ class _Doctor:
                 "WARN",
                 "NOTIFY_RECIPIENTS is empty: no email is sent (account created, not created, "
                 "leavers) and the alert email is off.",
-                'set NOTIFY_RECIPIENTS, NOTIFY_SENDER and ACS_ENDPOINT (README "Notification '
-                'emails")',
+                "set NOTIFY_RECIPIENTS, NOTIFY_SENDER and ACS_ENDPOINT (docs/emails.md)",
             )
         else:
             count = len(s.notify_recipients)

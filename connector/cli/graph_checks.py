@@ -33,7 +33,7 @@ LIFECYCLE_ROLE = "User-LifeCycleInfo.ReadWrite.All"  # LIFECYCLE_DATES
 
 GRANT_GRAPH = (
     "grant the connector's identity {roles} on Microsoft Graph and give admin consent: "
-    'README "Deploy to Azure" step 4 (`azd provision` with GRANT_GRAPH_PERMISSIONS=true, or '
+    "docs/deploy-by-hand.md step 4 (`azd provision` with GRANT_GRAPH_PERMISSIONS=true, or "
     "an administrator runs its `az rest` loop with ROLE in {loop}); a managed identity's token "
     "can take hours to carry a new grant"
 )
@@ -100,7 +100,7 @@ class GraphChecks:
                 "the token is a person's (delegated, e.g. your `az login`), not the "
                 "connector's identity's: its application permissions cannot be read here.",
                 "run the doctor with the connector's identity (in the Function App), or list "
-                'what the identity holds (README "Troubleshooting", Authorization_RequestDenied)',
+                "what the identity holds (docs/operations.md, Authorization_RequestDenied)",
             )
         roles = claims.get("roles", []) if claims is not None else None
         if not isinstance(roles, list):
@@ -114,7 +114,7 @@ class GraphChecks:
         remove = (
             "remove the roles beyond the need (least privilege): `az rest --method DELETE --uri "
             "https://graph.microsoft.com/v1.0/servicePrincipals/<CONNECTOR_IDENTITY_PRINCIPAL_ID>"
-            '/appRoleAssignments/<assignment id>` (README "Troubleshooting" lists them)'
+            "/appRoleAssignments/<assignment id>` (docs/operations.md lists them)"
         )
         if missing:
             fix = GRANT_GRAPH.format(roles=", ".join(missing), loop=" ".join(missing))

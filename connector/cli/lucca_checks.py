@@ -15,9 +15,7 @@ from connector.lucca.models import WEBHOOK_TOPICS
 from connector.runtime.clients import lucca_client
 from connector.runtime.settings import Settings
 
-LUCCA_SCOPE_FIX = (
-    'grant {scopes} to the connector\'s API client in Lucca (README "Deploy to Azure" step 2)'
-)
+LUCCA_SCOPE_FIX = "grant {scopes} to the connector's API client in Lucca (docs/lucca-setup.md)"
 LUCCA_FIX = (
     "check LUCCA_BASE_URL, LUCCA_TOKEN_URL, LUCCA_CLIENT_ID and LUCCA_CLIENT_SECRET (Key Vault "
     "secret lucca-client-secret), and that this machine reaches Lucca"

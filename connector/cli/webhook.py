@@ -94,7 +94,8 @@ def add_webhook_commands(commands: Any) -> argparse.ArgumentParser:
         "--rotate",
         action="store_true",
         help="create a second endpoint for the same URL, to rotate the signing secret "
-        "(README: LUCCA_WEBHOOK_SECRET_PREVIOUS, then delete the old endpoint in Lucca)",
+        "(docs/lucca-setup.md: LUCCA_WEBHOOK_SECRET_PREVIOUS, then delete the old endpoint "
+        "in Lucca)",
     )
     for name, run, summary, description in (
         (
@@ -189,7 +190,7 @@ def _already(ctx: Context, endpoint: LuccaWebhookEndpoint) -> int:
     message = (
         f"Lucca already has endpoint {endpoint.id} for this URL (status: {endpoint.status}); "
         "nothing was created. Lucca does not show its secret again: to get a new one, register "
-        "a second endpoint with --rotate (README, rotating the signing secret)."
+        "a second endpoint with --rotate (docs/lucca-setup.md, rotating the signing secret)."
     )
     if ctx.args.json:
         json.dump(_endpoint_json(endpoint) | {"created": False}, ctx.out, indent=2)

@@ -125,10 +125,10 @@ def test_the_emulation_keeps_admin_functions_to_the_master_key() -> None:
     assert host.request("GET", "/api/open").status_code == 200
 
 
-def test_the_readme_and_the_command_line_give_lucca_a_key_of_the_webhook_only() -> None:
+def test_the_docs_and_the_command_line_give_lucca_a_key_of_the_webhook_only() -> None:
     """The deployment steps and `webhook register` create and use a key of lucca_webhook
     (`az functionapp function keys … --function-name lucca_webhook`), never a host key."""
-    readme = (ROOT / "README.md").read_text()
+    readme = "\n".join(p.read_text() for p in [ROOT / "README.md", *(ROOT / "docs").glob("*.md")])
     assert "--query functionKeys" not in readme  # a host key read for Lucca
     assert "--key-type functionKeys" not in readme
     create = 'az functionapp function keys set -g "$RG" -n "$APP" --function-name lucca_webhook'

@@ -224,9 +224,9 @@ def test_graph_permissions_are_the_least_that_work() -> None:
     named = set(re.findall(r"'([A-Za-z-]+\.[A-Za-z]+(?:\.[A-Za-z]+)?\.(?:All|Directory))'", text))
     assert named == {*GRAPH_ROLES, "User-LifeCycleInfo.ReadWrite.All", *SCOPE_ROLES}
     assert tree["resources"]["graph"]["config"]["appId"] == "00000003-0000-0000-c000-000000000000"
-    readme = (ROOT / "README.md").read_text()
+    steps = (ROOT / "docs" / "deploy-by-hand.md").read_text()
     for role in [*GRAPH_ROLES, "User-LifeCycleInfo.ReadWrite.All", *SCOPE_ROLES]:
-        assert role in readme
+        assert role in steps
 
 
 def test_the_security_page_names_what_the_identity_is_given() -> None:

@@ -219,15 +219,16 @@ def test_notification_settings() -> None:
     assert load_settings(with_changes()).notify_recipients == ()
 
 
-def test_every_setting_is_in_the_example_and_the_readme() -> None:
-    """local.settings.json.example and the README list exactly the settings the code reads."""
+def test_every_setting_is_in_the_example_and_the_configuration_page() -> None:
+    """local.settings.json.example and docs/configuration.md list exactly the settings the code
+    reads."""
     example = json.loads((ROOT / "local.settings.json.example").read_text())["Values"]
     host_only = {"FUNCTIONS_WORKER_RUNTIME"}
     assert set(example) - host_only == set(setting_names()) - {
         name for name in setting_names() if name.startswith("AzureWebJobsStorage__")
     }
-    readme = (ROOT / "README.md").read_text()
-    documented = set(re.findall(r"^\| `([A-Za-z_]+)`", readme, flags=re.MULTILINE))
+    page = (ROOT / "docs" / "configuration.md").read_text()
+    documented = set(re.findall(r"^\| `([A-Za-z_]+)`", page, flags=re.MULTILINE))
     assert set(setting_names()) <= documented
 
 
