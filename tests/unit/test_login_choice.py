@@ -28,6 +28,11 @@ class RacingDirectory(FakeDirectory):
         super().__init__()
         self.taken: dict[str, dict[str, Any]] = {}  # login → the account created meanwhile
         self.hidden: set[str] = set()  # logins Graph refuses while showing nobody
+        self.anchors_lag = False  # the employeeId query does not show new accounts yet
+
+    def find_users(self, prop: Any, value: str) -> list[DirectoryUser]:
+        """As the fake, but a lagging employeeId index finds nobody."""
+        return [] if prop == "employeeId" and self.anchors_lag else super().find_users(prop, value)
 
     def create_user(self, properties: Any, password: str) -> DirectoryUser:
         """Graph's POST: a login held (or about to be) is ObjectConflict."""
@@ -149,6 +154,23 @@ def test_a_lost_answer_is_the_employees_own_account(world: World) -> None:
 
     assert entry.action is Action.CREATED
     assert logins(world) == ["jean.dupont@acme.fr"]
+    link = world.links.of_employee(employee_id)
+    assert link is not None and link.object_id == next(iter(world.directory.users))
+
+
+def test_an_address_held_by_the_employees_own_account_is_that_account(world: World) -> None:
+    """The anchor query lags, the address query shows jean.dupont with this employee's
+    anchor (an earlier POST whose answer was lost): linked, not jean.dupont2."""
+    assert isinstance(world.directory, RacingDirectory)
+    employee_id = hire_without_email(world)
+    world.directory.add(user_principal_name="jean.dupont@acme.fr", employee_id=anchor(employee_id))
+    world.directory.anchors_lag = True
+
+    entry = world.service(logins=RULE).sync(employee_id)
+
+    assert entry.action is Action.CREATED
+    assert logins(world) == ["jean.dupont@acme.fr"]
+    assert world.directory.writes == []
     link = world.links.of_employee(employee_id)
     assert link is not None and link.object_id == next(iter(world.directory.users))
 
