@@ -78,6 +78,21 @@ class LoginChooser:
             id=employee.id,
         )
 
+    def how_built(self, employee: LuccaEmployee, user: DirectoryUser) -> str:
+        """How the account's login was built from the name, if it is one of the employee's
+        candidates (an account whose creation answer was lost); empty otherwise."""
+        if employee.email:
+            return ""
+        try:
+            base = self.login(employee)
+        except NoLogin:
+            return ""
+        login = (user.user_principal_name or "").lower()
+        for number in range(1, MAX_CANDIDATES + 1):
+            if LoginTemplate.candidate(base, number) == login:
+                return built(self._rule, base, number)
+        return ""
+
     def create(
         self, run: SyncRun, employee: LuccaEmployee, want: dict[str, str | None], *, enabled: bool
     ) -> Created | LogEntry:

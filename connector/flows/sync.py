@@ -245,7 +245,8 @@ class SyncService:
         if stamped and self._notifier.was_creating(employee.id):
             # The connector's own POST went through and the sync stopped before it said so:
             # say it now (the outbox keeps it to one email).
-            self._creator.created_notice(run, employee, user)
+            built = self._logins.how_built(employee, user) if self._logins else ""
+            self._creator.created_notice(run, employee, user, built)
         if run.linked_by in BY_EMAIL and not reviewed:
             # Nobody reviewed this link (`reconcile --apply` is reviewed): the account may be a
             # service, shared or admin one whose address HR typed in. The notice before the
