@@ -3,7 +3,8 @@
 The login is the professional email: it must be a valid sign-in name in a verified, managed
 domain of the tenant. The account is created with the owned values, the anchor in employeeId,
 and a random password nobody sees; a POST that meets an account with the same login either
-finds the connector's own (created meanwhile) or names who holds it.
+finds the connector's own (created meanwhile) or names who holds it. An employee without a
+professional email gets a login built from the name instead (`login_choice`, LOGIN_TEMPLATE).
 """
 
 from __future__ import annotations
