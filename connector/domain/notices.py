@@ -50,8 +50,8 @@ class Notice:
     raised_at: datetime  # when the connector decided to send it (UTC)
     login: str | None = None  # the account's userPrincipalName, or the address it would have
     object_id: str | None = None  # the Entra object, when there is one
-    # Plain words: why it was not created, why disabling failed, or (deactivated) why the
-    # sign-in sessions were not revoked.
+    # Plain words: why it was not created, why disabling failed, (deactivated) why the
+    # sign-in sessions were not revoked, or (created) how the login was built from the name.
     reason: str | None = None
     when: datetime | None = None  # the instant the account was (to be) disabled (UTC)
     zone: str = "Europe/Paris"  # the time zone `when` is shown in

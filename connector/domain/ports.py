@@ -179,6 +179,7 @@ class Notifications(Protocol):
         object_id: str,
         opens_at: datetime | None,
         zone: str,
+        note: str | None = None,
     ) -> None:
         """The account exists: "account created"."""
         ...

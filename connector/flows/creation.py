@@ -3,7 +3,8 @@
 The login is the professional email: it must be a valid sign-in name in a verified, managed
 domain of the tenant. The account is created with the owned values, the anchor in employeeId,
 and a random password nobody sees; a POST that meets an account with the same login either
-finds the connector's own (created meanwhile) or names who holds it.
+finds the connector's own (created meanwhile) or names who holds it. An employee without a
+professional email gets a login built from the name instead (`login_choice`, LOGIN_TEMPLATE).
 """
 
 from __future__ import annotations
@@ -11,10 +12,11 @@ from __future__ import annotations
 import re
 import secrets
 import string
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from connector.core.errors import Conflict, ConnectorError, Denied, Invalid, Transient
-from connector.domain.entries import ALERT, Action, LogEntry
+from connector.domain.entries import ALERT, Action, Change, LogEntry
 from connector.domain.mapping import MANAGER, anchor
 from connector.domain.ports import Directory, LinkStore, Notifications
 from connector.flows.sync_run import SyncRun, denied
@@ -96,6 +98,19 @@ def new_account(
     return properties
 
 
+class Taken(Exception):
+    """Another object holds the login (Graph refused the POST): try the next one."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class Created:
+    """A new account (or the connector's own, found after a lost answer), and its login."""
+
+    user: DirectoryUser
+    login: str
+    built: str = ""  # how the login was built from the name; empty: the professional email
+
+
 def _name(employee: LuccaEmployee) -> str:
     """First and last name, as the emails show them."""
     return f"{employee.given_name} {employee.family_name}".strip()
@@ -111,7 +126,9 @@ class AccountCreator:
         links: LinkStore,
         notifier: Notifications,
         join_scope: MatchScope | None = None,
+        observe: bool = False,
     ) -> None:
+        self._observe = observe  # plan only: nothing POSTed, no email
         self._directory = directory
         self._links = links
         self._notifier = notifier
@@ -144,10 +161,45 @@ class AccountCreator:
             code=code,
         )
 
+    def create(
+        self,
+        run: SyncRun,
+        employee: LuccaEmployee,
+        want: dict[str, str | None],
+        *,
+        enabled: bool,
+    ) -> Created | LogEntry:
+        """The account under the professional email: checked, then POSTed (observing: the
+        entry saying it would be); or the entry (and the email) saying why there is none."""
+        email = employee.email or ""
+        problem = login_problem(email, self._directory)
+        if problem is not None:
+            entry = run.finish(Action.CREATION_FAILED, problem)
+            if not self._observe:
+                self.not_created(employee, problem, "login")
+            return entry
+        properties = new_account(employee, want, email, enabled=enabled)
+        run.changes = [Change(attribute=k, old=None, new=str(v)) for k, v in properties.items()]
+        if self._observe:
+            return run.finish(Action.CREATED, f"Would create the account {email}.")
+        self._notifier.creating(employee.id)
+        outcome = self.post(run, employee, email, properties)
+        if isinstance(outcome, LogEntry):
+            self.not_created(employee, outcome.message, "post")
+            return outcome
+        return Created(user=outcome, login=email)
+
     def post(
-        self, run: SyncRun, employee: LuccaEmployee, email: str, properties: dict[str, object]
+        self,
+        run: SyncRun,
+        employee: LuccaEmployee,
+        email: str,
+        properties: dict[str, object],
+        *,
+        next_if_taken: bool = False,
     ) -> DirectoryUser | LogEntry:
-        """POST the user: the new account, or the entry saying why there is none."""
+        """POST the user: the new account, or the entry saying why there is none; Taken (only
+        with `next_if_taken`, a login built from the name) when another object holds it."""
         try:
             return self._directory.create_user(properties, new_password())
         except Conflict as err:
@@ -164,6 +216,8 @@ class AccountCreator:
                     service="graph",
                     request_id=err.request_id,
                 ) from err
+            if next_if_taken:
+                raise Taken(email) from err
             return run.finish(Action.CREATION_FAILED, self._clash(email), request_id=err.request_id)
         except Denied as err:
             return run.finish(
@@ -178,8 +232,11 @@ class AccountCreator:
                 request_id=err.request_id,
             )
 
-    def created_notice(self, run: SyncRun, employee: LuccaEmployee, user: DirectoryUser) -> None:
-        """ "Account created", with the instant it opens when it was created disabled."""
+    def created_notice(
+        self, run: SyncRun, employee: LuccaEmployee, user: DirectoryUser, note: str = ""
+    ) -> None:
+        """ "Account created", with the instant it opens when it was created disabled (and
+        `note`: how the login was built from the name, if it was)."""
         opens = None
         if run.access is not None and not run.access.enabled_now:
             opens = next((a for a in run.access.upcoming if a.kind == "enable"), None)
@@ -190,6 +247,7 @@ class AccountCreator:
             object_id=user.id,
             opens_at=opens.at if opens is not None else None,
             zone=opens.zone if opens is not None else "Europe/Paris",  # shown only with `opens`
+            note=note or None,
         )
 
     def linked_notice(self, employee: LuccaEmployee, user: DirectoryUser, how: str) -> None:

@@ -59,6 +59,7 @@ if TYPE_CHECKING:
     from connector.entra.directory import GraphDirectory
     from connector.entra.scope import MatchScope
     from connector.entra.users import DirectoryUser
+    from connector.flows.login_choice import LoginRule
     from connector.lucca.client import LuccaClient
     from connector.lucca.models import LuccaEmployee
     from connector.storage.tables import Storage
@@ -111,17 +112,16 @@ class Reconciliation:
         sync_upn: bool,
         delay_seconds: int,
         match_scope: MatchScope | None = None,
+        logins: LoginRule | None = None,
     ) -> None:
-        self._match_scope = match_scope
+        self._match_scope, self._logins = match_scope, logins  # LOGIN_TEMPLATE: planned too
         self._attributes = attributes
         self._organisation_kinds = organisation  # read whole: each is needed for many
         self._lifecycle_dates = lifecycle_dates
-        self._sync_upn = sync_upn
-        self._delay_seconds = delay_seconds
+        self._sync_upn, self._delay_seconds = sync_upn, delay_seconds
         self._storage = storage
         self._lucca = self.lucca = lucca  # the nightly run reads its slices with it
-        self._directory = directory
-        self._planner = planner
+        self._directory, self._planner = directory, planner
         self._build_service = build_service
         self._clock = clock
         self._zone = ZoneInfo(zone)
@@ -199,6 +199,7 @@ class Reconciliation:
             notifier=DISABLED,
             clock=self._clock,
             match_scope=self._match_scope,
+            logins=self._logins,
         )
         state = _Pass(
             service=service,

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, TypeVar
 
 from connector.core.clock import utc_now
 from connector.core.errors import ConnectorError, Denied, NotFound, Permanent
-from connector.domain.entries import ALERT, Action, Change, LogEntry
+from connector.domain.entries import ALERT, Action, LogEntry
 from connector.domain.mapping import (
     Attribute,
     LuccaView,
@@ -39,8 +39,9 @@ from connector.domain.ports import (
     ZonedPlanner,
 )
 from connector.entra.scope import ROLES_DENIED
-from connector.flows.creation import AccountCreator, login_problem, new_account
+from connector.flows.creation import AccountCreator
 from connector.flows.dates import AccessDates
+from connector.flows.login_choice import LoginRule, login_chooser
 from connector.flows.matching import Match, Matcher
 from connector.flows.sync_run import Privileged, SyncRun, denied, held
 from connector.flows.updates import AccountUpdater
@@ -79,6 +80,7 @@ class SyncService:
         match_scope: MatchScope | None = None,
         add_created_to_scope: bool = False,
         scope_gate: ScopeGate | None = None,
+        logins: LoginRule | None = None,
     ) -> None:
         self._scope_gate = scope_gate  # SYNC_SCOPE: out of scope stops here
         self._notifier = notifier
@@ -103,6 +105,10 @@ class SyncService:
             links=links,
             notifier=notifier,
             join_scope=match_scope if add_created_to_scope else None,
+            observe=observe,
+        )
+        self._logins = login_chooser(  # LOGIN_TEMPLATE: logins from names
+            logins, directory, links, notifier, self._creator, observe=observe
         )
         self._updater = AccountUpdater(
             directory=directory,
@@ -239,7 +245,8 @@ class SyncService:
         if stamped and self._notifier.was_creating(employee.id):
             # The connector's own POST went through and the sync stopped before it said so:
             # say it now (the outbox keeps it to one email).
-            self._creator.created_notice(run, employee, user)
+            built = self._logins.how_built(employee, user) if self._logins else ""
+            self._creator.created_notice(run, employee, user, built)
         if run.linked_by in BY_EMAIL and not reviewed:
             # Nobody reviewed this link (`reconcile --apply` is reviewed): the account may be a
             # service, shared or admin one whose address HR typed in. The notice before the
@@ -307,30 +314,22 @@ class SyncService:
                 Action.SKIPPED,
                 f"Employee {employee.id} is deactivated in Lucca: no account is created.",
             )
-        email = employee.email or ""
-        problem = login_problem(email, self._directory)
-        if problem is not None:
-            entry = run.finish(Action.CREATION_FAILED, problem)
-            if not self._observe:
-                self._creator.not_created(employee, problem, "login")
-            return entry
         enabled = run.access.enabled_now if run.access is not None else True
-        properties = new_account(employee, want, email, enabled=enabled)
-        run.changes = [Change(attribute=k, old=None, new=str(v)) for k, v in properties.items()]
-        if self._observe:
-            return run.finish(Action.CREATED, f"Would create the account {email}.")
-        self._notifier.creating(employee.id)
-        outcome = self._creator.post(run, employee, email, properties)
-        if isinstance(outcome, LogEntry):
-            self._creator.not_created(employee, outcome.message, "post")
-            return outcome
+        if self._logins is not None and not employee.email:  # LOGIN_TEMPLATE: from the name
+            created = self._logins.create(run, employee, want, enabled=enabled)
+        else:
+            created = self._creator.create(run, employee, want, enabled=enabled)
+        if isinstance(created, LogEntry):
+            return created
+        outcome, built = created.user, created.built
+        email = created.login + (f" ({built})" if built else "")
         run.object_id = outcome.id
         run.cleared(outcome.id)  # just created: it holds no role
         run.wrote = Action.CREATED
         run.note = f"Created {email}."
         # The notice before the link: a sync stopping in between finds the account by its
         # anchor and the creation intent, and raises the notice then.
-        self._creator.created_notice(run, employee, outcome)
+        self._creator.created_notice(run, employee, outcome, built)
         self._links.link(employee.id, outcome.id, how="created", at=self._clock(), stamped=True)
         if not enabled:
             self._links.set_disabled_by_connector(employee.id, True)

@@ -94,6 +94,11 @@ def _facts(notice: Notice, words: Words, *rows: tuple[str, str]) -> Facts:
     return Facts(((words.employee, name), (words.lucca_id, notice.employee_id), *rows))
 
 
+def _sentence(text: str) -> str:
+    """`text` as a sentence: a capital first, a full stop last."""
+    return f"{text[:1].upper()}{text[1:]}{'' if text.endswith('.') else '.'}"
+
+
 def _created(notice: Notice, links: Links, words: Words) -> Email:
     name = _name(notice.name, notice.employee_id, words)
     rows = [(words.login, notice.login or words.no_login)]
@@ -107,6 +112,7 @@ def _created(notice: Notice, links: Links, words: Words) -> Email:
             Para(((words.created_intro.format(name=name),),)),
             _facts(notice, words, *rows),
             *closed,
+            *([Para(((_sentence(notice.reason),),))] if notice.reason else []),  # login built
             Para(((words.created_random.format(name=name),),)),
             Steps(
                 (

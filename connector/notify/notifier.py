@@ -63,8 +63,10 @@ class Notifier:
         object_id: str,
         opens_at: datetime | None,
         zone: str,
+        note: str | None = None,
     ) -> None:
-        """The account exists: "account created" (once per object), then the intent goes."""
+        """The account exists: "account created" (once per object), then the intent goes;
+        `note`: how its login was built from the name (LOGIN_TEMPLATE), if it was."""
         if self._outbox is None:
             return
         self._put(
@@ -77,6 +79,7 @@ class Notifier:
                 object_id=object_id,
                 when=opens_at,
                 zone=zone,
+                reason=note,
             )
         )
         self._outbox.forget_intent(employee_id)

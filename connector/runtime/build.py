@@ -12,6 +12,7 @@ from connector.entra.directory import GraphDirectory
 from connector.flows.catchup import CatchUp, CatchUpReport
 from connector.flows.intake import Intake
 from connector.flows.leavers import LeaverRun
+from connector.flows.login_choice import LoginRule
 from connector.flows.nightly import NightlyReconciliation
 from connector.flows.reconcile import Reconciliation
 from connector.flows.scope_gate import ScopedPlanner, ScopeGate
@@ -96,6 +97,14 @@ def build_timer_planner(
     return scoped_planner(settings, storage, clients.lucca, planner, clock) or planner
 
 
+def login_rule(settings: Settings) -> LoginRule | None:
+    """LOGIN_TEMPLATE and LOGIN_SETS_MAIL for the sync; None without a template."""
+    template = settings.login_template
+    if template is None:
+        return None
+    return LoginRule(template=template, sets_mail=settings.LOGIN_SETS_MAIL)
+
+
 def build_service(
     settings: Settings, storage: Storage, clients: Clients, clock: Clock
 ) -> SyncService:
@@ -117,6 +126,7 @@ def build_service(
         match_scope=settings.match_scope,
         add_created_to_scope=settings.MATCH_SCOPE_ADD_CREATED,
         scope_gate=build_scope_gate(settings, storage, clients, clock),
+        logins=login_rule(settings),
     )
 
 
@@ -155,6 +165,7 @@ def build_reconciliation(
         sync_upn=settings.SYNC_UPN,
         delay_seconds=settings.SYNC_DELAY_SECONDS,
         match_scope=settings.match_scope,
+        logins=login_rule(settings),
     )
 
 

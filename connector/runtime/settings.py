@@ -105,8 +105,8 @@ class Settings(BaseSettings):
     # au:<id>); with MATCH_SCOPE_ADD_CREATED the connector puts the accounts it creates in it.
     MATCH_SCOPE: str = ""
     MATCH_SCOPE_ADD_CREATED: bool = False
-    # Logins built from names for employees without a professional email (docs/logins.md, "Logins
-    # from names"); empty: they are not created. LOGIN_SETS_MAIL: mail is that login too.
+    # Logins built from names for employees without a professional email (docs/logins.md);
+    # empty: they are not created. LOGIN_SETS_MAIL: mail is that login too.
     LOGIN_TEMPLATE: Annotated[str, AfterValidator(login_template_text)] = ""
     LOGIN_SETS_MAIL: bool = True
     LUCCA_MAX_RPM: int = Field(default=30, ge=1, le=50)

@@ -130,7 +130,7 @@ var appSettings = {
   LIFECYCLE_DATES: string(lifecycleDates)
   MATCH_SCOPE: matchScope
   MATCH_SCOPE_ADD_CREATED: string(matchScopeAddCreated)
-  LOGIN_TEMPLATE: '' // e.g. '{firstName}.{lastName}@acme.fr' (README, "Logins from names")
+  LOGIN_TEMPLATE: '' // e.g. '{firstName}.{lastName}@acme.fr' (docs/logins.md)
   LOGIN_SETS_MAIL: 'true'
   LUCCA_MAX_RPM: '30'
   LUCCA_RATE_WINDOW_SECONDS: '60'

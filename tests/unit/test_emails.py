@@ -614,3 +614,18 @@ def test_the_digest_lists_linked_accounts_after_failed_deactivations(
     failed = rendered.text.index(DIGEST_HEADINGS[language][0])
     created = rendered.text.index(DIGEST_HEADINGS[language][1])
     assert failed < rendered.text.index(heading) < created
+
+
+def test_the_created_email_says_how_a_login_was_built_from_the_name() -> None:
+    """LOGIN_TEMPLATE: the email says the login was built from the name, and the number added;
+    a login from Lucca's email says nothing of the kind."""
+    note = (
+        "login built from the name by LOGIN_TEMPLATE {firstName}.{lastName}@acme.fr, with 2 "
+        "added: jean.dupont@acme.fr was taken"
+    )
+    built = dataclasses.replace(NOTICES[Kind.CREATED], login="jean.dupont2@acme.fr", reason=note)
+    for rendered in all_renderings(built):
+        assert f"L{note[1:]}." in rendered.text
+        assert html.escape(f"L{note[1:]}.", quote=True) in rendered.html
+    for rendered in all_renderings(NOTICES[Kind.CREATED]):
+        assert "LOGIN_TEMPLATE" not in rendered.text
