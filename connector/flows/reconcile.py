@@ -111,13 +111,13 @@ class Reconciliation:
         sync_upn: bool,
         delay_seconds: int,
         match_scope: MatchScope | None = None,
+        match_key: str = "mail",
     ) -> None:
-        self._match_scope = match_scope
+        self._match_scope, self._match_key = match_scope, match_key
         self._attributes = attributes
         self._organisation_kinds = organisation  # read whole: each is needed for many
         self._lifecycle_dates = lifecycle_dates
-        self._sync_upn = sync_upn
-        self._delay_seconds = delay_seconds
+        self._sync_upn, self._delay_seconds = sync_upn, delay_seconds
         self._storage = storage
         self._lucca = self.lucca = lucca  # the nightly run reads its slices with it
         self._directory = directory
@@ -199,6 +199,7 @@ class Reconciliation:
             notifier=DISABLED,
             clock=self._clock,
             match_scope=self._match_scope,
+            match_key=self._match_key,
         )
         state = _Pass(
             service=service,

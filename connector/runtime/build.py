@@ -115,6 +115,7 @@ def build_service(
         notifier=build_notifier(settings, storage, clock),
         clock=clock,
         match_scope=settings.match_scope,
+        match_key=settings.MATCH_KEY,
         add_created_to_scope=settings.MATCH_SCOPE_ADD_CREATED,
         scope_gate=build_scope_gate(settings, storage, clients, clock),
     )
@@ -155,6 +156,7 @@ def build_reconciliation(
         sync_upn=settings.SYNC_UPN,
         delay_seconds=settings.SYNC_DELAY_SECONDS,
         match_scope=settings.match_scope,
+        match_key=settings.MATCH_KEY,
     )
 
 
