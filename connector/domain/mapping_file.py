@@ -106,7 +106,7 @@ def target_rules(target: str) -> tuple[int | None, bool] | None:
 def parse_rows(document: Any) -> tuple[Attribute, ...]:
     """The rows of a mapping file's JSON document; MappingFileError naming the first bad row."""
     if not isinstance(document, dict) or not isinstance(document.get("rows"), list):
-        raise MappingFileError("must be an object with a list 'rows' (see the README, Mapping)")
+        raise MappingFileError("must be an object with a list 'rows' (see docs/mapping.md)")
     extra = sorted(set(document) - {"rows"})
     if extra:
         raise MappingFileError(f"unknown key '{extra[0]}' (only 'rows')")
@@ -142,7 +142,7 @@ def _row(row: Mapping[str, Any], target: str) -> Attribute:
     rules = target_rules(target)
     if rules is None:
         raise ValueError(
-            f"unknown target '{target}': see the README (Mapping) for the targets a file may fill"
+            f"unknown target '{target}': see docs/mapping.md for the targets a file may fill"
         )
     longest, keep_when_empty = rules
     given = [key for key in ("constant", "source", "join") if key in row]
