@@ -34,6 +34,7 @@ from connector.entra.graph import (
 from connector.entra.graph_errors import translate_error
 from connector.entra.memberships import add_to_scope, in_scope, role_names, roles_by_principal
 from connector.entra.scope import ROLES_DENIED, ROLES_READ, MatchScope
+from connector.entra.shapes import selected, with_siblings
 from connector.entra.users import (
     DOMAIN_SELECT,
     FIND_BY,
@@ -77,9 +78,9 @@ class GraphDirectory:
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._base_url = base_url.rstrip("/")
-        mapped = dict(properties or {})
+        mapped = with_siblings(dict(properties or {}))  # flat names (shapes.py)
         self._mapped = tuple(p for p in mapped if p not in USER_FIELDS)
-        self.select: tuple[str, ...] = (*USER_FIELDS, *self._mapped)
+        self.select: tuple[str, ...] = (*USER_FIELDS, *selected(self._mapped))
         self._writable = WRITABLE | {p for p, writable in mapped.items() if writable}
         self._credential = credential
         self._owns_credential = owns_credential  # closed with the directory

@@ -10,6 +10,8 @@ from typing import Final, Literal, get_args
 
 from msgraph.generated.models.user import User
 
+from connector.entra import shapes
+
 FindBy = Literal["employeeId", "mail", "userPrincipalName"]
 FIND_BY: Final = frozenset(get_args(FindBy))
 # What the connector itself reasons about, Graph wire name → DirectoryUser field (the SDK's
@@ -49,7 +51,8 @@ class DirectoryUser:
     account_enabled: bool | None = None
     user_type: str | None = None
     on_premises_sync_enabled: bool | None = None
-    # The mapped properties the directory selects, by Graph name (`jobTitle`); None when empty.
+    # The mapped properties the directory selects, by Graph name (`jobTitle`), a member of an
+    # object by a dot (`employeeOrgData.costCenter`, see shapes.py); None when empty.
     properties: Mapping[str, str | None] = field(default_factory=dict)
     # Read with the user by `get_user` (one request instead of two); unknown otherwise.
     manager_known: bool = False
@@ -75,7 +78,9 @@ class Domain:
 def to_user(user: User, mapped: tuple[str, ...]) -> DirectoryUser:
     """The SDK's `User` as a DirectoryUser, with the `mapped` properties by Graph name."""
     fields = {name: getattr(user, name) for name in USER_FIELDS.values()}
-    properties = {prop: text(sdk_value(user, prop)) for prop in mapped}
+    properties = {
+        prop: text(shapes.read(lambda name: sdk_value(user, name), prop)) for prop in mapped
+    }
     return DirectoryUser(**fields, properties=properties)
 
 
@@ -105,10 +110,11 @@ def text(value: object) -> str | None:
 
 
 def user_body(properties: Mapping[str, object], writable: frozenset[str]) -> User:
-    """A `User` body carrying exactly `properties`, None values as JSON null."""
+    """A `User` body carrying exactly `properties` (flat names, nested as Graph takes them by
+    `shapes.wire`), None values as JSON null."""
     unknown = sorted(set(properties) - writable)
     if unknown:
         raise ValueError(f"not a user property the connector writes: {', '.join(unknown)}")
     # The SDK's typed fields are skipped when None, so a property to clear would silently
     # drop out of the PATCH; `additional_data` is written as given, None as null.
-    return User(additional_data=dict(properties))
+    return User(additional_data=shapes.wire(properties))

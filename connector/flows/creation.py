@@ -32,6 +32,10 @@ _UPN_NAME = re.compile(r"^[A-Za-z0-9'._!#^~-]{1,64}$")
 _UPN_DOMAIN = re.compile(r"^[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$")
 _NICKNAME_DROP = re.compile(r"[^A-Za-z0-9!#$%&'*+\-/=?^_`{|}~.]")
 PASSWORD_LENGTH = 40
+_NOT_MATCHED = (
+    " MATCH_KEY keeps the connector from matching an account by this address: if it is this "
+    "employee's, link it with `python -m connector link {id} <object id>`."
+)
 
 
 def mail_nickname(email: str) -> str:
@@ -127,8 +131,12 @@ class AccountCreator:
         notifier: Notifications,
         join_scope: MatchScope | None = None,
         observe: bool = False,
+        clash_is_conflict: bool = False,
     ) -> None:
         self._observe = observe  # plan only: nothing POSTed, no email
+        # MATCH_KEY other than `mail`: an account holding the address was not looked for, so
+        # a POST meeting it is a conflict for a person, not an account that cannot be made.
+        self._clash_is_conflict = clash_is_conflict
         self._directory = directory
         self._links = links
         self._notifier = notifier
@@ -218,6 +226,12 @@ class AccountCreator:
                 ) from err
             if next_if_taken:
                 raise Taken(email) from err
+            if self._clash_is_conflict:
+                return run.finish(
+                    Action.CONFLICT,
+                    self._clash(email) + _NOT_MATCHED.format(id=employee.id),
+                    request_id=err.request_id,
+                )
             return run.finish(Action.CREATION_FAILED, self._clash(email), request_id=err.request_id)
         except Denied as err:
             return run.finish(

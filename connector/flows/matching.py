@@ -1,11 +1,13 @@
 """The matcher: finding the employee's Entra account, and judging whether one found may be linked.
 
 The account is the linked one; else the one whose employeeId holds the employee's anchor; else
-the one whose mail, then userPrincipalName, is the professional email. A single clean candidate
-is linked; a guest, an account synchronised from on-premises, a disabled one (found by email),
-one anchored for someone else or linked to another employee, one outside MATCH_SCOPE (found by
-email) or one holding a directory role is a conflict for a person. Each candidate costs one
-read of its roles (and, found by email with MATCH_SCOPE set, one membership check).
+(MATCH_KEY, `KEYS`) the one whose mail, then userPrincipalName, is the professional email
+(`mail`, the default), whose userPrincipalName is (`userPrincipalName`), or none (`off`). A
+single clean candidate is linked; a guest, an account synchronised from on-premises, a disabled
+one (found by email), one anchored for someone else or linked to another employee, one outside
+MATCH_SCOPE (found by email) or one holding a directory role is a conflict for a person. Each
+candidate costs one read of its roles (and, found by email with MATCH_SCOPE set, one membership
+check).
 
 An operator's word is final: a linked account whose employeeId was cleared or changed in Entra
 is an unlink (`connector.domain.links.operator_unlink` has the rule), and an account an
@@ -16,7 +18,7 @@ until `python -m connector link` says otherwise.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final, Literal
 
 from connector.domain.links import Link, operator_unlink, unlinked_sentence
 from connector.domain.mapping import anchor
@@ -27,6 +29,13 @@ if TYPE_CHECKING:
     from connector.entra.scope import MatchScope
     from connector.entra.users import DirectoryUser
     from connector.lucca.models import LuccaEmployee
+
+# MATCH_KEY: the addresses that find an existing account after the link and the anchor.
+KEYS: Final[dict[str, tuple[Literal["mail", "userPrincipalName"], ...]]] = {
+    "mail": ("mail", "userPrincipalName"),
+    "userPrincipalName": ("userPrincipalName",),
+    "off": (),
+}
 
 
 @dataclass(kw_only=True)
@@ -56,7 +65,9 @@ class Matcher:
         links: LinkStore,
         stamps: bool = True,
         scope: MatchScope | None = None,
+        key: str = "mail",
     ) -> None:
+        self._keys = KEYS[key]  # MATCH_KEY
         self._directory = directory
         self._links = links
         self._stamps = stamps  # the employeeId row is owned: a sync writes the anchor
@@ -74,7 +85,7 @@ class Matcher:
                 employee.id, anchored, how="employeeId"
             )
         if employee.email:
-            for prop in ("mail", "userPrincipalName"):
+            for prop in self._keys:
                 found = self._directory.find_users(prop, employee.email)
                 if found:
                     return self._refused(employee.id, found) or self._judge(

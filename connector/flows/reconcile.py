@@ -35,7 +35,14 @@ from connector.domain.mapping import Attribute, anchor
 from connector.domain.messages import ChangeMessage
 from connector.flows.dates import actions_to_keep
 from connector.flows.reconcile_checks import NameIndex, one_employee_per_account, unknown_anchors
-from connector.flows.reconcile_report import Applied, Candidate, Finding, Report, Verdict
+from connector.flows.reconcile_report import (
+    FROM_ACTION,
+    Applied,
+    Candidate,
+    Finding,
+    Report,
+    Verdict,
+)
 from connector.flows.snapshot import (
     Collected,
     RecordingPlanner,
@@ -79,16 +86,6 @@ def _silent(phase: str, done: int, total: int) -> None:
 
 # The endings after which the sync stores the employee's schedule.
 _SCHEDULED_AFTER = frozenset({Action.UNCHANGED, Action.UPDATED, Action.LINKED, Action.CREATED})
-_FROM_ACTION = {
-    Action.UNCHANGED: Verdict.IN_STEP,
-    Action.UPDATED: Verdict.TO_UPDATE,
-    Action.LINKED: Verdict.TO_LINK,
-    Action.CREATED: Verdict.TO_CREATE,
-    Action.CONFLICT: Verdict.CONFLICT,
-    Action.UNLINKED_IN_ENTRA: Verdict.CONFLICT,
-    Action.CREATION_FAILED: Verdict.CANNOT_CREATE,
-    Action.SKIPPED: Verdict.NOTHING,
-}
 
 
 # -- the reconciliation ------------------------------------------------------------------------
@@ -113,8 +110,10 @@ class Reconciliation:
         delay_seconds: int,
         match_scope: MatchScope | None = None,
         logins: LoginRule | None = None,
+        match_key: str = "mail",
     ) -> None:
         self._match_scope, self._logins = match_scope, logins  # LOGIN_TEMPLATE: planned too
+        self._match_key = match_key
         self._attributes = attributes
         self._organisation_kinds = organisation  # read whole: each is needed for many
         self._lifecycle_dates = lifecycle_dates
@@ -200,6 +199,7 @@ class Reconciliation:
             clock=self._clock,
             match_scope=self._match_scope,
             logins=self._logins,
+            match_key=self._match_key,
         )
         state = _Pass(
             service=service,
@@ -296,7 +296,7 @@ class Reconciliation:
         finally:
             state.log.entries.clear()
         message = entry.message.removeprefix("Observe mode, nothing written: ")
-        verdict = _FROM_ACTION.get(entry.action, Verdict.FAILED)
+        verdict = FROM_ACTION.get(entry.action, Verdict.FAILED)
         candidates = tuple(
             Candidate(
                 id=str(c.get("id", "")),

@@ -220,3 +220,16 @@ class Applied:
 def employees(number: int) -> str:
     """`1 employee`, `2 employees`."""
     return f"{number} employee{'' if number == 1 else 's'}"
+
+
+# The verdict of an employee the observing sync ended with this action.
+FROM_ACTION = {
+    Action.UNCHANGED: Verdict.IN_STEP,
+    Action.UPDATED: Verdict.TO_UPDATE,
+    Action.LINKED: Verdict.TO_LINK,
+    Action.CREATED: Verdict.TO_CREATE,
+    Action.CONFLICT: Verdict.CONFLICT,
+    Action.UNLINKED_IN_ENTRA: Verdict.CONFLICT,
+    Action.CREATION_FAILED: Verdict.CANNOT_CREATE,
+    Action.SKIPPED: Verdict.NOTHING,
+}

@@ -81,6 +81,7 @@ class SyncService:
         add_created_to_scope: bool = False,
         scope_gate: ScopeGate | None = None,
         logins: LoginRule | None = None,
+        match_key: str = "mail",  # MATCH_KEY (flows/matching.py KEYS)
     ) -> None:
         self._scope_gate = scope_gate  # SYNC_SCOPE: out of scope stops here
         self._notifier = notifier
@@ -92,13 +93,13 @@ class SyncService:
         self._log = log
         self._attributes = attributes
         self._needs = needs_of(attributes)
-        self._observe = observe
-        self._clock = clock
+        self._observe, self._clock = observe, clock
         self._matcher = Matcher(
             directory=directory,
             links=links,
             stamps=any(a.name == "employeeId" for a in attributes),
             scope=match_scope,
+            key=match_key,
         )
         self._creator = AccountCreator(
             directory=directory,
@@ -106,6 +107,7 @@ class SyncService:
             notifier=notifier,
             join_scope=match_scope if add_created_to_scope else None,
             observe=observe,
+            clash_is_conflict=match_key != "mail",
         )
         self._logins = login_chooser(  # LOGIN_TEMPLATE: logins from names
             logins, directory, links, notifier, self._creator, observe=observe

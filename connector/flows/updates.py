@@ -13,6 +13,7 @@ from connector.domain.entries import Action, Change, LogEntry
 from connector.domain.mapping import MANAGER
 from connector.domain.messages import ChangeMessage
 from connector.domain.ports import Directory, Feed, LinkStore
+from connector.entra.shapes import completed
 from connector.flows.creation import login_problem
 from connector.flows.sync_run import SyncRun, denied
 
@@ -73,7 +74,8 @@ class AccountUpdater:
         if changes:
             run.may_change(user.id)
         run.changes.extend(changes)
-        patch: dict[str, object] = {c.attribute: c.new for c in changes}
+        # An object Graph replaces whole (employeeOrgData) carries its unchanged members too.
+        patch = completed({c.attribute: c.new for c in changes}, user.graph_value)
         if patch and not self._observe:
             try:
                 self._directory.update_user(user.id, patch)

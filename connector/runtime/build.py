@@ -124,6 +124,7 @@ def build_service(
         notifier=build_notifier(settings, storage, clock),
         clock=clock,
         match_scope=settings.match_scope,
+        match_key=settings.MATCH_KEY,
         add_created_to_scope=settings.MATCH_SCOPE_ADD_CREATED,
         scope_gate=build_scope_gate(settings, storage, clients, clock),
         logins=login_rule(settings),
@@ -166,6 +167,7 @@ def build_reconciliation(
         delay_seconds=settings.SYNC_DELAY_SECONDS,
         match_scope=settings.match_scope,
         logins=login_rule(settings),
+        match_key=settings.MATCH_KEY,
     )
 
 

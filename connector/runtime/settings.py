@@ -139,6 +139,9 @@ class Settings(BaseSettings):
     # the table's, relative to the app's root.
     SYNC_MAPPING_FILE: str = ""
     _mapping_rows: tuple[Attribute, ...] = PrivateAttr(default=())
+    # After the link and the anchor, the address that finds an existing account
+    # (connector/flows/matching.py): mail then the login, the login only, or none.
+    MATCH_KEY: Literal["mail", "userPrincipalName", "off"] = "mail"
     # Who is synced (connector/domain/sync_scope.py; empty: everyone), and what happens to a
     # linked account whose employee leaves that scope (connector/flows/scope_gate.py).
     SYNC_SCOPE: Annotated[str, AfterValidator(sync_scope_text)] = ""

@@ -11,7 +11,8 @@ literals doubled, compares strings case-insensitively and refuses `ne`, `not`, `
 and non-default properties unless the advanced query parameters (`ConsistencyLevel:
 eventual` and `$count=true`) are sent; writes are checked the way Entra checks them (verified
 domain, unique login and addresses, 16-character `employeeId`, password complexity,
-on-premises mastered users read-only); errors have Graph's body shape and codes.
+on-premises mastered users read-only); errors have Graph's body shape and codes. The nested
+objects, the phone collection and directory extensions follow tests/sandboxes/graph_shapes.py.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from datetime import UTC, datetime
 from typing import Any, NoReturn
 from urllib.parse import parse_qs, quote, unquote, urlencode, urlsplit
 
+from tests.sandboxes import graph_shapes
 from tests.sandboxes.base import Fault, RecordedRequest, Response, Sandbox
 from tests.sandboxes.graph_memberships import MembershipsMixin
 
@@ -46,6 +48,7 @@ MAX_LENGTHS = {
     "companyName": 64,
     "officeLocation": 128,
     "employeeType": 64,
+    "mobilePhone": 64,
 }
 SUCCESS_CONTENT_TYPE = (
     "application/json;odata.metadata=minimal;odata.streaming=true;"
@@ -64,6 +67,7 @@ USER_PROPERTIES = (
     "onPremisesImmutableId", "onPremisesSyncEnabled", "otherMails", "passwordProfile",
     "postalCode", "proxyAddresses", "signInSessionsValidFromDateTime", "state",
     "streetAddress", "usageLocation", "userType",
+    "employeeOrgData", "onPremisesExtensionAttributes",  # graph_shapes.py: nested objects
 )  # fmt: skip
 _USER_PROPERTY_BY_LOWER = {name.lower(): name for name in USER_PROPERTIES}
 DOMAIN_PROPERTIES = (
@@ -357,6 +361,7 @@ class GraphSandbox(MembershipsMixin, Sandbox):
             self._managers: dict[str, str] = {}
             self._domains: dict[str, dict[str, Any]] = {}
             self._denied: set[tuple[str, str | None]] = set()
+            self._extensions: dict[str, str] = {}  # directory extension names, by lower case
             self._reset_memberships()
             self.clear_faults()
             self.reset_log()
@@ -377,6 +382,11 @@ class GraphSandbox(MembershipsMixin, Sandbox):
         with self._lock:
             self._users[user["id"]] = user
         return copy.deepcopy(user)
+
+    def register_extension(self, name: str) -> None:
+        """Register a String directory extension property (`extension_<app id>_<name>`)."""
+        with self._lock:
+            self._extensions[name.lower()] = name
 
     def edit_user(self, user_id: str, **attrs: Any) -> None:
         """Change a user as an administrator would in the Entra admin center."""
@@ -605,7 +615,7 @@ class GraphSandbox(MembershipsMixin, Sandbox):
         raise _not_found(key)
 
     def _list_users(self, request: RecordedRequest) -> Response:
-        select = _parse_select(_option(request, "select"))
+        select = _parse_select(_option(request, "select"), extensions=self._extensions)
         expand = _parse_expand(_option(request, "expand"))
         top = _parse_top(_option(request, "top"))
         if expand is not None:  # Graph's known limit: $expand gives 100 directory objects a page
@@ -633,7 +643,7 @@ class GraphSandbox(MembershipsMixin, Sandbox):
         return self._ok(payload)
 
     def _get_user(self, request: RecordedRequest, user: dict[str, Any]) -> Response:
-        select = _parse_select(_option(request, "select"))
+        select = _parse_select(_option(request, "select"), extensions=self._extensions)
         expand = _parse_expand(_option(request, "expand"))
         fragment = f"users({','.join(select)})/$entity" if select else "users/$entity"
         body = {"@odata.context": self._context(fragment), **self._project(user, select, expand)}
@@ -649,7 +659,9 @@ class GraphSandbox(MembershipsMixin, Sandbox):
             message = "A value is required for property 'passwordProfile' of resource 'User'."
             raise GraphError(400, "Request_BadRequest", message)
         self._validate(attrs, existing=None)
-        user = self.add_user(**attrs)
+        shaped: dict[str, Any] = {}
+        graph_shapes.apply(shaped, attrs)
+        user = self.add_user(**shaped)
         body = {
             "@odata.context": self._context("users/$entity"),
             **self._project(self._users[user["id"]], None),
@@ -665,7 +677,7 @@ class GraphSandbox(MembershipsMixin, Sandbox):
             )
             raise GraphError(400, "Request_BadRequest", message)
         self._validate(attrs, existing=user)
-        user.update(attrs)
+        graph_shapes.apply(user, attrs)
         return self._ok()
 
     def _revoke_sessions(self, request: RecordedRequest, user: dict[str, Any]) -> Response:
@@ -677,10 +689,11 @@ class GraphSandbox(MembershipsMixin, Sandbox):
         if not isinstance(body, dict):
             raise _bad_payload()
         attrs: dict[str, Any] = {}
-        for key, value in body.items():
-            if key.startswith("@odata.") or key in READ_ONLY_PROPERTIES:
+        for given, value in body.items():
+            if given.startswith("@odata.") or given in READ_ONLY_PROPERTIES:
                 continue
-            if key not in USER_PROPERTIES:
+            key = self._extensions.get(given.lower(), given)
+            if key not in USER_PROPERTIES and key not in self._extensions.values():
                 message = (
                     f"The property '{key}' does not exist on type 'microsoft.graph.user'. Make "
                     "sure to only use property names that are defined by the type or mark the "
@@ -691,6 +704,7 @@ class GraphSandbox(MembershipsMixin, Sandbox):
         return attrs
 
     def _validate(self, attrs: dict[str, Any], *, existing: dict[str, Any] | None) -> None:
+        graph_shapes.check(attrs, GraphError)
         employee_id = attrs.get("employeeId")
         if employee_id is not None and len(str(employee_id)) > MAX_EMPLOYEE_ID:
             raise _invalid_value("employeeId")
@@ -742,7 +756,12 @@ class GraphSandbox(MembershipsMixin, Sandbox):
         self, user: dict[str, Any], select: list[str] | None, expand: list[str] | None = None
     ) -> dict[str, Any]:
         """The user as Graph shows it; `expand` is the manager's `$select` ([]: default)."""
-        result = {name: _read(user, name) for name in select or DEFAULT_USER_SELECT}
+        result = {
+            name: _read(user, name)
+            for name in select or DEFAULT_USER_SELECT
+            # Graph leaves an unset directory extension property out of the answer.
+            if not (name.startswith("extension_") and user.get(name) is None)
+        }
         manager_id = self._managers.get(user["id"])
         if expand is not None and manager_id in self._users:
             manager = self._project(self._users[manager_id], expand or None)
@@ -754,7 +773,7 @@ class GraphSandbox(MembershipsMixin, Sandbox):
         manager_id = self._managers.get(user["id"])
         if manager_id is None or manager_id not in self._users:
             raise _not_found("manager")
-        select = _parse_select(_option(request, "select"))
+        select = _parse_select(_option(request, "select"), extensions=self._extensions)
         body = {
             "@odata.context": self._context("directoryObjects/$entity"),
             "@odata.type": "#microsoft.graph.user",
@@ -858,10 +877,13 @@ def _select_expand_error(name: str, entity: str = "user") -> GraphError:
     return GraphError(400, "BadRequest", message)
 
 
-def _parse_select(raw: str | None, entity: str = "user") -> list[str] | None:
+def _parse_select(
+    raw: str | None, entity: str = "user", *, extensions: dict[str, str] | None = None
+) -> list[str] | None:
     if not raw:
         return None
     known = _USER_PROPERTY_BY_LOWER if entity == "user" else _DOMAIN_PROPERTY_BY_LOWER
+    known = known | (extensions or {})
     chosen = []
     for name in (n.strip() for n in raw.split(",")):
         if name.lower() not in known:
@@ -923,6 +945,8 @@ def _bad_payload() -> GraphError:
 def _read(user: dict[str, Any], name: str) -> Any:
     if name == "passwordProfile":
         return None
+    if name in graph_shapes.MEMBERS:
+        return graph_shapes.read(user, name)
     default: Any = [] if name in COLLECTION_PROPERTIES else None
     return copy.deepcopy(user.get(name, default))
 

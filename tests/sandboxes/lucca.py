@@ -82,7 +82,7 @@ _NULLS = {
     "business-establishments": "remoteId taxIdentificationNumber industryCode address "
     "lastArchivedAt",
     "departments": "remoteId description",
-    "employees": "remoteId portrait birthDay phoneNumber",
+    "employees": "remoteId portrait birthDay",
     "employments": "remoteId document",
     "job-positions": "remoteId jobQualification occupationCategory workingTimeArrangement "
     "document notes",
@@ -127,6 +127,7 @@ _TEMPLATE = {"legalEntities": [], "term": "permanent", "audience": "employee", "
 _EMPLOYEE_FIELDS = {"given_name": "givenName", "family_name": "familyName", "email": "email"} | {
     "employee_number": "employeeNumber",
     "remote_id": "remoteId",
+    "phone_number": "phoneNumber",
 }
 _JOB_FIELDS = {"job_title": "jobTitle", "manager_id": "manager", "department_id": "department"}
 _JOB_FIELDS["establishment_id"] = "businessEstablishment"
@@ -952,6 +953,7 @@ class LuccaSandbox(Sandbox):
         establishment_id: str | None = None,
         employee_number: str | None = None,
         remote_id: str | None = None,
+        phone_number: str | None = None,
     ) -> str:
         """An employee with one employment and one job position; records the three events."""
         job = {"job_title": job_title, "manager_id": manager_id, "department_id": department_id}
@@ -962,6 +964,7 @@ class LuccaSandbox(Sandbox):
                 raise ValueError(f"employment ends ({last}) before it starts ({first})")
             fields = {"givenName": given_name, "familyName": family_name, "email": email}
             fields |= {"employeeNumber": employee_number, "remoteId": remote_id}
+            fields["phoneNumber"] = phone_number  # Lucca's `phone` schema, e.g. +33612345678
             employee_id = self._insert("employees", fields)
             employment_id, position_id = self._hire(employee_id, first, last, attributes)
             self._emit("employees", employee_id, "created")
@@ -970,7 +973,7 @@ class LuccaSandbox(Sandbox):
             return employee_id
 
     def update_employee(self, employee_id: str, **changes: Any) -> None:
-        """Change given_name, family_name, email, employee_number or remote_id."""
+        """Change given_name, family_name, email, employee_number, remote_id or phone_number."""
         unknown = changes.keys() - _EMPLOYEE_FIELDS.keys()
         if unknown:
             raise TypeError(f"not employee attributes: {sorted(unknown)} (see update_job_position)")

@@ -236,6 +236,22 @@ def test_include_embedded_carries_the_applicable_employment_and_job_position(
     assert set(page["embedded"]["job-position"]) == {lucca.job_position_of(boss), position_id}
 
 
+def test_phone_number_is_null_unless_given_and_follows_updates(
+    lucca: LuccaSandbox, api: httpx.Client
+) -> None:
+    """The employee's `phoneNumber` (Lucca's `phone` schema) is set by the builder and by an
+    update, which records an `employee.updated` event with the previous value."""
+    ada = lucca.add_employee("Ada", "Lovelace", "ada@acme.test", phone_number="+33612345678")
+    none = lucca.add_employee("No", "Phone", "no.phone@acme.test")
+    assert api.get(f"/lucca-api/employees/{ada}").json()["phoneNumber"] == "+33612345678"
+    assert api.get(f"/lucca-api/employees/{none}").json()["phoneNumber"] is None
+
+    lucca.update_employee(ada, phone_number="+33698765432")
+    assert api.get(f"/lucca-api/employees/{ada}").json()["phoneNumber"] == "+33698765432"
+    (event,) = lucca.recorded_events("employee.updated")
+    assert event["data"]["id"] == ada
+
+
 def test_employments_and_job_positions_filter_by_employee(
     lucca: LuccaSandbox, api: httpx.Client
 ) -> None:
@@ -480,6 +496,7 @@ def build_scenario(lucca: LuccaSandbox) -> None:
         department_id=data,
         establishment_id=geneva,
         employee_number="E001",
+        phone_number="+33612345678",
         start="2020-02-01",
     )
     lucca.add_employee("No", "Mail", None, start="2025-05-01", establishment_id=paris)
