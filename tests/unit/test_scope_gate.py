@@ -33,6 +33,7 @@ class FakeScopeReader:
     def __init__(self) -> None:
         self.parents: dict[str, str] = {}
         self.extensions: dict[tuple[str, str], tuple[str, ...]] = {}
+        self.calls: list[tuple[str, str, str]] = []
 
     def department_chain(self, department_id: str) -> tuple[str, ...]:
         """The department, then its parents."""
@@ -47,7 +48,17 @@ class FakeScopeReader:
 
     def extension_values(self, employee_id: str, definition_id: str) -> tuple[str, ...]:
         """The employee's values of a custom field."""
+        self.calls.append(("values", employee_id, definition_id))
         return self.extensions.get((employee_id, definition_id), ())
+
+    def preload_extensions(self, definition_id: str, employee_ids: Any) -> int:
+        """Recorded."""
+        self.calls.append(("preload", ",".join(employee_ids), definition_id))
+        return 0
+
+    def forget_extensions(self, definition_id: str) -> None:
+        """Recorded."""
+        self.calls.append(("forget", "", definition_id))
 
 
 class World:
@@ -341,3 +352,26 @@ def test_planner_keeps_a_leavers_own_disable(world: World) -> None:
     assert plan.upcoming == ()
     assert plan.last is not None and plan.last.employment_id != SCOPE_EXIT
     assert plan.last.at == datetime(2026, 2, 27, 23, 0, tzinfo=UTC)
+
+
+def test_reading_ahead_preloads_each_custom_field_then_forgets_it() -> None:
+    """Judging many employees: each custom field the scope reads is preloaded for them once,
+    and dropped afterwards (even when judging fails), so a later sync reads it afresh."""
+    reader = FakeScopeReader()
+    reader.extensions[("1", "e_site")] = ("Lyon",)
+    scope = parse_sync_scope("extension.e_site = lyon and not extension.e_team = ops")
+    assert scope is not None
+    judge = ScopeJudge(scope, reader)
+    lucca = FakeLucca()
+    kept = lucca.hire("Ada", "Test", start=date(2020, 1, 6))
+    dropped = lucca.hire("Bob", "Test", start=date(2020, 1, 6))
+
+    with judge.reading_ahead(["1", "2"]):
+        assert [judge.keeps(kept), judge.keeps(dropped)] == [True, False]
+
+    assert reader.calls[:2] == [("preload", "1,2", "e_site"), ("preload", "1,2", "e_team")]
+    assert reader.calls[-2:] == [("forget", "", "e_site"), ("forget", "", "e_team")]
+    reader.calls.clear()
+    with pytest.raises(RuntimeError), judge.reading_ahead(["1"]):
+        raise RuntimeError
+    assert [c[0] for c in reader.calls] == ["preload", "preload", "forget", "forget"]
