@@ -67,7 +67,9 @@ def scoped(lucca: LuccaSandbox, graph: GraphSandbox, storage: Storage) -> Scoped
     out_match = hire("Denis", "Roux", lyon)
     match_account = account(graph, "Denis", "Roux", jobTitle="Accountant")
     out_linked = hire("Emile", "Faure", lyon)
-    linked_account = account(graph, "Emile", "Faure", jobTitle="Accountant")
+    linked_account = account(
+        graph, "Emile", "Faure", jobTitle="Accountant", employeeId=f"lucca-{out_linked}"
+    )
     Links(storage).link(out_linked, str(linked_account["id"]), how="t", at=now)
     return Scoped(
         scope=f"establishment = {paris}",
@@ -85,7 +87,7 @@ def test_the_report_plans_only_what_the_scope_keeps_and_counts_it(
     lucca: LuccaSandbox, graph: GraphSandbox, storage: Storage, environ: dict[str, str]
 ) -> None:
     """Dry run: findings for the two employees in scope only, "SYNC_SCOPE keeps 2 of 5" in the
-    text and the JSON, the out-of-scope accounts' anchors not "unknown"."""
+    text and the JSON; Emile's anchor (he is out of scope) is not "unknown"."""
     t = scoped(lucca, graph, storage)
     settings = environ | {"SYNC_SCOPE": t.scope}
 
