@@ -7,7 +7,8 @@ Checks, in this order, each on its own (a failure never stops the next):
 2. storage: one point read (the Lucca limiter's row).
 3. Lucca token for the sync's scopes (when Lucca refuses them, each is asked for alone to name
    the missing one), then each scope the catch-up needs (`catch_up_scopes`).
-4. Lucca API: `GET employees?limit=1`, one request of the shared budget.
+4. Lucca API: `GET employees?limit=1`, one request of the shared budget; then how many
+   employees SYNC_SCOPE keeps (`connector.cli.scope_check`: no request without a scope).
 5. Graph permissions: the `roles` of the token the directory's credential gets, against what
    the settings need (`graph_roles_needed`); roles beyond them are a WARN (least privilege).
 6. Graph domains: the verified, managed domains, as the sync reads them.
@@ -41,6 +42,7 @@ from connector.cli.common import (
 )
 from connector.cli.graph_checks import GraphChecks
 from connector.cli.lucca_checks import LUCCA_FIX, LuccaChecks
+from connector.cli.scope_check import scope_check
 from connector.runtime.clients import catch_up_scopes
 from connector.runtime.settings import Settings, SettingsError
 from connector.storage.ratelimit import PARTITION, ROW, TABLE
@@ -54,7 +56,10 @@ HELP = (
     "storage (one point read); a Lucca token for the sync's scopes and for each scope the "
     "catch-up needs (a missing scope is named); one Lucca API request (GET employees?limit=1, "
     "which counts against the shared Lucca budget, LUCCA_MAX_RPM, like the webhook check's "
-    "one); the Graph token's roles against the permissions the settings need (and any held "
+    "one); "
+    "how many employees SYNC_SCOPE keeps (with a scope, the active and upcoming employees are "
+    "read, 100 a request); "
+    "the Graph token's roles against the permissions the settings need (and any held "
     "beyond them); the tenant's verified, managed domains; the webhook endpoint "
     "LUCCA_WEBHOOK_ENDPOINT_ID (active, the nine topics). It changes nothing in Lucca or Entra "
     "and never prints a secret or a token. Exit 0 when nothing failed, 1 when a check failed "
@@ -136,6 +141,9 @@ class _Doctor:
             name = f"lucca scope {scope}"
             yield guarded(name, LUCCA_FIX, functools.partial(self.lucca.scope, scope))
         yield guarded("lucca api", LUCCA_FIX, self.lucca.api)
+        yield guarded(
+            "sync scope", LUCCA_FIX, functools.partial(scope_check, self.ctx, self.settings)
+        )
         yield from self.graph.checks()
         yield guarded("webhook endpoint", LUCCA_FIX, self.lucca.webhook_endpoint)
 

@@ -23,6 +23,7 @@ from typing import IO, Any
 
 from connector.cli.common import EXIT_OK, EXIT_PROBLEMS, Context, add_command, is_tty, terminal
 from connector.cli.sync import SUCCEEDED, change_line
+from connector.domain.entries import Action
 from connector.flows.reconcile import Progress
 from connector.flows.reconcile_report import Applied, Finding, Report, Verdict, employees
 from connector.runtime.build import Clients, build_reconciliation
@@ -33,6 +34,7 @@ EXAMPLES = """\
   python -m connector reconcile --json > plan.json
 """
 BAR_WIDTH = 30
+APPLIED_OK = SUCCEEDED | {Action.OUT_OF_SCOPE}  # out of scope: the sync's gate did its part
 # The report's sections, in the order a person reads them before going live.
 SECTIONS: tuple[tuple[Verdict, str], ...] = (
     (Verdict.CONFLICT, "Conflicts (nothing is done; resolve them in Entra)"),
@@ -43,6 +45,7 @@ SECTIONS: tuple[tuple[Verdict, str], ...] = (
     (Verdict.TO_CREATE, "To create"),
     (Verdict.TO_LINK, "To link (an existing account, matched by a key)"),
     (Verdict.TO_UPDATE, "To update"),
+    (Verdict.LEFT_SCOPE, "Left SYNC_SCOPE, linked and enabled (the sync schedules the disable)"),
 )
 
 
@@ -92,7 +95,7 @@ def run_reconcile(ctx: Context) -> int:
         ctx.out.write("\n")
     else:
         ctx.out.write(render(report, applied, observe=settings.CONNECTOR_MODE == "observe"))
-    failed = applied is not None and any(a not in SUCCEEDED for a in applied.actions.values())
+    failed = applied is not None and any(a not in APPLIED_OK for a in applied.actions.values())
     return EXIT_PROBLEMS if report.needs_a_person or failed else EXIT_OK
 
 
@@ -101,6 +104,7 @@ def render(report: Report, applied: Applied | None, *, observe: bool = False) ->
     lines = [
         f"Lucca: {report.lucca_employees} employees read; Entra: {report.entra_users} accounts.",
         report.summary() + ".",
+        *([report.scope.sentence()] if report.scope else []),
     ]
     matched: dict[str, int] = {}
     for finding in report.findings:
@@ -172,7 +176,7 @@ def _outcome_lines(report: Report, applied: Applied | None, *, observe: bool) ->
     heading = " (CONNECTOR_MODE is observe: nothing written to Entra)" if observe else ""
     lines = [f"Applied{heading}: {applied.summary().removeprefix('applied: ')}."]
     for employee_id, action in applied.actions.items():
-        if action not in SUCCEEDED:
+        if action not in APPLIED_OK:
             lines.append(
                 f"  {employee_id}: {action.value} "
                 f"(see `python -m connector logs --employee {employee_id}`)"

@@ -83,6 +83,8 @@ class Totals:
     queued: list[str] = field(default_factory=list)
     lucca_employees: int = 0
     entra_users: int = 0
+    scope_kept: int | None = None  # None: no SYNC_SCOPE
+    scope_read: int = 0
 
     def add(self, report: Report, applied: Applied | None) -> None:
         """One slice's report (and what applying it did)."""
@@ -99,6 +101,9 @@ class Totals:
         )[:SAMPLE]
         self.lucca_employees += report.lucca_employees
         self.entra_users = report.entra_users
+        if report.scope is not None:
+            self.scope_kept = (self.scope_kept or 0) + report.scope.kept
+            self.scope_read += report.scope.read
         if applied is not None:
             for action, number in applied.counts().items():
                 self.applied[action] = self.applied.get(action, 0) + number
@@ -112,7 +117,12 @@ class Totals:
         if unknown_anchors:
             parts.append(f"{unknown_anchors} Entra accounts with an unknown anchor")
         reconciled = sum(self.counts.values())
-        return f"{employees(reconciled)} reconciled: " + ", ".join(parts or ["nothing"])
+        scope = (
+            f" (SYNC_SCOPE keeps {self.scope_kept} of {self.scope_read} read)"
+            if self.scope_kept is not None
+            else ""
+        )
+        return f"{employees(reconciled)} reconciled{scope}: " + ", ".join(parts or ["nothing"])
 
     def applied_summary(self) -> str:
         """What the night's applying did, summed."""

@@ -22,12 +22,13 @@ class Verdict(StrEnum):
     CONFLICT = "conflict"
     CANNOT_CREATE = "cannot be created"
     LEFT_ENABLED = "left long ago, account enabled"
+    LEFT_SCOPE = "left the scope"  # linked, out of SYNC_SCOPE, its exit disable not scheduled
     NOTHING = "nothing to do"
     FAILED = "not planned"
 
 
 # What `--apply` (and the nightly run) hands to the sync; the rest waits for a person.
-APPLIED = frozenset({Verdict.TO_UPDATE, Verdict.TO_LINK, Verdict.TO_CREATE})
+APPLIED = frozenset({Verdict.TO_UPDATE, Verdict.TO_LINK, Verdict.TO_CREATE, Verdict.LEFT_SCOPE})
 # What a person must look at: the report lists them and the command exits 1.
 NEEDS_A_PERSON = frozenset(
     {
@@ -121,6 +122,25 @@ class UnknownAnchor:
         }
 
 
+@dataclass(frozen=True)
+class ScopeCount:
+    """How many of the employees read SYNC_SCOPE keeps (the others are not reconciled)."""
+
+    kept: int
+    read: int
+
+    def sentence(self) -> str:
+        """One line for the report."""
+        return (
+            f"SYNC_SCOPE keeps {self.kept} of {employees(self.read)} read; the others are "
+            "neither created, matched nor changed."
+        )
+
+    def to_json(self) -> dict[str, int]:
+        """As `--json` shows it."""
+        return {"kept": self.kept, "read": self.read}
+
+
 @dataclass(kw_only=True)
 class Report:
     """The plan of a reconciliation, and what it costs to read."""
@@ -132,6 +152,7 @@ class Report:
     entra_users: int
     lucca_requests: int = 0
     graph_requests: int = 0
+    scope: ScopeCount | None = None  # None: no SYNC_SCOPE, everyone is reconciled
 
     def of(self, verdict: Verdict) -> list[Finding]:
         """The findings with this verdict."""
@@ -176,6 +197,7 @@ class Report:
             "to_apply": len(self.to_apply),
             "findings": [f.to_json() for f in self.findings],
             "unknown_anchors": [a.to_json() for a in self.unknown_anchors],
+            "scope": self.scope.to_json() if self.scope else None,
         }
 
 

@@ -5,13 +5,14 @@ templates (contract types) and the employees' custom fields (employee-extensions
 request choke point and rate limiter. The department list and the templates change rarely:
 they are read whole (100 a request) and kept `cache_ttl` seconds per worker, so a sync asks
 nothing more of Lucca most of the time. Custom-field values change with the employee: one
-request a sync, or the whole definition at once for the reconciliation and the doctor.
+request a sync, or 100 employees' a request for the reconciliation and the doctor.
 https://developers.lucca.fr/api-reference/latest/employee-extensions/employee-extension
 """
 
 from __future__ import annotations
 
 import threading
+from collections.abc import Collection
 from typing import Any, Literal
 
 from pydantic import Field
@@ -60,7 +61,8 @@ class LuccaScopeClient(LuccaClient):
         self._tree_lock = threading.Lock()
         self._tree_until = 0.0
         self._templates_until = 0.0
-        self._extensions: dict[str, dict[str, tuple[str, ...]]] = {}
+        # definition → (the employees read, None for all; their values), while preloaded
+        self._extensions: dict[str, tuple[frozenset[str] | None, dict[str, tuple[str, ...]]]] = {}
 
     def department_chain(self, department_id: str) -> tuple[str, ...]:
         """The department's id, then its parents' up to the top (the list read whole, cached)."""
@@ -90,18 +92,34 @@ class LuccaScopeClient(LuccaClient):
 
     def extension_values(self, employee_id: str, definition_id: str) -> tuple[str, ...]:
         """The employee's values of a custom field: from `preload_extensions`, else one GET."""
-        loaded = self._extensions.get(definition_id)
-        if loaded is not None:
+        covered, loaded = self._extensions.get(definition_id, (frozenset(), {}))
+        if covered is None or employee_id in covered:
             return loaded.get(employee_id, ())
         params = {"employee.id": employee_id, "extensionDefinition.id": definition_id}
         return self._extension_map(params).get(employee_id, ())
 
-    def preload_extensions(self, definition_id: str) -> int:
-        """Read every employee's values of a custom field, 100 a request (the reconciliation,
-        the doctor); `extension_values` answers from them afterwards. Returns how many."""
-        values = self._extension_map({"extensionDefinition.id": definition_id})
-        self._extensions[definition_id] = values
+    def preload_extensions(
+        self, definition_id: str, employee_ids: Collection[str] | None = None
+    ) -> int:
+        """Read the values of a custom field at once, 100 a request: every employee's, or
+        these employees' (100 ids a request, as Lucca's `employee.id` filter takes); until
+        `forget_extensions`, `extension_values` answers from them. Returns how many."""
+        if employee_ids is None:
+            values = self._extension_map({"extensionDefinition.id": definition_id})
+            self._extensions[definition_id] = (None, values)
+            return sum(len(v) for v in values.values())
+        ids = sorted(set(employee_ids), key=lambda i: (len(i), i))
+        values = {}
+        for start in range(0, len(ids), PAGE_SIZE):
+            batch = ",".join(ids[start : start + PAGE_SIZE])
+            params = {"employee.id": batch, "extensionDefinition.id": definition_id}
+            values.update(self._extension_map(params))
+        self._extensions[definition_id] = (frozenset(ids), values)
         return sum(len(v) for v in values.values())
+
+    def forget_extensions(self, definition_id: str) -> None:
+        """Drop what `preload_extensions` read: later syncs read the values afresh."""
+        self._extensions.pop(definition_id, None)
 
     def _extension_map(self, params: dict[str, str]) -> dict[str, tuple[str, ...]]:
         kind = "employee-extensions"

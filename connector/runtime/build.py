@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from connector.domain.access import AccessPlanner
 from connector.domain.notices import Links as EmailLinks
@@ -15,6 +16,7 @@ from connector.flows.leavers import LeaverRun
 from connector.flows.login_choice import LoginRule
 from connector.flows.nightly import NightlyReconciliation
 from connector.flows.reconcile import Reconciliation
+from connector.flows.reconcile_scope import ScopedReconciliation
 from connector.flows.scope_gate import ScopedPlanner, ScopeGate
 from connector.flows.sync import SyncService
 from connector.flows.worker import ChangeWorker, PoisonHandler
@@ -30,7 +32,7 @@ from connector.runtime.clients import (
     lucca_client,
     organisation_kinds,
 )
-from connector.runtime.scope_build import scope_gate, scoped_planner
+from connector.runtime.scope_build import scope_gate, scope_judge, scoped_planner
 from connector.runtime.settings import Settings
 from connector.storage.changes import ChangeFeed, retry_delays
 from connector.storage.lease import EmployeeLeases
@@ -150,8 +152,11 @@ def build_worker(
 def build_reconciliation(
     settings: Settings, storage: Storage, clients: Clients, clock: Clock
 ) -> Reconciliation:
-    """The go-live and nightly reconciliation of the whole population."""
-    return Reconciliation(
+    """The go-live and nightly reconciliation of the whole population (or SYNC_SCOPE's)."""
+    judge = scope_judge(settings, clients.lucca)
+    scoped: dict[str, Any] = {"judge": judge, "exit_action": settings.SCOPE_EXIT_ACTION}
+    return (ScopedReconciliation if judge else Reconciliation)(
+        **(scoped if judge else {}),
         storage=storage,
         lucca=clients.lucca,
         directory=clients.directory,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 from azure.functions.timer import TimerRequest
@@ -13,6 +14,7 @@ from connector.core.errors import Transient
 from connector.domain.entries import Action, LogEntry
 from connector.flows.nightly import MAX_ATTEMPTS, NightlyReconciliation
 from connector.flows.reconcile import Reconciliation
+from connector.storage.links import Links
 from connector.storage.log import ALERT_PREFIX, IntegrationLog
 from tests.conftest import user_function
 from tests.e2e.conftest import DOMAIN, World
@@ -245,3 +247,30 @@ def test_an_unexpected_error_gives_the_day_back_and_says_so(world: World) -> Non
     with pytest.raises(KeyError):
         run.run()
     assert len(calls) == 2
+
+
+def test_the_nightly_run_keeps_to_the_scope(make_world: Any) -> None:
+    """SYNC_SCOPE of one establishment: the nightly run repairs the employee in scope, and
+    neither creates, matches nor changes anyone outside it; its summary counts the scope."""
+    world = make_world(SYNC_SCOPE="establishment = 11")
+    paris = world.lucca.add_establishment("Paris")
+    lyon = world.lucca.add_establishment("Lyon")
+    assert paris == "11"
+    ada = hire(world, "Ada", "Lovelace", job_title="Engineer")
+    stranger = world.graph.add_user(
+        userPrincipalName=f"bob.martin@{DOMAIN}", mail=f"bob.martin@{DOMAIN}", jobTitle="X"
+    )
+    bob = hire(world, "Bob", "Martin", job_title="Designer", establishment_id=lyon)
+    hire(world, "Cy", "Noir", establishment_id=lyon)
+    world.graph.edit_user(world.account_of(ada)["id"], jobTitle="Chief Everything")
+    world.graph.reset_log()
+    since = WINTER_NIGHT.replace(hour=0)
+
+    nightly(world, WINTER_NIGHT)
+
+    assert world.account_of(ada)["jobTitle"] == "Engineer"
+    assert world.graph.user(stranger["id"]) == stranger
+    assert Links(world.storage).of_employee(bob) is None
+    assert world.graph.count("POST", r"^/v1\.0/users$") == 0
+    [summary] = summaries(world, since)
+    assert "1 employee reconciled (SYNC_SCOPE keeps 1 of 3 read): 1 to update" in summary.message

@@ -46,6 +46,7 @@ CHECKS = [
     "lucca scope events.readonly",
     "lucca scope webhook-endpoints.readwrite",
     "lucca api",
+    "sync scope",
     "graph permissions",
     "graph domains",
     "webhook endpoint",
@@ -154,6 +155,7 @@ def test_text_output_one_line_per_check_and_no_secret(
                 "PASS",
                 "PASS",
                 "PASS",
+                "PASS",
                 "WARN",
                 "PASS",
                 "PASS",
@@ -162,9 +164,9 @@ def test_text_output_one_line_per_check_and_no_secret(
             strict=True,
         )
     ]
-    assert "skipped: sandbox, no token" in lines[8]
+    assert "skipped: sandbox, no token" in lines[9]
     assert "CONNECTOR_MODE apply" in lines[1]  # how to go live
-    assert lines[-1] == "0 failed, 2 to look at, 9 passed."
+    assert lines[-1] == "0 failed, 2 to look at, 10 passed."
     issued = list(lucca._tokens)
     assert issued  # the doctor did get Lucca tokens…
     for secret in [CLIENT_SECRET, WEBHOOK_SECRET, ACCOUNT_KEY, *issued, "doctor-function-key"]:
