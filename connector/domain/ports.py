@@ -206,8 +206,10 @@ class Notifications(Protocol):
         at: datetime,
         zone: str,
         sessions: str | None = None,
+        already_disabled: bool = False,
     ) -> None:
-        """The account was disabled for the departure due at `at`."""
+        """The account was disabled for the departure due at `at` (or found disabled by
+        someone else: `already_disabled`)."""
         ...
 
     def deactivation_failed(

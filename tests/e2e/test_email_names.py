@@ -89,7 +89,11 @@ def test_already_disabled_leaver_gets_one_deactivated_email_saying_so(world: Wor
     assert "nothing was changed" in text
     assert f"lea.roux@{DOMAIN}" in text
     assert "already disabled in Entra" in (email.html or "")
-    [entry] = [e for e in world.entries(employee_id) if e.action is Action.UNCHANGED]
+    [entry] = [  # the timer's entry about the due disable
+        e
+        for e in world.entries(employee_id)
+        if e.action is Action.UNCHANGED and e.details.get("kind") == "disable"
+    ]
     assert "already disabled in Entra" in entry.message
     assert "nothing was changed" in entry.message
 
