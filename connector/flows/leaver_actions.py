@@ -134,7 +134,7 @@ class LeaverActions:
                     Action.UNCHANGED,
                     f"Account {login} was already disabled in Entra (not by the connector): "
                     f"nothing was changed; the disable due {when(action)} counts as done, the "
-                    "connector will not enable it, and the \"account deactivated\" email says "
+                    'connector will not enable it, and the "account deactivated" email says '
                     "it was already disabled.",
                 )
             self.entry(action, kind, message, link=link, details=details)
@@ -337,9 +337,7 @@ class LeaverActions:
         )
         if action.kind == "disable":
             seen = self._seen if self._seen and self._seen.id == link.object_id else None
-            name, login = who_failed(
-                name, seen, lambda: self._directory.get_user(link.object_id)
-            )
+            name, login = who_failed(name, seen, lambda: self._directory.get_user(link.object_id))
             self._notifier.deactivation_failed(
                 employee_id=action.employee_id,
                 name=name,

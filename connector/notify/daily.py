@@ -7,7 +7,8 @@ from datetime import datetime, timedelta
 
 from connector.core.clock import utc_now
 from connector.domain.entries import Action
-from connector.domain.notices import DailyDigest, DailyItem
+from connector.domain.notices import DailyDigest, DailyItem, Who
+from connector.domain.scheduled import ScheduledAction
 from connector.storage.log import IntegrationLog
 from connector.storage.schedule import ScheduleStore
 
@@ -37,16 +38,11 @@ class DailyBuilder:
         """The digest of the local day [start, end)."""
         now = self._clock()
         actions = self._schedule.between(start, end)
-        starts = tuple(
-            DailyItem(employee_id=a.employee_id, name="", what=a.describe())
-            for a in actions
-            if a.kind == "enable"
-        )
-        leavers = tuple(
-            DailyItem(employee_id=a.employee_id, name="", what=a.describe())
-            for a in actions
-            if a.kind == "disable"
-        )
+        # Who each one is, as the last sync kept it with the schedule (one point read each):
+        # never Lucca from this timer; an action planned before that was kept shows the id.
+        who = {a.employee_id: self._schedule.who(a.employee_id) for a in actions}
+        starts = tuple(_item(a, who[a.employee_id]) for a in actions if a.kind == "enable")
+        leavers = tuple(_item(a, who[a.employee_id]) for a in actions if a.kind == "disable")
         held = tuple(
             _cut(entry.message)
             for entry in self._log.for_attention()
@@ -55,9 +51,10 @@ class DailyBuilder:
         conflicts = tuple(
             DailyItem(
                 employee_id=entry.employee_id or "",
-                name="",
+                name=entry.name,
                 what=_cut(entry.message),
                 object_id=entry.object_id,
+                login=entry.login,
             )
             for entry in self._log.open_conflicts(limit=DAILY_MAX_CONFLICTS)
         )
@@ -70,6 +67,16 @@ class DailyBuilder:
             held_runs=held,
             conflicts=conflicts,
         )
+
+
+def _item(action: ScheduledAction, who: Who | None) -> DailyItem:
+    """A start or a leaver, named when the sync kept who they are."""
+    return DailyItem(
+        employee_id=action.employee_id,
+        name=who.name if who else "",
+        what=action.describe(),
+        login=who.login if who else None,
+    )
 
 
 def _cut(sentence: str) -> str:
