@@ -99,6 +99,7 @@ class DailyDigest:
     starts: tuple[DailyItem, ...] = ()
     leavers: tuple[DailyItem, ...] = ()
     held_runs: tuple[str, ...] = ()  # the "run held" sentences
+    held_people: tuple[DailyItem, ...] = ()  # the employees those runs hold, named
     conflicts: tuple[DailyItem, ...] = ()
 
     @property

@@ -8,6 +8,7 @@ same notice always gives the same email.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -338,6 +339,12 @@ def _daily_item(item: DailyItem, links: Links, words: Words) -> tuple[Line, ...]
     return tuple(lines)
 
 
+def _held_person(item: DailyItem, links: Links, words: Words) -> tuple[Line, ...]:
+    """An employee a held run holds: "end date to check" and, if known, the disable."""
+    what = words.more.held_check + (f"{words.colon}{item.what}" if item.what else "")
+    return _daily_item(replace(item, what=what), links, words)
+
+
 def render_daily(digest: DailyDigest, links: Links, language: Language) -> Rendered:
     """Tomorrow's starts and leavers, held runs and open conflicts, each section counted."""
     words = words_for(language)
@@ -353,7 +360,14 @@ def render_daily(digest: DailyDigest, links: Links, language: Language) -> Rende
             tuple(_daily_item(item, links, words) for item in digest.leavers),
             words.no_leavers,
         ),
-        (words.held_runs, tuple(((run,),) for run in digest.held_runs), words.no_held_runs),
+        (
+            words.held_runs,
+            (
+                *(((run,),) for run in digest.held_runs),
+                *(_held_person(item, links, words) for item in digest.held_people),
+            ),
+            words.no_held_runs,
+        ),
         (
             words.conflicts,
             tuple(_daily_item(item, links, words) for item in digest.conflicts),
@@ -362,7 +376,8 @@ def render_daily(digest: DailyDigest, links: Links, language: Language) -> Rende
     )
     blocks: list[Block] = [Para(((words.daily_intro.format(day=day, zone=digest.zone),),))]
     for title, items, empty in sections:
-        blocks.append(_heading(title, len(items)))
+        counted = len(digest.held_runs) if title == words.held_runs else len(items)
+        blocks.append(_heading(title, counted))
         blocks.append(List(items, empty))
     return write(
         Email(

@@ -16,6 +16,7 @@ class MoreWords:
     already_when: str  # the row giving the departure's instant
     compact_already: str  # appended to its line in the grouped digest
     daily_login: str  # after the name on a line of the daily digest
+    held_check: str  # a line naming an employee a held run holds
 
 
 MORE_EN = MoreWords(
@@ -30,6 +31,7 @@ MORE_EN = MoreWords(
     already_when="Departure due",
     compact_already=" (already disabled in Entra, nothing was changed)",
     daily_login=", login {login}",
+    held_check="end date to check in Lucca (held run)",
 )
 
 MORE_FR = MoreWords(
@@ -44,4 +46,5 @@ MORE_FR = MoreWords(
     already_when="Départ prévu",
     compact_already=" (déjà désactivé dans Entra, rien n'a été modifié)",
     daily_login=", identifiant de connexion {login}",
+    held_check="date de fin à vérifier dans Lucca (exécution suspendue)",
 )

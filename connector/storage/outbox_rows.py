@@ -107,6 +107,7 @@ def daily_to_json(digest: DailyDigest) -> str:
             "starts": [_item_json(i) for i in digest.starts],
             "leavers": [_item_json(i) for i in digest.leavers],
             "held_runs": list(digest.held_runs),
+            "held_people": [_item_json(i) for i in digest.held_people],
             "conflicts": [_item_json(i) for i in digest.conflicts],
         },
         ensure_ascii=False,
@@ -123,6 +124,7 @@ def daily_from_json(text: str) -> DailyDigest:
         starts=tuple(_item(i) for i in data["starts"]),
         leavers=tuple(_item(i) for i in data["leavers"]),
         held_runs=tuple(data["held_runs"]),
+        held_people=tuple(_item(i) for i in data.get("held_people", ())),
         conflicts=tuple(_item(i) for i in data["conflicts"]),
     )
 

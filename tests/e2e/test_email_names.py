@@ -150,3 +150,38 @@ def test_every_grouped_digest_line_names_the_employee_and_login(make_world: Any)
     text = digest.plain_text or ""
     for given, email in people:
         assert email in line_of(text, f"{given} Digest")
+
+
+def test_the_daily_digest_names_who_a_held_run_holds(make_world: Any) -> None:
+    """Two end dates entered the day before (sudden) with MAX_SUDDEN_DEACTIVATIONS=1: the run
+    is held; the next morning's daily digest names both, with their logins and Lucca files."""
+    world: World = make_world(
+        notify=True,
+        NOTIFY_DAILY_DIGEST="07:30",
+        NOTIFY_MAX_PER_HOUR="100",
+        MAX_SUDDEN_DEACTIVATIONS="1",
+    )
+    world.set_clock(OCTOBER)
+    people = [("Paul", "Henry"), ("Rose", "Lenoir")]
+    ids = [
+        hire(world, given, family, f"{given.lower()}.{family.lower()}@{DOMAIN}", start="2020-01-01")
+        for given, family in people
+    ]
+    world.set_clock(MIDNIGHT - timedelta(hours=3))  # the evening before: sudden
+    for employee_id in ids:
+        change(world, lambda e=employee_id: world.lucca.end_employment(e, date(2026, 10, 24)))
+    world.notify()
+    sent = len(world.emails())
+    world.tick(MIDNIGHT)
+    assert all(world.account_of(e)["accountEnabled"] for e in ids)  # held
+
+    morning = datetime(2026, 10, 25, 6, 30, tzinfo=UTC)  # 07:30 Paris (CET from 25 October)
+    world.notify(morning)
+    world.notify(morning + MINUTE)
+    [daily] = [email for email in world.emails()[sent:] if "summary" in email.subject]
+    text = daily.plain_text or ""
+    assert "Run held" in text
+    for (given, family), employee_id in zip(people, ids, strict=True):
+        line = line_of(text, f"{given} {family}")
+        assert f"{given.lower()}.{family.lower()}@{DOMAIN}" in line
+        assert f"/directory/user/{employee_id}" in text

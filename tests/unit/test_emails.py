@@ -145,6 +145,15 @@ DAILY = DailyDigest(
         "Run held: 14 accounts would have been disabled at once, more than the limit of 10;"
         " an operator must release it.",
     ),
+    held_people=(
+        DailyItem(
+            employee_id="3301",
+            name="Céline Arnaud",
+            login="celine.arnaud@acme.fr",
+            what="disable on 2026-03-29 00:00 Europe/Paris (last day 2026-03-28, employment 91)",
+        ),
+        DailyItem(employee_id="3302", name="", what=""),
+    ),
     conflicts=(
         DailyItem(
             employee_id="2877",
@@ -676,3 +685,15 @@ def test_every_grouped_digest_line_gives_the_name_and_login(language: Language) 
             continue
         [line] = [line for line in rendered.text.splitlines() if notice.name in line]
         assert notice.login in line
+
+
+@pytest.mark.parametrize(("language", "check"), [("en", "check"), ("fr", "vérifier")])
+def test_the_daily_digest_names_who_a_held_run_holds(language: Language, check: str) -> None:
+    """The employees a held run holds: named with their login and Lucca file (the id alone
+    only when no sync kept who they are), under the held runs."""
+    rendered = render_daily(DAILY, LINKS, language)
+    [line] = [line for line in rendered.text.splitlines() if "Céline Arnaud" in line]
+    assert "celine.arnaud@acme.fr" in line
+    assert check in line
+    assert LINKS.lucca_file("3302") in rendered.text
+    assert rendered.text.index("Céline Arnaud") > rendered.text.index("Run held")
