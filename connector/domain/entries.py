@@ -79,6 +79,10 @@ class LogEntry:
     alert: bool = False
     # The invocation that wrote it (Application Insights' operation_Id); None outside one.
     operation_id: str | None = None
+    # Who the employee is, for the daily digest's open conflicts (a sync's entry): the name
+    # as Lucca has it and the login (the account's, or the address it would have).
+    name: str = ""
+    login: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         """The entry as the command line's `--json` and `GET /api/logs` show it."""

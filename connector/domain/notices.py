@@ -57,6 +57,8 @@ class Notice:
     zone: str = "Europe/Paris"  # the time zone `when` is shown in
     occurrence: str = ""  # what tells two notices of one kind for one object apart
     matched_by: str | None = None  # (linked) how the account was found: mail, userPrincipalName
+    # (deactivated) someone had disabled the account already: the connector changed nothing
+    already_disabled: bool = False
 
     @property
     def key(self) -> str:
@@ -74,6 +76,17 @@ class DailyItem:
     name: str
     what: str  # a sentence, e.g. "starts on 2026-11-27: account enabled at 00:00"
     object_id: str | None = None
+    login: str | None = None  # the account's userPrincipalName, or the address it would have
+
+
+@dataclass(frozen=True)
+class Who:
+    """Who an employee is, for the emails: the name as Lucca has it and the login (the
+    account's userPrincipalName, or the professional email it would have), kept with what
+    the daily digest lists so that its sending timer never reads Lucca."""
+
+    name: str
+    login: str | None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -86,6 +99,7 @@ class DailyDigest:
     starts: tuple[DailyItem, ...] = ()
     leavers: tuple[DailyItem, ...] = ()
     held_runs: tuple[str, ...] = ()  # the "run held" sentences
+    held_people: tuple[DailyItem, ...] = ()  # the employees those runs hold, named
     conflicts: tuple[DailyItem, ...] = ()
 
     @property

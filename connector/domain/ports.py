@@ -18,6 +18,7 @@ from connector.domain.contract_dates import AccessPlan, PlannedAction
 from connector.domain.entries import Action, LogEntry
 from connector.domain.links import Link
 from connector.domain.messages import ChangeMessage
+from connector.domain.notices import Who
 from connector.domain.scheduled import ScheduleChange, ScheduledAction
 
 if TYPE_CHECKING:
@@ -207,8 +208,10 @@ class Notifications(Protocol):
         at: datetime,
         zone: str,
         sessions: str | None = None,
+        already_disabled: bool = False,
     ) -> None:
-        """The account was disabled for the departure due at `at`."""
+        """The account was disabled for the departure due at `at` (or found disabled by
+        someone else: `already_disabled`)."""
         ...
 
     def deactivation_failed(
@@ -283,8 +286,11 @@ class Schedule(Protocol):
         """Index rows the last `due` read: its cost."""
         ...
 
-    def replace(self, employee_id: str, planned: Sequence[PlannedAction]) -> list[ScheduleChange]:
-        """Make the employee's schedule exactly `planned`; returns what changed."""
+    def replace(
+        self, employee_id: str, planned: Sequence[PlannedAction], *, who: Who | None = None
+    ) -> list[ScheduleChange]:
+        """Make the employee's schedule exactly `planned`; returns what changed. `who` (the
+        employee's name and login) is kept with it for the daily digest."""
         ...
 
     def due(self, now: datetime) -> list[ScheduledAction]:

@@ -120,7 +120,7 @@ class AccessDates:
         if self._observe:
             run.details["schedule"] = [a.describe() for a in actions]
             return
-        for change in self._schedule.replace(employee_id, actions):
+        for change in self._schedule.replace(employee_id, actions, who=run.who):
             self._log.write(
                 LogEntry(
                     time=self._clock(),

@@ -8,13 +8,13 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
 from zoneinfo import ZoneInfo
 
-from connector.core.errors import ConnectorError, Denied, Permanent, Throttled
+from connector.core.errors import Permanent, Throttled
 from connector.domain.entries import Action, LogEntry
 from connector.domain.links import Link, operator_unlink, unlinked_sentence
 from connector.domain.mapping import anchor
 from connector.domain.ports import AccountSwitch, LinkStore, Log, Notifications, Schedule
 from connector.domain.scheduled import ScheduledAction
-from connector.entra.scope import ROLES_DENIED
+from connector.flows.leaver_reasons import ROLE_HELD, explain, who_failed
 from connector.flows.leaver_report import RunReport
 from connector.flows.sync_run import held
 
@@ -26,13 +26,7 @@ T = TypeVar("T")
 MAX_ATTEMPTS = 3  # runs a permanently failing action is tried in, before an operator decides
 LATE_NOTE = timedelta(hours=1)  # an action carried out later than this says when
 
-# Graph application permissions that may enable and disable accounts, least privileged first.
-ENABLE_DISABLE_ROLE = "User.EnableDisableAccount.All"
-ENABLE_DISABLE_ROLES = frozenset(
-    {ENABLE_DISABLE_ROLE, "User.ReadWrite.All", "Directory.ReadWrite.All"}
-)
 REVOKE_ROLE = "User.RevokeSessions.All"
-ROLE_HELD = "DirectoryRoleHeld"  # the code of the failure when the account is an administrator
 
 
 def when(action: ScheduledAction) -> str:
@@ -83,6 +77,7 @@ class LeaverActions:
         self._log = log
         self._revoke = revoke_sessions
         self._clock = clock
+        self._seen: DirectoryUser | None = None  # the account as the current action read it
 
     # -- acting -----------------------------------------------------------------------------
     def act(
@@ -96,6 +91,7 @@ class LeaverActions:
         name: str,
     ) -> None:
         """Carry out one action that is still due."""
+        self._seen = None
         try:
             if action.kind == "disable":
                 self._disable(action, link, now, report, released, name=name)
@@ -133,14 +129,17 @@ class LeaverActions:
                     f"connector had disabled it already; {sessions}.",
                 )
             else:
+                sessions = ""  # someone else disabled it: nothing is changed, nor revoked
                 kind, message = (
                     Action.UNCHANGED,
-                    f"Account {login} was already disabled (not by the connector): the disable "
-                    f"due {when(action)} counts as done, and the connector will not enable it.",
+                    f"Account {login} was already disabled in Entra (not by the connector): "
+                    f"nothing was changed; the disable due {when(action)} counts as done, the "
+                    'connector will not enable it, and the "account deactivated" email says '
+                    "it was already disabled.",
                 )
             self.entry(action, kind, message, link=link, details=details)
-            if kind is Action.DEACTIVATED:  # an earlier run's disable: its email, if not sent
-                self._deactivated_notice(action, link, name, login, sessions)
+            # An earlier run's disable, or someone else's: the email (once per instant).
+            self._deactivated_notice(action, link, name, login, sessions)
             self._schedule.done(action)
             report.unchanged += 1
             return
@@ -178,6 +177,8 @@ class LeaverActions:
     def _deactivated_notice(
         self, action: ScheduledAction, link: Link, name: str, login: str, sessions: str
     ) -> None:
+        """The "account deactivated" notice; `sessions` empty: it was found already disabled
+        by someone else, and nothing was changed."""
         self._notifier.deactivated(
             employee_id=action.employee_id,
             name=name,
@@ -185,7 +186,8 @@ class LeaverActions:
             object_id=link.object_id,
             at=action.at,
             zone=action.zone,
-            sessions=None if sessions == SESSIONS_REVOKED else sessions,
+            sessions=None if sessions in (SESSIONS_REVOKED, "") else sessions,
+            already_disabled=not sessions,
         )
 
     def _revoke_sessions(self, object_id: str) -> str:
@@ -209,6 +211,7 @@ class LeaverActions:
         if user is None:
             self._gone(action, link, report)
             return None
+        self._seen = user
         mark = anchor(link.employee_id)
         why = operator_unlink(link, user.employee_id, mark=mark, stamps=self._stamps)
         if why:  # the anchor cleared or changed in Entra since the last sync: as the sync does
@@ -298,7 +301,7 @@ class LeaverActions:
         """Log the failure; try again at the next runs, then leave it to an operator."""
         attempts = self._schedule.failed_once_more(action)
         failure = Action.DEACTIVATION_FAILED if action.kind == "disable" else Action.FAILED
-        reason = self._explain(err, action.kind)
+        reason = explain(err, action.kind, self._directory)
         details: dict[str, Any] = {"attempts": attempts, "max_attempts": MAX_ATTEMPTS}
         if attempts < MAX_ATTEMPTS:
             self.entry(
@@ -333,10 +336,12 @@ class LeaverActions:
             request_id=err.request_id,
         )
         if action.kind == "disable":
+            seen = self._seen if self._seen and self._seen.id == link.object_id else None
+            name, login = who_failed(name, seen, lambda: self._directory.get_user(link.object_id))
             self._notifier.deactivation_failed(
                 employee_id=action.employee_id,
                 name=name,
-                login=None,
+                login=login,
                 object_id=link.object_id,
                 at=action.at,
                 zone=action.zone,
@@ -344,39 +349,6 @@ class LeaverActions:
             )
         self._schedule.give_up(action)
         report.failed += 1
-
-    def _explain(self, err: Permanent, kind: str) -> str:
-        """A permanent failure's sentence, with what to do; Graph's 403 read from the roles
-        in the connector's own token."""
-        if err.code in (ROLE_HELD, ROLES_DENIED):
-            return err.message
-        if not (isinstance(err, Denied) and err.service == "graph"):
-            return f"{err.service.capitalize()} refused: {err.message}."
-        if err.code == "AuthenticationFailed":
-            return f"{err.message}."
-        try:
-            roles = self._directory.granted_roles()
-        except ConnectorError:
-            roles = None
-        if roles is not None and not roles & ENABLE_DISABLE_ROLES:
-            return (
-                f"Entra refused to {kind} the account: the connector's identity lacks the "
-                f"Microsoft Graph permission {ENABLE_DISABLE_ROLE} (or User.ReadWrite.All). "
-                "Grant it and give admin consent."
-            )
-        if roles is not None:
-            held = sorted(roles & ENABLE_DISABLE_ROLES)[0]
-            return (
-                f"Entra refused to {kind} the account although the connector holds {held}: "
-                "the account holds a privileged administrator role the connector may not "
-                f"change. {kind.capitalize()} it by hand in Entra, or remove the role."
-            )
-        return (
-            f"Entra refused to {kind} the account (Authorization_RequestDenied): either the "
-            f"connector's identity lacks {ENABLE_DISABLE_ROLE} (grant it and give admin "
-            "consent), or the account holds a privileged administrator role the connector may "
-            f"not change ({kind} it by hand in Entra)."
-        )
 
     # -- helpers ----------------------------------------------------------------------------
     def _late(self, action: ScheduledAction, now: datetime) -> str:

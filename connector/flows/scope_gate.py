@@ -133,6 +133,7 @@ class ScopeGate:
                 f"{left}: account {link.object_id} {state}, nothing more to do.",
                 details={"scope": "left", "exit": "disable"},
             )
+        run.know(employee, user)  # the daily digest names this leaver
         access = self._planner.exit_plan(employee, self._clock())
         actions = actions_to_keep(access, account_enabled=True)
         self._keep(run, employee.id, actions)
@@ -157,7 +158,7 @@ class ScopeGate:
         if self._observe:
             run.details["schedule"] = [a.describe() for a in actions]
             return
-        for change in self._schedule.replace(employee_id, actions):
+        for change in self._schedule.replace(employee_id, actions, who=run.who):
             self._log.write(
                 LogEntry(
                     time=self._clock(),

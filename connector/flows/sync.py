@@ -190,6 +190,7 @@ class SyncService:
         if cut := cut_rows(view, self._attributes):
             run.details["cut_to_graph_length"] = cut
         match = self._matcher.find(employee)
+        run.know(employee, match.user if match.conflict is None else None)  # who, for emails
         if match.unlinked is not None:
             # Someone cleared or changed the anchor in Entra: the operator's word, nothing
             # stamped back, nothing written, and the account refused to this employee.

@@ -5,12 +5,17 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from connector.core.errors import Permanent
 from connector.domain.contract_dates import AccessPlan
 from connector.domain.entries import ALERT, Action, Change, LogEntry
+from connector.domain.notices import Who
 from connector.domain.ports import Accounts, Log
+
+if TYPE_CHECKING:
+    from connector.entra.users import DirectoryUser
+    from connector.lucca.models import LuccaEmployee
 
 
 class Privileged(Exception):
@@ -62,6 +67,14 @@ class SyncRun:
         self.disabled_by_connector = False
         self.lifecycle: tuple[str | None, str | None] = (None, None)
         self.alert = False  # an existing account linked by mail or login: an operator checks
+        self.who: Who | None = None  # the employee's name and login, once read
+
+    def know(self, employee: LuccaEmployee, user: DirectoryUser | None) -> None:
+        """Who the employee is, kept with the entry and the schedule for the daily digest:
+        the name and the account's login (or the address the account would have)."""
+        login = user.user_principal_name if user is not None else None
+        name = f"{employee.given_name} {employee.family_name}".strip()
+        self.who = Who(name, login or employee.email)
 
     def may_change(self, object_id: str) -> None:
         """Before the run's first change to an account (planned or written): one read of its
@@ -106,6 +119,8 @@ class SyncRun:
             # Alerting: a link nobody reviewed, or what `details[ALERT]` says (a directory
             # role, an account not added to MATCH_SCOPE).
             alert=self.alert or bool(merged.get(ALERT)),
+            name=self.who.name if self.who else "",
+            login=self.who.login if self.who else None,
         )
         self._log.write(entry)
         return entry

@@ -8,6 +8,7 @@ same notice always gives the same email.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -186,21 +187,19 @@ def _deactivated(notice: Notice, links: Links, words: Words) -> Email:
     name = _name(notice.name, notice.employee_id, words)
     rows = [(words.login, notice.login or words.no_login)]
     if notice.when is not None:
-        rows.append((words.deactivation, _moment(notice.when, notice.zone, words)))
+        label = words.more.already_when if notice.already_disabled else words.deactivation
+        rows.append((label, _moment(notice.when, notice.zone, words)))
+    intro, sessions = words.deactivated_intro, words.sessions_revoked
+    if notice.already_disabled:  # someone disabled it by hand: nothing was changed
+        intro, sessions = words.more.already_intro, words.more.already_nothing
+    elif notice.reason:
+        sessions = words.sessions_kept.format(why=notice.reason)
     return Email(
         subject=words.deactivated_subject.format(name=name),
         blocks=(
-            Para(((words.deactivated_intro.format(name=name),),)),
+            Para(((intro.format(name=name),),)),
             _facts(notice, words, *rows),
-            Para(
-                (
-                    (
-                        words.sessions_kept.format(why=notice.reason)
-                        if notice.reason
-                        else words.sessions_revoked,
-                    ),
-                )
-            ),
+            Para(((sessions,),)),
             Para(
                 (
                     (_user_link(notice, links, words),),
@@ -270,6 +269,8 @@ def _compact(notice: Notice, links: Links, words: Words) -> tuple[Line, ...]:
         )
     if notice.when is not None and words.compact_when[kind]:
         facts += words.compact_when[kind].format(moment=_moment(notice.when, notice.zone, words))
+    if notice.already_disabled:
+        facts += words.more.compact_already
     lines: list[Line] = [
         (
             Strong(_name(notice.name, notice.employee_id, words)),
@@ -332,16 +333,22 @@ def render_digest(
 
 def _daily_item(item: DailyItem, links: Links, words: Words) -> tuple[Line, ...]:
     name = _name(item.name, item.employee_id, words)
-    first: Line = (
-        Strong(name),
-        _after_name(item.employee_id, words),
-        item.what,
-    )
+    after = _after_name(item.employee_id, words)
+    if item.login:  # " (Lucca id 4217), login a@b.fr: "
+        after = words.after_name.format(id=item.employee_id)
+        after += words.more.daily_login.format(login=item.login) + words.colon
+    first: Line = (Strong(name), after, item.what)
     lines: list[Line] = [first]
     if item.object_id:
         lines.append((Link(words.entra_user_short, links.entra_user(item.object_id)),))
     lines.append((_lucca_link(item.employee_id, links, words.lucca_file_short),))
     return tuple(lines)
+
+
+def _held_person(item: DailyItem, links: Links, words: Words) -> tuple[Line, ...]:
+    """An employee a held run holds: "end date to check" and, if known, the disable."""
+    what = words.more.held_check + (f"{words.colon}{item.what}" if item.what else "")
+    return _daily_item(replace(item, what=what), links, words)
 
 
 def render_daily(digest: DailyDigest, links: Links, language: Language) -> Rendered:
@@ -359,7 +366,14 @@ def render_daily(digest: DailyDigest, links: Links, language: Language) -> Rende
             tuple(_daily_item(item, links, words) for item in digest.leavers),
             words.no_leavers,
         ),
-        (words.held_runs, tuple(((run,),) for run in digest.held_runs), words.no_held_runs),
+        (
+            words.held_runs,
+            (
+                *(((run,),) for run in digest.held_runs),
+                *(_held_person(item, links, words) for item in digest.held_people),
+            ),
+            words.no_held_runs,
+        ),
         (
             words.conflicts,
             tuple(_daily_item(item, links, words) for item in digest.conflicts),
@@ -368,7 +382,8 @@ def render_daily(digest: DailyDigest, links: Links, language: Language) -> Rende
     )
     blocks: list[Block] = [Para(((words.daily_intro.format(day=day, zone=digest.zone),),))]
     for title, items, empty in sections:
-        blocks.append(_heading(title, len(items)))
+        counted = len(digest.held_runs) if title == words.held_runs else len(items)
+        blocks.append(_heading(title, counted))
         blocks.append(List(items, empty))
     return write(
         Email(

@@ -131,10 +131,12 @@ class Notifier:
         at: datetime,
         zone: str,
         sessions: str | None = None,
+        already_disabled: bool = False,
     ) -> None:
         """The account was disabled for the departure due at `at`: once per account and
         instant (a rehire who leaves again gets a new email). `sessions` says why the sign-in
-        sessions were not revoked (None: they were)."""
+        sessions were not revoked (None: they were); `already_disabled`: someone else had
+        disabled it, and the connector changed nothing."""
         self._put(
             Notice(
                 kind=Kind.DEACTIVATED,
@@ -147,6 +149,7 @@ class Notifier:
                 zone=zone,
                 reason=sessions,
                 occurrence=fingerprint(at.astimezone(UTC).isoformat()),
+                already_disabled=already_disabled,
             )
         )
 

@@ -7,6 +7,7 @@ from typing import Literal, TypeAlias
 
 from connector.domain.notices import Kind
 from connector.notify.words_linked import LINKED_EN, LINKED_FR, LinkedWords
+from connector.notify.words_more import MORE_EN, MORE_FR, MoreWords
 
 Language: TypeAlias = Literal["en", "fr"]
 
@@ -65,6 +66,7 @@ class Words:
     step_disable: str
     step_log: str
     linked: LinkedWords  # linked existing account (in words_linked)
+    more: MoreWords  # already disabled, the daily digest's logins (in words_more)
     # digest
     notification: tuple[str, str]
     digest_subject: str
@@ -164,6 +166,7 @@ _EN = Words(
     ),
     step_log="Then check the integration log (employee {id}) to see why the deactivation failed.",
     linked=LINKED_EN,
+    more=MORE_EN,
     notification=("notification", "notifications"),
     digest_subject="Entra accounts: {count} in one email",
     digest_intro="They are grouped below by kind, the most urgent first.",
@@ -327,6 +330,7 @@ _FR = Words(
         "Consultez ensuite le journal d'intégration (collaborateur {id}) pour comprendre l'échec."
     ),
     linked=LINKED_FR,
+    more=MORE_FR,
     notification=("notification", "notifications"),
     digest_subject="Comptes Entra : {count} en un seul e-mail",
     digest_intro="Elles sont regroupées ci-dessous par type, les plus urgentes d'abord.",

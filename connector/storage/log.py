@@ -103,6 +103,8 @@ def to_entity(entry: LogEntry, partition: str, row: str) -> dict[str, Any]:
         "Details": _json_within(entry.details),
         "Alert": entry.alert,
         "OperationId": entry.operation_id or "",
+        "EmployeeName": cut_text(entry.name),
+        "Login": entry.login or "",
     }
 
 
@@ -146,6 +148,8 @@ def from_entity(row: dict[str, Any]) -> LogEntry:
         details=json.loads(row.get("Details") or "{}"),
         alert=bool(row.get("Alert")),
         operation_id=row.get("OperationId") or None,
+        name=row.get("EmployeeName") or "",
+        login=row.get("Login") or None,
     )
 
 

@@ -51,6 +51,7 @@ def notice_to_json(notice: Notice) -> str:
             "zone": notice.zone,
             "occurrence": notice.occurrence,
             "matched_by": notice.matched_by,
+            "already_disabled": notice.already_disabled,
         },
         ensure_ascii=False,
     )
@@ -71,6 +72,7 @@ def notice_from_json(text: str) -> Notice:
         zone=data.get("zone") or "Europe/Paris",
         occurrence=data.get("occurrence") or "",
         matched_by=data.get("matched_by"),
+        already_disabled=bool(data.get("already_disabled")),
     )
 
 
@@ -80,6 +82,7 @@ def _item(data: dict[str, Any]) -> DailyItem:
         name=data.get("name", ""),
         what=data["what"],
         object_id=data.get("object_id"),
+        login=data.get("login"),
     )
 
 
@@ -89,6 +92,7 @@ def _item_json(item: DailyItem) -> dict[str, Any]:
         "name": item.name,
         "what": item.what,
         "object_id": item.object_id,
+        "login": item.login,
     }
 
 
@@ -103,6 +107,7 @@ def daily_to_json(digest: DailyDigest) -> str:
             "starts": [_item_json(i) for i in digest.starts],
             "leavers": [_item_json(i) for i in digest.leavers],
             "held_runs": list(digest.held_runs),
+            "held_people": [_item_json(i) for i in digest.held_people],
             "conflicts": [_item_json(i) for i in digest.conflicts],
         },
         ensure_ascii=False,
@@ -119,6 +124,7 @@ def daily_from_json(text: str) -> DailyDigest:
         starts=tuple(_item(i) for i in data["starts"]),
         leavers=tuple(_item(i) for i in data["leavers"]),
         held_runs=tuple(data["held_runs"]),
+        held_people=tuple(_item(i) for i in data.get("held_people", ())),
         conflicts=tuple(_item(i) for i in data["conflicts"]),
     )
 

@@ -4,6 +4,8 @@ Table `Schedule`, two kinds of partitions:
 - `employee-<Lucca id>`: the employee's action rows (`action-<kind>-<employment id>`) and its
   `pointer` row (the version of the employee's schedule). A reschedule rewrites them in one
   transaction, guarded by the pointer's ETag, so two syncs can never interleave their writes.
+  Its `who` row holds the employee's name and login as the last sync gave them, for the daily
+  digest (whose timer never reads Lucca); written only when they change.
 - `due`: one index row per action, RowKey = `<UTC instant>|<employee>|<kind>|<employment>`, so
   that "what is due" is one range query on one partition: the timer reads O(due) rows, never
   O(employees). An index row is only a pointer: the employee's row decides. A stale index row
@@ -31,6 +33,7 @@ from azure.data.tables import TableClient, TableTransactionError, UpdateMode
 from connector.core.clock import utc_now
 from connector.core.errors import Transient
 from connector.domain.contract_dates import PlannedAction
+from connector.domain.notices import Who
 from connector.domain.scheduled import (
     ACTION_PREFIX,
     ScheduleChange,
@@ -49,6 +52,7 @@ RELEASED_ROW = "released"
 ENTERED_PARTITION = "entered"
 DISABLED_PARTITION = "disabled"
 ENTERED_ALERT_PREFIX = "entered-alert-"
+WHO_ROW = "who"
 
 
 def employee_partition(employee_id: str) -> str:
@@ -103,9 +107,16 @@ class ScheduleStore:
             key=lambda a: a.at,
         )
 
-    def replace(self, employee_id: str, planned: Sequence[PlannedAction]) -> list[ScheduleChange]:
-        """Make the employee's schedule exactly `planned`; returns what changed."""
+    def replace(
+        self, employee_id: str, planned: Sequence[PlannedAction], *, who: Who | None = None
+    ) -> list[ScheduleChange]:
+        """Make the employee's schedule exactly `planned`; returns what changed. `who` is
+        kept in the partition (written only when it differs) for the daily digest."""
         rows, pointer = self._partition(employee_id)
+        if who is not None and planned:
+            self._keep_who(
+                employee_id, who, next((r for r in rows if r["RowKey"] == WHO_ROW), None)
+            )
         stored = {
             r["RowKey"]: from_entity(employee_id, r)
             for r in rows
@@ -181,6 +192,29 @@ class ScheduleStore:
             if current is not None and current.due_key == row["RowKey"]:
                 found.append(current)
         return found
+
+    def who(self, employee_id: str) -> Who | None:
+        """The employee's name and login as the last sync gave them (one point read)."""
+        row = self._storage.read(SCHEDULE_TABLE, employee_partition(employee_id), WHO_ROW)
+        if row is None:
+            return None
+        return Who(str(row.get("Name") or ""), str(row.get("Login") or "") or None)
+
+    def _keep_who(self, employee_id: str, who: Who, row: dict[str, Any] | None) -> None:
+        if row is not None and (row.get("Name") or "", row.get("Login") or None) == (
+            who.name,
+            who.login,
+        ):
+            return
+        entity = {
+            "PartitionKey": employee_partition(employee_id),
+            "RowKey": WHO_ROW,
+            "Name": who.name,
+            "Login": who.login or "",
+        }
+        self._storage.on_table(
+            SCHEDULE_TABLE, lambda t: t.upsert_entity(entity, mode=UpdateMode.REPLACE)
+        )
 
     def current(self, employee_id: str, key: str) -> ScheduledAction | None:
         """One stored action of an employee, or None."""

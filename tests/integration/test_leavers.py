@@ -336,7 +336,8 @@ def test_already_disabled_account_counts_as_done(world: World) -> None:
     assert link is not None and not link.disabled_by_connector
     assert world.schedule.upcoming(employee_id) == []
     [entry] = world.entries(employee_id, Action.UNCHANGED)
-    assert "already disabled (not by the connector)" in entry.message
+    assert "already disabled in Entra (not by the connector)" in entry.message
+    assert "nothing was changed" in entry.message
 
 
 def test_unlinked_account_is_never_touched(world: World) -> None:

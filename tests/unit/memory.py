@@ -21,6 +21,7 @@ from connector.domain.contract_dates import PlannedAction
 from connector.domain.entries import Action, LogEntry
 from connector.domain.links import Link
 from connector.domain.messages import ChangeMessage
+from connector.domain.notices import Who
 from connector.domain.scheduled import ScheduleChange, ScheduledAction, instant_key, replacement
 from connector.storage.lease import LEASE_DURATION
 from connector.storage.log import for_an_operator
@@ -131,13 +132,19 @@ class MemorySchedule:
         self._entered: list[tuple[datetime, str]] = []  # (when, employee) per disable entered
         self._disabled: list[datetime] = []  # when each disable was carried out
         self._alerted: set[date] = set()
+        self.who: dict[str, Who] = {}  # each employee's name and login, as the last sync gave
 
     def upcoming(self, employee_id: str) -> list[ScheduledAction]:
         """The employee's actions, soonest first."""
         return sorted(self._actions.get(employee_id, {}).values(), key=lambda a: a.at)
 
-    def replace(self, employee_id: str, planned: Sequence[PlannedAction]) -> list[ScheduleChange]:
-        """Make the employee's schedule exactly `planned`; returns what changed."""
+    def replace(
+        self, employee_id: str, planned: Sequence[PlannedAction], *, who: Who | None = None
+    ) -> list[ScheduleChange]:
+        """Make the employee's schedule exactly `planned`; returns what changed (and keeps
+        `who`, as the table does)."""
+        if who is not None:
+            self.who[employee_id] = who
         actions = self._actions.setdefault(employee_id, {})
         given_up = self._given_up.get(employee_id, {})
         result = replacement(employee_id, dict(actions), given_up, planned, self._clock())

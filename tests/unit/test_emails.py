@@ -130,12 +130,14 @@ DAILY = DailyDigest(
         DailyItem(
             employee_id="4217",
             name="Élodie Dupré",
+            login="elodie.dupre@acme.fr",
             what="starts on 2026-03-29: account enabled at 00:00",
             object_id="6f1c2a9e-3b7d-4c55-9e0a-1d2b3c4d5e6f",
         ),
         DailyItem(
             employee_id="4390",
             name="Noémie Thébault",
+            login="noemie.thebault@acme.fr",
             what="starts on 2026-03-29: account created at the next run",
         ),
     ),
@@ -143,15 +145,30 @@ DAILY = DailyDigest(
         "Run held: 14 accounts would have been disabled at once, more than the limit of 10;"
         " an operator must release it.",
     ),
+    held_people=(
+        DailyItem(
+            employee_id="3301",
+            name="Céline Arnaud",
+            login="celine.arnaud@acme.fr",
+            what="disable on 2026-03-29 00:00 Europe/Paris (last day 2026-03-28, employment 91)",
+        ),
+        DailyItem(employee_id="3302", name="", what=""),
+    ),
     conflicts=(
         DailyItem(
             employee_id="2877",
             name="Anaïs Girard",
+            login="anais.girard@acme.fr",
             what="anais.girard@acme.fr already belongs to an Entra account linked to nobody",
             object_id="5e4d3c2b-1a09-4f8e-a7d6-c5b4a3928170",
         ),
     ),
 )
+
+
+# A leaver whose account someone had disabled by hand before the last day (issue 19).
+ALREADY = dataclasses.replace(NOTICES[Kind.DEACTIVATED], already_disabled=True)
+ALREADY_NAME = "account-deactivated-already"
 
 
 def check_expected(name: str, language: Language, rendered: Rendered) -> None:
@@ -205,9 +222,15 @@ def test_daily_matches_the_stored_rendering(language: Language) -> None:
     check_expected(Kind.DAILY.value, language, render_daily(DAILY, LINKS, language))
 
 
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_already_disabled_email_matches_the_stored_rendering(language: Language) -> None:
+    """The "account deactivated" email of an account found already disabled, word for word."""
+    check_expected(ALREADY_NAME, language, render(ALREADY, LINKS, language))
+
+
 def test_every_stored_file_is_a_rendering_of_the_tests() -> None:
     """No stale file is left in expected_emails/."""
-    kinds = [kind.value for kind in (*EMPLOYEE_KINDS, Kind.DIGEST, Kind.DAILY)]
+    kinds = [kind.value for kind in (*EMPLOYEE_KINDS, Kind.DIGEST, Kind.DAILY)] + [ALREADY_NAME]
     expected = {
         f"{kind}.{language}.{suffix}"
         for kind in kinds
@@ -629,3 +652,63 @@ def test_the_created_email_says_how_a_login_was_built_from_the_name() -> None:
         assert html.escape(f"L{note[1:]}.", quote=True) in rendered.html
     for rendered in all_renderings(NOTICES[Kind.CREATED]):
         assert "LOGIN_TEMPLATE" not in rendered.text
+
+
+# -- names and logins (issue 19) -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("language", "already", "not_said"),
+    [
+        ("en", "already disabled in Entra", "The connector deactivated"),
+        ("fr", "déjà désactivé dans Entra", "Le connecteur a désactivé"),
+    ],
+)
+def test_an_account_already_disabled_is_said_so_and_not_claimed(
+    language: Language, already: str, not_said: str
+) -> None:
+    """Already disabled by hand: the email says so and that nothing was changed, and claims
+    neither the deactivation nor revoked sessions; the grouped digest line says so too."""
+    rendered = render(ALREADY, LINKS, language)
+    for part in (rendered.text, rendered.html):
+        assert already in part
+        assert not_said not in part
+        assert "helene.mercier@acme.fr" in part
+    plain = render(NOTICES[Kind.DEACTIVATED], LINKS, language)
+    assert already not in plain.text
+    digest = render_digest((ALREADY,), LINKS, language, reason="one")
+    assert already in digest.text
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_every_daily_line_gives_the_name_and_login(language: Language) -> None:
+    """Each start, leaver and conflict of the daily digest: its name and login on one line."""
+    rendered = render_daily(DAILY, LINKS, language)
+    for item in (*DAILY.starts, *DAILY.leavers, *DAILY.conflicts):
+        assert item.login is not None
+        [line] = [line for line in rendered.text.splitlines() if item.name in line]
+        assert item.login in line
+        assert html.escape(item.login) in rendered.html
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_every_grouped_digest_line_gives_the_name_and_login(language: Language) -> None:
+    """Each notice of the grouped digest: its name and login on one line."""
+    rendered = render_digest(DIGEST, LINKS, language, reason=DIGEST_REASONS[language])
+    for notice in DIGEST:
+        if notice.login is None:
+            continue
+        [line] = [line for line in rendered.text.splitlines() if notice.name in line]
+        assert notice.login in line
+
+
+@pytest.mark.parametrize(("language", "check"), [("en", "check"), ("fr", "vérifier")])
+def test_the_daily_digest_names_who_a_held_run_holds(language: Language, check: str) -> None:
+    """The employees a held run holds: named with their login and Lucca file (the id alone
+    only when no sync kept who they are), under the held runs."""
+    rendered = render_daily(DAILY, LINKS, language)
+    [line] = [line for line in rendered.text.splitlines() if "Céline Arnaud" in line]
+    assert "celine.arnaud@acme.fr" in line
+    assert check in line
+    assert LINKS.lucca_file("3302") in rendered.text
+    assert rendered.text.index("Céline Arnaud") > rendered.text.index("Run held")
