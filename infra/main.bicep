@@ -130,6 +130,99 @@ param customEmailDomain string = ''
 @description('true once the custom domain\'s DNS records are verified: it is then linked and used as the sender.')
 param customEmailDomainVerified bool = false
 
+// The app settings, each an azd value of the same name (`azd env set NAME value`; docs/deploy.md).
+
+@description('LUCCA_TOKEN_URL: Lucca\'s OAuth2 token endpoint.')
+param luccaTokenUrl string = 'https://accounts.world.luccasoftware.com/connect/token'
+
+@description('GRAPH_BASE_URL: Microsoft Graph\'s address (another cloud\'s, e.g. https://graph.microsoft.us/v1.0).')
+param graphBaseUrl string = 'https://graph.microsoft.com/v1.0'
+
+@description('SYNC_DELAY_SECONDS: Seconds a change waits in the queue before it is synced (Lucca\'s bursts become one sync).')
+param syncDelaySeconds int = 10
+
+@description('RETRY_WINDOW_HOURS: Hours a change that failed for a transient reason is retried (0: the host\'s tries only).')
+param retryWindowHours int = 24
+
+@description('RETRY_DELAYS_SECONDS: The waits between those retries, in seconds, comma-separated.')
+param retryDelaysSeconds string = '60,300,900,3600'
+
+@description('SYNC_ATTRIBUTES: The Entra attributes the connector owns, comma-separated (docs/configuration.md).')
+param syncAttributes string = 'surname,givenName,displayName,mail,department,jobTitle,manager,employeeId'
+
+@description('SYNC_UPN: Rename a linked account\'s userPrincipalName when the professional email changes.')
+param syncUpn bool = false
+
+@description('CONTRACT_GAP_DAYS: Days between two contracts during which the account stays enabled.')
+param contractGapDays int = 0
+
+@description('ENABLE_DAYS_BEFORE_START: Days before the first contract day a future hire\'s account is enabled.')
+param enableDaysBeforeStart int = 0
+
+@description('SCHEDULE_TIMER: NCRONTAB (six fields, UTC) of the dated actions\' timer.')
+param scheduleTimer string = '0 */5 * * * *'
+
+@description('RELEASE_HELD_RUN: A held run\'s id, to let it act (then set it back to empty).')
+param releaseHeldRun string = ''
+
+@description('LOGIN_TEMPLATE: Logins built from names for employees without a professional email, e.g. {firstName}.{lastName}@acme.fr; empty: none.')
+param loginTemplate string = ''
+
+@description('LOGIN_SETS_MAIL: With LOGIN_TEMPLATE, mail is that login too.')
+param loginSetsMail bool = true
+
+@description('LUCCA_MAX_RPM: Lucca requests a minute the connector spends (of the 50 Lucca allows a tenant).')
+param luccaMaxRpm int = 30
+
+@description('LUCCA_RATE_WINDOW_SECONDS: The rate limiter\'s window, in seconds.')
+param luccaRateWindowSeconds string = '60'
+
+@description('LUCCA_EMPLOYEE_URL_TEMPLATE: The link to an employee\'s file in the emails ({base}, {id}); empty: {base}/directory/user/{id}.')
+param luccaEmployeeUrlTemplate string = ''
+
+@description('NOTIFY_MAX_ATTEMPTS: Tries per email before it is given up.')
+param notifyMaxAttempts int = 5
+
+@description('NOTIFY_TIMER: NCRONTAB (six fields, UTC) of the email outbox\'s timer.')
+param notifyTimer string = '30 * * * * *'
+
+@description('NOTIFY_DAILY_DIGEST: HH:MM (LEAVER_TIME_ZONE): one digest email a day instead of one email per event; empty: per event.')
+param notifyDailyDigest string = ''
+
+@description('LOG_RETENTION_DAYS: Days the integration log keeps its entries.')
+param logRetentionDays int = 400
+
+@description('HOUSEKEEPING_TIMER: NCRONTAB (six fields, UTC) of the housekeeping timer.')
+param housekeepingTimer string = '0 30 3 * * *'
+
+@description('CATCHUP_TIMER: NCRONTAB (six fields, UTC) of the catch-up timer.')
+param catchupTimer string = '0 */15 * * * *'
+
+@description('RECONCILE_AT: Local time (HH:MM, LEAVER_TIME_ZONE) of the nightly reconciliation; off: none.')
+param reconcileAt string = '02:00'
+
+@description('RECONCILE_TIMER: NCRONTAB (six fields, UTC) of the nightly reconciliation\'s timer.')
+param reconcileTimer string = '0 */10 * * * *'
+
+@description('RECONCILE_MAX_CHANGES: Above this many changes, the nightly reconciliation holds its run for an operator.')
+param reconcileMaxChanges int = 50
+
+@description('RECONCILE_LEFT_DAYS: Days after leaving an employee is still reconciled.')
+param reconcileLeftDays int = 30
+
+@description('SYNC_MAPPING_FILE: A JSON file of mapping rows beside the table\'s, relative to the app\'s root; empty: none.')
+param syncMappingFile string = ''
+
+@description('SYNC_SCOPE: Who is synced (docs/configuration.md); empty: everyone.')
+param syncScope string = ''
+
+@allowed(['ignore', 'disable'])
+@description('SCOPE_EXIT_ACTION: ignore or disable: what happens to a linked account whose employee leaves SYNC_SCOPE.')
+param scopeExitAction string = 'ignore'
+
+@description('RECONCILE_SLICE_PAGES: Pages of 100 employees one tick of the nightly reconciliation reads.')
+param reconcileSlicePages int = 40
+
 var tags = { 'azd-env-name': environmentName, application: 'lucca-entra-connector' }
 var token = toLower(uniqueString(subscription().id, environmentName, location))
 
@@ -228,6 +321,36 @@ module app 'modules/functionapp.bicep' = {
     matchScopeAddCreated: matchScopeAddCreated
     alwaysReadyInstances: alwaysReadyInstances
     maximumInstanceCount: maximumInstanceCount
+    luccaTokenUrl: luccaTokenUrl
+    graphBaseUrl: graphBaseUrl
+    syncDelaySeconds: syncDelaySeconds
+    retryWindowHours: retryWindowHours
+    retryDelaysSeconds: retryDelaysSeconds
+    syncAttributes: syncAttributes
+    syncUpn: syncUpn
+    contractGapDays: contractGapDays
+    enableDaysBeforeStart: enableDaysBeforeStart
+    scheduleTimer: scheduleTimer
+    releaseHeldRun: releaseHeldRun
+    loginTemplate: loginTemplate
+    loginSetsMail: loginSetsMail
+    luccaMaxRpm: luccaMaxRpm
+    luccaRateWindowSeconds: luccaRateWindowSeconds
+    luccaEmployeeUrlTemplate: luccaEmployeeUrlTemplate
+    notifyMaxAttempts: notifyMaxAttempts
+    notifyTimer: notifyTimer
+    notifyDailyDigest: notifyDailyDigest
+    logRetentionDays: logRetentionDays
+    housekeepingTimer: housekeepingTimer
+    catchupTimer: catchupTimer
+    reconcileAt: reconcileAt
+    reconcileTimer: reconcileTimer
+    reconcileMaxChanges: reconcileMaxChanges
+    reconcileLeftDays: reconcileLeftDays
+    syncMappingFile: syncMappingFile
+    syncScope: syncScope
+    scopeExitAction: scopeExitAction
+    reconcileSlicePages: reconcileSlicePages
   }
 }
 
