@@ -1,0 +1,207 @@
+"""The operator's side of Azure the setup needs, over REST with the operator's own token: Key Vault
+secrets, the webhook function's keys and the app's settings (Azure Resource Manager).
+
+- Key Vault: `GET|PUT {vault}/secrets/{name}?api-version=7.4`
+  (https://learn.microsoft.com/rest/api/keyvault/secrets/get-secret/get-secret).
+- A function's keys: `POST .../sites/{app}/functions/{fn}/listkeys` and
+  `PUT .../sites/{app}/functions/{fn}/keys/{name}` with `{"name", "value"}`
+  (https://learn.microsoft.com/rest/api/appservice/web-apps/create-or-update-function-secret):
+  a key of that one function, never a host key or the master key.
+- App settings: `POST .../sites/{app}/config/appsettings/list`, `PUT .../config/appsettings`
+  (the whole set: what is read is written back with the changes).
+
+No SDK: the deployed app needs none of this, and httpx is already there. A loopback `http://`
+address (a test sandbox) takes no token. Errors are `AzureAdminError`, whose message never holds
+a secret, a key or a token.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote, urlsplit
+
+import httpx
+
+from connector.core.net import is_loopback
+
+if TYPE_CHECKING:
+    from azure.core.credentials import TokenCredential
+
+KEY_VAULT_API = "7.4"
+WEB_API = "2024-04-01"
+ARM_URL = "https://management.azure.com"
+ARM_SCOPE = "https://management.azure.com/.default"
+VAULT_SCOPE = "https://vault.azure.net/.default"
+TIMEOUT = httpx.Timeout(30.0)
+
+
+class AzureAdminError(Exception):
+    """Azure refused or could not be reached; the message says which call and why."""
+
+    def __init__(self, message: str, *, status: int | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status = status
+
+
+def operator_credential() -> TokenCredential:
+    """The person's (or pipeline's) own sign-in: azd's, else the Azure CLI's."""
+    from azure.identity import (  # noqa: PLC0415 (only the setup pays for it)
+        AzureCliCredential,
+        AzureDeveloperCliCredential,
+        ChainedTokenCredential,
+    )
+
+    return ChainedTokenCredential(AzureDeveloperCliCredential(), AzureCliCredential())
+
+
+class _Rest:
+    """One httpx client, with a bearer token for `scope` unless the address is a loopback one."""
+
+    def __init__(
+        self,
+        base_url: str,
+        scope: str,
+        credential: TokenCredential | None,
+        http: httpx.Client | None,
+    ) -> None:
+        parts = urlsplit(base_url)
+        anonymous = parts.scheme == "http" and is_loopback(parts.hostname or "")
+        if parts.scheme != "https" and not anonymous:
+            raise ValueError("must be an https:// address (http:// only on loopback)")
+        if credential is None and not anonymous:
+            raise ValueError("a credential is needed for an https:// address")
+        self._base = base_url.rstrip("/")
+        self._scope = scope
+        self._credential = None if anonymous else credential
+        self._http = http if http is not None else httpx.Client(timeout=TIMEOUT)
+
+    def close(self) -> None:
+        """Close the HTTP client."""
+        self._http.close()
+
+    def send(self, method: str, path: str, api: str, body: Any = None) -> httpx.Response:
+        """Send one request; the answer, or `AzureAdminError` when it could not be sent."""
+        headers = {"Accept": "application/json"}
+        if self._credential is not None:
+            token = self._credential.get_token(self._scope).token
+            headers["Authorization"] = f"Bearer {token}"
+        try:
+            return self._http.request(
+                method, f"{self._base}{path}", params={"api-version": api}, json=body,
+                headers=headers,
+            )  # fmt: skip
+        except httpx.HTTPError as err:
+            raise AzureAdminError(
+                f"{method} {path.split('?', maxsplit=1)[0]}: {type(err).__name__}: not reached"
+            ) from None
+
+
+def _refused(what: str, response: httpx.Response) -> AzureAdminError:
+    """The error of an answer that is not a success: Azure's error code and message."""
+    try:
+        error = response.json().get("error") or {}
+    except ValueError:
+        error = {}
+    code = error.get("code") or response.reason_phrase
+    said = str(error.get("message") or "").split("\n")[0][:300]
+    return AzureAdminError(
+        f"{what}: {response.status_code} {code} {said}".strip(), status=response.status_code
+    )
+
+
+class KeyVaultSecrets:
+    """The secrets of one Key Vault (the operator needs "Key Vault Secrets Officer")."""
+
+    def __init__(
+        self,
+        vault_url: str,
+        credential: TokenCredential | None = None,
+        http: httpx.Client | None = None,
+    ) -> None:
+        self._rest = _Rest(vault_url, VAULT_SCOPE, credential, http)
+
+    def close(self) -> None:
+        """Close the HTTP client."""
+        self._rest.close()
+
+    def get(self, name: str) -> str | None:
+        """The secret's current value; None when the vault has no such secret."""
+        response = self._rest.send("GET", f"/secrets/{quote(name, safe='')}", KEY_VAULT_API)
+        if response.status_code == httpx.codes.NOT_FOUND:
+            return None
+        if response.status_code != httpx.codes.OK:
+            raise _refused(f"Key Vault: reading secret {name}", response)
+        value = response.json().get("value")
+        return value if isinstance(value, str) else None
+
+    def set(self, name: str, value: str) -> None:
+        """Store a new version of the secret."""
+        path = f"/secrets/{quote(name, safe='')}"
+        response = self._rest.send("PUT", path, KEY_VAULT_API, {"value": value})
+        if response.status_code != httpx.codes.OK:
+            raise _refused(f"Key Vault: storing secret {name}", response)
+
+
+class FunctionApp:
+    """One Function App through Azure Resource Manager: a function's keys, the app settings."""
+
+    def __init__(
+        self,
+        *,
+        subscription: str,
+        resource_group: str,
+        app: str,
+        credential: TokenCredential | None = None,
+        arm_url: str = ARM_URL,
+        http: httpx.Client | None = None,
+    ) -> None:
+        self._rest = _Rest(arm_url, ARM_SCOPE, credential, http)
+        self._site = (
+            f"/subscriptions/{quote(subscription, safe='')}/resourceGroups/"
+            f"{quote(resource_group, safe='')}/providers/Microsoft.Web/sites/{quote(app, safe='')}"
+        )
+
+    def close(self) -> None:
+        """Close the HTTP client."""
+        self._rest.close()
+
+    def function_keys(self, function: str) -> dict[str, str] | None:
+        """The function's own keys by name; None while the function is not deployed."""
+        path = f"{self._site}/functions/{quote(function, safe='')}/listkeys"
+        response = self._rest.send("POST", path, WEB_API)
+        if response.status_code == httpx.codes.NOT_FOUND:
+            return None
+        if response.status_code != httpx.codes.OK:
+            raise _refused(f"Azure: listing the keys of function {function}", response)
+        document = response.json()
+        # Documented as a StringDictionary (keys under `properties`); the service answers
+        # with the keys at the top level: read either.
+        keys = (
+            document.get("properties") if isinstance(document.get("properties"), dict) else document
+        )
+        return {k: v for k, v in keys.items() if isinstance(v, str)}
+
+    def set_function_key(self, function: str, name: str, value: str) -> None:
+        """Create (or set) the function key `name` of that one function."""
+        path = f"{self._site}/functions/{quote(function, safe='')}/keys/{quote(name, safe='')}"
+        response = self._rest.send("PUT", path, WEB_API, {"name": name, "value": value})
+        if response.status_code not in (httpx.codes.OK, httpx.codes.CREATED):
+            raise _refused(f"Azure: creating key {name} of function {function}", response)
+
+    def app_settings(self) -> dict[str, str]:
+        """The app settings as Azure holds them (Key Vault references unresolved)."""
+        response = self._rest.send("POST", f"{self._site}/config/appsettings/list", WEB_API)
+        if response.status_code != httpx.codes.OK:
+            raise _refused("Azure: reading the app settings", response)
+        properties = response.json().get("properties") or {}
+        return {k: str(v) for k, v in properties.items()}
+
+    def update_app_settings(self, changes: Mapping[str, str]) -> None:
+        """Write the settings back with `changes` (which restarts the app)."""
+        properties = self.app_settings() | dict(changes)
+        path = f"{self._site}/config/appsettings"
+        response = self._rest.send("PUT", path, WEB_API, {"properties": properties})
+        if response.status_code != httpx.codes.OK:
+            raise _refused("Azure: writing the app settings", response)
