@@ -34,6 +34,11 @@ ARM_URL = "https://management.azure.com"
 ARM_SCOPE = "https://management.azure.com/.default"
 VAULT_SCOPE = "https://vault.azure.net/.default"
 TIMEOUT = httpx.Timeout(30.0)
+VAULT_ROLE = (
+    "you need the 'Key Vault Secrets Officer' role on the vault: the template grants it to "
+    "AZURE_PRINCIPAL_ID, the person who ran azd"
+)
+APP_ROLE = "you need Contributor (or Website Contributor) on the Function App"
 
 
 class AzureAdminError(Exception):
@@ -98,14 +103,17 @@ class _Rest:
             ) from None
 
 
-def _refused(what: str, response: httpx.Response) -> AzureAdminError:
-    """The error of an answer that is not a success: Azure's error code and message."""
+def _refused(what: str, response: httpx.Response, denied: str = "") -> AzureAdminError:
+    """The error of an answer that is not a success: Azure's error code and message, and on a
+    403 what the operator needs (`denied`)."""
     try:
         error = response.json().get("error") or {}
     except ValueError:
         error = {}
     code = error.get("code") or response.reason_phrase
     said = str(error.get("message") or "").split("\n")[0][:300]
+    if response.status_code == httpx.codes.FORBIDDEN and denied:
+        said = f"{said} ({denied})".strip()
     return AzureAdminError(
         f"{what}: {response.status_code} {code} {said}".strip(), status=response.status_code
     )
@@ -132,7 +140,7 @@ class KeyVaultSecrets:
         if response.status_code == httpx.codes.NOT_FOUND:
             return None
         if response.status_code != httpx.codes.OK:
-            raise _refused(f"Key Vault: reading secret {name}", response)
+            raise _refused(f"Key Vault: reading secret {name}", response, VAULT_ROLE)
         value = response.json().get("value")
         return value if isinstance(value, str) else None
 
@@ -141,7 +149,7 @@ class KeyVaultSecrets:
         path = f"/secrets/{quote(name, safe='')}"
         response = self._rest.send("PUT", path, KEY_VAULT_API, {"value": value})
         if response.status_code != httpx.codes.OK:
-            raise _refused(f"Key Vault: storing secret {name}", response)
+            raise _refused(f"Key Vault: storing secret {name}", response, VAULT_ROLE)
 
 
 class FunctionApp:
@@ -174,7 +182,7 @@ class FunctionApp:
         if response.status_code == httpx.codes.NOT_FOUND:
             return None
         if response.status_code != httpx.codes.OK:
-            raise _refused(f"Azure: listing the keys of function {function}", response)
+            raise _refused(f"Azure: listing the keys of function {function}", response, APP_ROLE)
         document = response.json()
         # Documented as a StringDictionary (keys under `properties`); the service answers
         # with the keys at the top level: read either.
@@ -188,13 +196,13 @@ class FunctionApp:
         path = f"{self._site}/functions/{quote(function, safe='')}/keys/{quote(name, safe='')}"
         response = self._rest.send("PUT", path, WEB_API, {"name": name, "value": value})
         if response.status_code not in (httpx.codes.OK, httpx.codes.CREATED):
-            raise _refused(f"Azure: creating key {name} of function {function}", response)
+            raise _refused(f"Azure: creating key {name} of function {function}", response, APP_ROLE)
 
     def app_settings(self) -> dict[str, str]:
         """The app settings as Azure holds them (Key Vault references unresolved)."""
         response = self._rest.send("POST", f"{self._site}/config/appsettings/list", WEB_API)
         if response.status_code != httpx.codes.OK:
-            raise _refused("Azure: reading the app settings", response)
+            raise _refused("Azure: reading the app settings", response, APP_ROLE)
         properties = response.json().get("properties") or {}
         return {k: str(v) for k, v in properties.items()}
 
@@ -204,4 +212,4 @@ class FunctionApp:
         path = f"{self._site}/config/appsettings"
         response = self._rest.send("PUT", path, WEB_API, {"properties": properties})
         if response.status_code != httpx.codes.OK:
-            raise _refused("Azure: writing the app settings", response)
+            raise _refused("Azure: writing the app settings", response, APP_ROLE)
