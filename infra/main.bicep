@@ -382,8 +382,9 @@ output AZURE_LOCATION string = location
 output AZURE_TENANT_ID string = tenant().tenantId
 output AZURE_RESOURCE_GROUP string = group.name
 output AZURE_FUNCTION_APP_NAME string = app.outputs.name
-// Without its key: a key of the lucca_webhook function only is made after `azd deploy` (the
-// function exists once the code does; README, step 5), never a host key, which opens GET /api/logs.
+// Without its key: the setup hook (infra/hooks/setup.py, after `azd deploy`: the function exists
+// once the code does) makes a key of the lucca_webhook function only, never a host key, which
+// opens GET /api/logs, and registers the address with Lucca.
 output WEBHOOK_URL string = 'https://${app.outputs.defaultHostName}/api/lucca/webhook'
 output KEY_VAULT_NAME string = vault.outputs.name
 output CONNECTOR_IDENTITY_PRINCIPAL_ID string = identity.outputs.principalId

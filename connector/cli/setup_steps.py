@@ -4,13 +4,17 @@ running it again changes nothing:
 
 1. The Lucca client secret: kept when Key Vault has it (`lucca-client-secret`); else taken from
    LUCCA_CLIENT_SECRET in the environment, else asked for once (hidden). Lucca must accept it
-   (a token and one read of the webhook endpoints) before it is stored.
+   (a token and one read of the webhook endpoints) before it is stored. Then, when Key Vault
+   has no `lucca-webhook-secret`, a random placeholder (tagged so), so that the app starts and
+   can answer Lucca's activation request before Lucca has given its own.
 2. A key of the lucca_webhook function only (`lucca`, through ARM's function keys API; never a
    host key or the master key, which would also open GET /api/logs): read, else created. Until
    `azd deploy` has put the function there, the setup stops here (the postdeploy hook goes on).
 3. The webhook endpoint in Lucca, registered with that key unless Lucca has one for this app's
    address; the signing secret Lucca returns (Lucca generates it, and shows it once) goes
-   straight into Key Vault (`lucca-webhook-secret`), never to the terminal or a file.
+   straight into Key Vault (`lucca-webhook-secret`, tagged with the endpoint's id), never to
+   the terminal or a file. An endpoint whose secret Key Vault does not hold is not doubled:
+   the operator is told to delete it in Lucca.
 4. LUCCA_WEBHOOK_ENDPOINT_ID: set on the app (which restarts it, so it reads the new secrets)
    and as the azd value (so the next `azd provision` keeps it).
 5. `doctor`, on the app's settings with the Key Vault references resolved, through the
@@ -37,12 +41,16 @@ from connector.cli.webhook import DEFAULT_NAME, KEY_VAULT_SECRET
 from connector.core.errors import Denied
 from connector.lucca.client import WEBHOOK_WRITE_SCOPE, LuccaClient
 from connector.lucca.models import WEBHOOK_TOPICS, LuccaWebhookEndpoint
+from connector.runtime.azure_admin import StoredSecret
 from connector.runtime.settings import KEY_VAULT_REFERENCE
 
 CLIENT_SECRET = "lucca-client-secret"  # noqa: S105 (the name of a Key Vault secret)
 WEBHOOK_SECRET = KEY_VAULT_SECRET
 WEBHOOK_FUNCTION = "lucca_webhook"
 KEY_NAME = "lucca"
+# Key Vault tags on lucca-webhook-secret: whose signing secret it is, or a placeholder.
+ENDPOINT_TAG = "lucca-endpoint"
+PLACEHOLDER_TAG = "placeholder"
 ENDPOINT_SETTING = "LUCCA_WEBHOOK_ENDPOINT_ID"
 DEFAULT_TOKEN_URL = "https://accounts.world.luccasoftware.com/connect/token"  # noqa: S105
 # The app's identity: on the operator's machine, the operator's own sign-in is used instead.
@@ -57,11 +65,11 @@ TRIES = 3
 class SecretStore(Protocol):
     """Key Vault's secrets, as the setup uses them."""
 
-    def get(self, name: str) -> str | None:
-        """The secret's value; None when there is none."""
+    def get(self, name: str) -> StoredSecret | None:
+        """The secret's current version; None when there is none."""
 
-    def set(self, name: str, value: str) -> None:
-        """Store a new version."""
+    def set(self, name: str, value: str, tags: Mapping[str, str] | None = None) -> None:
+        """Store a new version, with Key Vault tags."""
 
 
 class FunctionHost(Protocol):
@@ -148,6 +156,7 @@ class Setup:
         settings = self.app.app_settings()
         try:
             secret, endpoints = self._client_secret(settings)
+            self._placeholder()
             key = self._function_key()
             if key is None:
                 self._say(
@@ -168,7 +177,8 @@ class Setup:
 
     # -- 1. the client secret ---------------------------------------------------------------
     def _client_secret(self, settings: Mapping[str, str]) -> tuple[str, list[LuccaWebhookEndpoint]]:
-        stored = self.vault.get(CLIENT_SECRET)
+        kept = self.vault.get(CLIENT_SECRET)
+        stored = kept.value if kept is not None else None
         candidate = self.given_secret or stored
         for attempt in range(TRIES):
             if not candidate:
@@ -202,6 +212,13 @@ class Setup:
             return candidate, endpoints
         raise SetupProblem("no client secret was given")
 
+    def _placeholder(self) -> None:
+        """Until Lucca gives the endpoint's secret, a random one lets the app start (and answer
+        Lucca's activation request, which needs none); its tag says it is not Lucca's."""
+        if self.vault.get(WEBHOOK_SECRET) is None:
+            self.vault.set(WEBHOOK_SECRET, secrets.token_hex(32), {PLACEHOLDER_TAG: "true"})
+            self.changed.append(f"stored a placeholder {WEBHOOK_SECRET} until Lucca gives its own")
+
     # -- 2. the function key ----------------------------------------------------------------
     def _function_key(self) -> str | None:
         keys = self.app.function_keys(WEBHOOK_FUNCTION)
@@ -224,11 +241,15 @@ class Setup:
     ) -> LuccaWebhookEndpoint:
         ours = [e for e in endpoints if same_endpoint(e.webhook_url, self.webhook_url)]
         if ours:
-            endpoint = next((e for e in ours if e.id == settings.get(ENDPOINT_SETTING)), ours[0])
-            if self.vault.get(WEBHOOK_SECRET) is None:
+            stored = self.vault.get(WEBHOOK_SECRET)
+            tags = stored.tags if stored is not None else {PLACEHOLDER_TAG: "true"}
+            wanted = tags.get(ENDPOINT_TAG) or settings.get(ENDPOINT_SETTING)
+            endpoint = next((e for e in ours if e.id == wanted), ours[0])
+            # A secret stored by hand (no tag) is taken to be the endpoint's.
+            if tags.get(PLACEHOLDER_TAG) or tags.get(ENDPOINT_TAG, endpoint.id) != endpoint.id:
                 raise SetupProblem(
-                    f"Lucca has endpoint {endpoint.id} for this app, but Key Vault has no "
-                    f"{WEBHOOK_SECRET} (Lucca shows it when the endpoint is created only): "
+                    f"Lucca has endpoint {endpoint.id} for this app, but Key Vault does not hold "
+                    f"its signing secret (Lucca shows it when the endpoint is created only): "
                     "delete the endpoint in Lucca (Integrations → Endpoints), then run again"
                 )
             if _code(endpoint.webhook_url) != key:
@@ -242,7 +263,7 @@ class Setup:
             endpoint, signing_secret = lucca.create_webhook_endpoint(
                 name=DEFAULT_NAME, webhook_url=url, topics=WEBHOOK_TOPICS
             )
-        self.vault.set(WEBHOOK_SECRET, signing_secret)
+        self.vault.set(WEBHOOK_SECRET, signing_secret, {ENDPOINT_TAG: endpoint.id})
         self.changed.append(
             f"registered webhook endpoint {endpoint.id} in Lucca and stored its signing secret "
             f"in Key Vault ({WEBHOOK_SECRET})"
@@ -288,7 +309,8 @@ class Setup:
                 continue
             if KEY_VAULT_REFERENCE.match(value):
                 secret = _reference_name(value)
-                environ[name] = (self.vault.get(secret) or "") if secret else ""
+                found = self.vault.get(secret) if secret else None
+                environ[name] = found.value if found is not None else ""
             else:
                 environ[name] = value
         return environ

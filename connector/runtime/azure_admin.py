@@ -18,6 +18,7 @@ a secret, a key or a token.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit
 
@@ -119,6 +120,17 @@ def _refused(what: str, response: httpx.Response, denied: str = "") -> AzureAdmi
     )
 
 
+@dataclass(frozen=True, kw_only=True)
+class StoredSecret:
+    """A secret's current version: its value and its tags."""
+
+    value: str
+    tags: dict[str, str] = field(default_factory=dict)
+
+    def __repr__(self) -> str:
+        return f"StoredSecret(value=***, tags={self.tags!r})"
+
+
 class KeyVaultSecrets:
     """The secrets of one Key Vault (the operator needs "Key Vault Secrets Officer")."""
 
@@ -134,20 +146,26 @@ class KeyVaultSecrets:
         """Close the HTTP client."""
         self._rest.close()
 
-    def get(self, name: str) -> str | None:
-        """The secret's current value; None when the vault has no such secret."""
+    def get(self, name: str) -> StoredSecret | None:
+        """The secret's current version; None when the vault has no such secret."""
         response = self._rest.send("GET", f"/secrets/{quote(name, safe='')}", KEY_VAULT_API)
         if response.status_code == httpx.codes.NOT_FOUND:
             return None
         if response.status_code != httpx.codes.OK:
             raise _refused(f"Key Vault: reading secret {name}", response, VAULT_ROLE)
-        value = response.json().get("value")
-        return value if isinstance(value, str) else None
+        document = response.json()
+        value, tags = document.get("value"), document.get("tags") or {}
+        if not isinstance(value, str):
+            return None
+        return StoredSecret(value=value, tags={k: str(v) for k, v in tags.items()})
 
-    def set(self, name: str, value: str) -> None:
-        """Store a new version of the secret."""
+    def set(self, name: str, value: str, tags: Mapping[str, str] | None = None) -> None:
+        """Store a new version of the secret (with `tags`, Key Vault's own labels)."""
         path = f"/secrets/{quote(name, safe='')}"
-        response = self._rest.send("PUT", path, KEY_VAULT_API, {"value": value})
+        body: dict[str, Any] = {"value": value}
+        if tags:
+            body["tags"] = dict(tags)
+        response = self._rest.send("PUT", path, KEY_VAULT_API, body)
         if response.status_code != httpx.codes.OK:
             raise _refused(f"Key Vault: storing secret {name}", response, VAULT_ROLE)
 

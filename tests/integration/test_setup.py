@@ -15,7 +15,7 @@ import pytest
 
 from connector.cli import doctor as cli_doctor
 from connector.cli.common import Context
-from connector.cli.setup_steps import Setup
+from connector.cli.setup_steps import Setup, lucca_for_setup
 from connector.lucca.models import WEBHOOK_TOPICS
 from connector.runtime.azure_admin import FunctionApp, KeyVaultSecrets
 from connector.storage.tables import Storage
@@ -124,7 +124,10 @@ def test_before_deploy_it_stores_the_client_secret_and_waits_for_the_function(
     code, out = run([CLIENT_SECRET])
     assert code == 0, out
     assert len(run.asked) == 1 and CLIENT_SECRET not in out
-    assert azure.vault == {"lucca-client-secret": [CLIENT_SECRET]}
+    assert azure.vault["lucca-client-secret"] == [CLIENT_SECRET]
+    # A placeholder lets the deployed app start before Lucca gives the endpoint's secret.
+    [placeholder] = azure.vault["lucca-webhook-secret"]
+    assert len(placeholder) == 64 and azure.tags["lucca-webhook-secret"] == {"placeholder": "true"}
     assert "not deployed yet" in out
     assert lucca.count("POST", r"^/lucca-api/webhook-endpoints$") == 0
     assert requests_to(azure, "PUT", "/keys/") == 0 and azure.restarts == 0
@@ -150,10 +153,9 @@ def test_after_deploy_it_registers_with_a_function_key_and_a_second_run_changes_
     ]
     assert posted.json()["webhookUrl"] == f"{WEBHOOK_URL}?code={key}"
     assert posted.json()["topics"] == list(WEBHOOK_TOPICS)
-    assert azure.vault == {
-        "lucca-client-secret": [CLIENT_SECRET],
-        "lucca-webhook-secret": [lucca.webhook_secret()],
-    }
+    assert azure.vault["lucca-client-secret"] == [CLIENT_SECRET]
+    assert azure.secret("lucca-webhook-secret") == lucca.webhook_secret()
+    assert azure.tags["lucca-webhook-secret"] == {"lucca-endpoint": "301"}
     for secret in (CLIENT_SECRET, lucca.webhook_secret(), key):
         assert secret not in out
     assert azure.app_settings["LUCCA_WEBHOOK_ENDPOINT_ID"] == "301"
@@ -175,7 +177,7 @@ def test_after_deploy_it_registers_with_a_function_key_and_a_second_run_changes_
     assert lucca.count("POST", r"^/lucca-api/webhook-endpoints$") == 1
     assert {name: len(versions) for name, versions in azure.vault.items()} == {
         "lucca-client-secret": 1,
-        "lucca-webhook-secret": 1,
+        "lucca-webhook-secret": 2,  # the placeholder, then Lucca's: not rotated again
     }
     assert azure.functions["lucca_webhook"]["lucca"] == key
     assert requests_to(azure, "PUT", "/keys/") == 1 and azure.restarts == 1
@@ -196,7 +198,7 @@ def test_a_refused_secret_is_asked_again_and_never_stored(azure: AzureAdminSandb
     code, out = run(["not-the-secret", CLIENT_SECRET])
     assert code == 0, out
     assert len(run.asked) == 2 and "Lucca refused it" in out
-    assert azure.vault == {"lucca-client-secret": [CLIENT_SECRET]}
+    assert azure.vault["lucca-client-secret"] == [CLIENT_SECRET]
 
 
 def test_without_a_secret_or_a_terminal_it_says_what_to_set(azure: AzureAdminSandbox) -> None:
@@ -214,9 +216,33 @@ def test_an_endpoint_whose_secret_was_lost_is_not_doubled(
     code, _ = Run(azure)([CLIENT_SECRET])
     assert code == 0
     azure.vault.pop("lucca-webhook-secret")
+    azure.tags.pop("lucca-webhook-secret")
     code, out = Run(azure)(None)
     assert code == 1 and "delete the endpoint in Lucca" in out
     assert lucca.count("POST", r"^/lucca-api/webhook-endpoints$") == 1
+
+
+def test_an_upgrade_keeps_what_the_manual_procedure_set_up(
+    azure: AzureAdminSandbox, lucca: LuccaSandbox
+) -> None:
+    """A deployment set up by hand before the hook existed: the secrets (untagged), the key and
+    the endpoint are taken as they are; nothing is created or stored."""
+    azure.deploy("lucca_webhook")
+    azure.functions["lucca_webhook"]["lucca"] = "key-made-by-hand"
+    with lucca_for_setup(azure.app_settings, CLIENT_SECRET) as client:
+        endpoint, signing = client.create_webhook_endpoint(
+            name="by hand",
+            webhook_url=f"{WEBHOOK_URL}?code=key-made-by-hand",
+            topics=WEBHOOK_TOPICS,
+        )
+    azure.vault.update({"lucca-client-secret": [CLIENT_SECRET], "lucca-webhook-secret": [signing]})
+    azure.app_settings["LUCCA_WEBHOOK_ENDPOINT_ID"] = endpoint.id
+    run = Run(azure)
+    code, out = run(None, azd_id=endpoint.id)
+    assert code == 0, out + run.doctor_out
+    assert "Nothing to change." in out
+    assert lucca.count("POST", r"^/lucca-api/webhook-endpoints$") == 1
+    assert azure.vault["lucca-webhook-secret"] == [signing] and azure.restarts == 0
 
 
 def test_the_command_needs_azd_s_values() -> None:

@@ -1,8 +1,8 @@
 """A loopback stand-in for the two Azure APIs the setup calls, with their REST shapes:
 
-- Key Vault secrets (api-version 7.4): `GET /secrets/{name}` (the latest version; 404
-  `SecretNotFound`), `PUT /secrets/{name}` with `{"value": …}` (a new version; the SecretBundle
-  back). https://learn.microsoft.com/rest/api/keyvault/secrets/set-secret/set-secret
+- Key Vault secrets (api-version 7.4): `GET /secrets/{name}` (the latest version, with
+  its `tags`; 404 `SecretNotFound`), `PUT /secrets/{name}` with `{"value": …, "tags": {…}}` (a
+  new version; the SecretBundle back). https://learn.microsoft.com/rest/api/keyvault/secrets/set-secret/set-secret
 - Azure Resource Manager, one Function App (Microsoft.Web, api-version required):
   `POST …/functions/{fn}/listkeys` (404 while the function is not deployed; the keys as a flat
   name → value object, as the service answers), `PUT …/functions/{fn}/keys/{name}` with
@@ -45,6 +45,7 @@ class AzureAdminSandbox(Sandbox):
     def __init__(self, settings: dict[str, str] | None = None) -> None:
         super().__init__()
         self.vault: dict[str, list[str]] = {}  # name → versions, oldest first
+        self.tags: dict[str, dict[str, str]] = {}  # name → the latest version's tags
         self.app_settings: dict[str, str] = dict(settings or {})
         self.functions: dict[str, dict[str, str]] = {}  # deployed functions → their keys
         self.master_key = secrets.token_urlsafe(30)
@@ -104,7 +105,11 @@ class AzureAdminSandbox(Sandbox):
             body = request.json()
             if not isinstance(body, dict) or not isinstance(body.get("value"), str):
                 return _error(400, "BadParameter", "Property value is required.")
+            tags = body.get("tags") or {}
+            if not isinstance(tags, dict) or not all(isinstance(v, str) for v in tags.values()):
+                return _error(400, "BadParameter", "Tags must be strings.")
             self.vault.setdefault(name, []).append(body["value"])
+            self.tags[name] = dict(tags)
             return Response.json(self._bundle(name, body["value"]))
         return _error(405, "MethodNotAllowed", "")
 
@@ -113,6 +118,7 @@ class AzureAdminSandbox(Sandbox):
         return {
             "value": value,
             "id": f"{self.base_url}/secrets/{name}/{version}",
+            **({"tags": self.tags[name]} if self.tags.get(name) else {}),
             "attributes": {"enabled": True, "created": 1764921600, "updated": 1764921600,
                            "recoveryLevel": "Recoverable"},
         }  # fmt: skip

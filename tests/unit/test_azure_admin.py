@@ -52,7 +52,9 @@ def test_key_vault_with_the_operator_s_token_for_the_vault_audience() -> None:
     def answer(request: httpx.Request) -> httpx.Response:
         name = request.url.path.rsplit("/", 1)[-1]
         if request.method == "PUT":
-            store[name] = json.loads(request.content)["value"]
+            body = json.loads(request.content)
+            assert body == {"value": "s3cret", "tags": {"lucca-endpoint": "301"}}
+            store[name] = body["value"]
             return httpx.Response(200, json={"value": store[name], "id": "x"})
         if name not in store:
             return httpx.Response(
@@ -70,8 +72,10 @@ def test_key_vault_with_the_operator_s_token_for_the_vault_audience() -> None:
     token = Token()
     vault = KeyVaultSecrets("https://kv-1.vault.azure.net", token, http)
     assert vault.get("lucca-client-secret") is None
-    vault.set("lucca-client-secret", "s3cret")
-    assert vault.get("lucca-client-secret") == "s3cret"
+    vault.set("lucca-client-secret", "s3cret", {"lucca-endpoint": "301"})
+    stored = vault.get("lucca-client-secret")
+    assert stored is not None and stored.value == "s3cret"
+    assert "s3cret" not in repr(stored)
     assert {r.url.params["api-version"] for r in seen} == {"7.4"}
     assert all(r.headers["Authorization"] == "Bearer operator-token" for r in seen)
     assert set(token.scopes) == {(VAULT_SCOPE,)}
