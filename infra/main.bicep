@@ -54,7 +54,7 @@ param environmentName string
 })
 param location string
 
-@description('Object id of the person running azd (AZURE_PRINCIPAL_ID): may then set the two Lucca secrets in Key Vault. Empty: nobody is granted that.')
+@description('Object id of the person running azd (AZURE_PRINCIPAL_ID): may then set the two Lucca secrets in Key Vault and use the tables (the setup hook\'s doctor, the command line). Empty: nobody is granted that.')
 param principalId string = ''
 
 @description('The Lucca instance, e.g. https://acme.ilucca.net (LUCCA_BASE_URL).')
@@ -258,6 +258,7 @@ module storage 'modules/storage.bicep' = {
     location: location
     tags: tags
     identityPrincipalId: identity.outputs.principalId
+    deployerPrincipalId: principalId
   }
 }
 

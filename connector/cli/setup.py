@@ -23,6 +23,8 @@ from connector.runtime.azure_admin import (
     operator_credential,
 )
 
+# How long a new role assignment on the vault may take to apply (minutes, as Azure documents).
+VAULT_PATIENCE = 600.0
 # What azd gives its hooks (main.bicep's outputs and the environment's own values).
 AZD_VALUES = (
     "AZURE_SUBSCRIPTION_ID",
@@ -38,7 +40,7 @@ AZD_VALUES = (
 
 def add_setup_command(commands: Any) -> argparse.ArgumentParser:
     """Register `setup`."""
-    return add_command(
+    parser = add_command(
         commands,
         "setup",
         run_setup,
@@ -51,7 +53,18 @@ def add_setup_command(commands: Any) -> argparse.ArgumentParser:
             "store its signing secret in Key Vault, set LUCCA_WEBHOOK_ENDPOINT_ID, run doctor. "
             "Running it again changes nothing: no secret is replaced, no endpoint duplicated."
         ),
+        examples=(
+            "  azd hooks run postdeploy          (as azd runs it after deploy)\n"
+            "  python -m connector setup --no-doctor"
+        ),
     )
+    parser.add_argument(
+        "--no-doctor",
+        action="store_true",
+        help="skip doctor (the postprovision hook: the code may not be deployed yet, and a "
+        "failing check must not stop the deploy that could fix it)",
+    )
+    return parser
 
 
 def run_setup(ctx: Context) -> int:
@@ -65,7 +78,12 @@ def run_setup(ctx: Context) -> int:
         return EXIT_SETTINGS
     env = ctx.environ
     credential = operator_credential()
-    vault = KeyVaultSecrets(f"https://{env['KEY_VAULT_NAME']}.vault.azure.net", credential)
+    vault = KeyVaultSecrets(
+        f"https://{env['KEY_VAULT_NAME']}.vault.azure.net",
+        credential,
+        patience=VAULT_PATIENCE,
+        on_wait=lambda said: ctx.out.write(f"setup: {said}\n"),
+    )
     app = FunctionApp(
         subscription=env["AZURE_SUBSCRIPTION_ID"],
         resource_group=env["AZURE_RESOURCE_GROUP"],
@@ -82,7 +100,7 @@ def run_setup(ctx: Context) -> int:
             ask=_prompt() if sys.stdin.isatty() else None,
             set_azd_value=_azd_env_set if shutil.which("azd") else None,
             azd_endpoint_id=env.get(ENDPOINT_SETTING, ""),
-            doctor=lambda environ: _doctor(ctx, environ),
+            doctor=None if ctx.args.no_doctor else (lambda environ: _doctor(ctx, environ)),
         )
         try:
             return setup.run()

@@ -17,7 +17,8 @@ a secret, a key or a token.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit
@@ -132,15 +133,34 @@ class StoredSecret:
 
 
 class KeyVaultSecrets:
-    """The secrets of one Key Vault (the operator needs "Key Vault Secrets Officer")."""
+    """The secrets of one Key Vault (the operator needs "Key Vault Secrets Officer").
+
+    Right after `azd provision` grants that role, the vault refuses (403) for a few minutes
+    while the assignment spreads: a 403 is tried again every `pause` seconds for `patience`
+    seconds (`on_wait` hears of each wait)."""
 
     def __init__(
         self,
         vault_url: str,
         credential: TokenCredential | None = None,
         http: httpx.Client | None = None,
+        *,
+        patience: float = 0.0,
+        pause: float = 15.0,
+        on_wait: Callable[[str], object] | None = None,
     ) -> None:
         self._rest = _Rest(vault_url, VAULT_SCOPE, credential, http)
+        self._patience, self._pause, self._on_wait = patience, pause, on_wait
+
+    def _send(self, method: str, path: str, body: Any = None) -> httpx.Response:
+        deadline = time.monotonic() + self._patience
+        while True:
+            response = self._rest.send(method, path, KEY_VAULT_API, body)
+            if response.status_code != httpx.codes.FORBIDDEN or time.monotonic() >= deadline:
+                return response
+            if self._on_wait is not None:
+                self._on_wait("Key Vault refuses for now (403): waiting for the role assignment")
+            time.sleep(self._pause)
 
     def close(self) -> None:
         """Close the HTTP client."""
@@ -148,7 +168,7 @@ class KeyVaultSecrets:
 
     def get(self, name: str) -> StoredSecret | None:
         """The secret's current version; None when the vault has no such secret."""
-        response = self._rest.send("GET", f"/secrets/{quote(name, safe='')}", KEY_VAULT_API)
+        response = self._send("GET", f"/secrets/{quote(name, safe='')}")
         if response.status_code == httpx.codes.NOT_FOUND:
             return None
         if response.status_code != httpx.codes.OK:
@@ -165,7 +185,7 @@ class KeyVaultSecrets:
         body: dict[str, Any] = {"value": value}
         if tags:
             body["tags"] = dict(tags)
-        response = self._rest.send("PUT", path, KEY_VAULT_API, body)
+        response = self._send("PUT", path, body)
         if response.status_code != httpx.codes.OK:
             raise _refused(f"Key Vault: storing secret {name}", response, VAULT_ROLE)
 

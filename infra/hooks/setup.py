@@ -25,8 +25,9 @@ def run(command: list[str]) -> int:
     return subprocess.run(command, cwd=ROOT, check=False).returncode  # noqa: S603
 
 
-def main(folder: Path = VENV) -> int:
-    """Make the environment if needed, install what the connector needs, run the setup."""
+def main(folder: Path = VENV, options: list[str] | None = None) -> int:
+    """Make the environment if needed, install what the connector needs, run the setup (with
+    this script's options: `--no-doctor` after provision)."""
     if sys.version_info < (3, 11):  # noqa: UP036 (the operator's own Python runs this)
         print("setup: the connector needs Python 3.11 or later", file=sys.stderr)
         return 1
@@ -39,7 +40,7 @@ def main(folder: Path = VENV) -> int:
         code = run([str(python), "-m", "pip", "install", "--quiet", "-r", "requirements.txt"])
         if code != 0:
             return code
-    return run([str(python), *SETUP])
+    return run([str(python), *SETUP, *(sys.argv[1:] if options is None else options)])
 
 
 if __name__ == "__main__":

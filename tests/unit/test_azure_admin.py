@@ -167,3 +167,23 @@ def test_https_needs_a_credential_and_http_only_on_loopback() -> None:
     with pytest.raises(ValueError, match="https"):
         KeyVaultSecrets("http://kv-1.vault.azure.net", Token())
     KeyVaultSecrets("http://127.0.0.1:9").close()  # a sandbox: no token
+
+
+def test_a_vault_refusing_while_the_role_spreads_is_asked_again() -> None:
+    """403 right after provisioning: tried again (with a word to the operator) until it works."""
+    answers = [403, 403, 200]
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        status = answers.pop(0)
+        return httpx.Response(
+            status, json={"value": "v"} if status == 200 else {"error": {"code": "Forbidden"}}
+        )
+
+    http, seen = client(answer)
+    said: list[str] = []
+    vault = KeyVaultSecrets(
+        "https://kv-1.vault.azure.net", Token(), http, patience=60, pause=0, on_wait=said.append
+    )
+    stored = vault.get("lucca-client-secret")
+    assert stored is not None and stored.value == "v"
+    assert len(seen) == 3 and len(said) == 2 and "role assignment" in said[0]

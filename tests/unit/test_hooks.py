@@ -33,7 +33,12 @@ def test_azure_yaml_runs_the_setup_after_provision_and_deploy_on_every_os(event:
     assert set(entries) == {"posix", "windows"}
     assert "shell: sh" in entries["posix"] and "shell: pwsh" in entries["windows"]
     for entry in entries.values():
-        assert "infra/hooks/setup.py" in entry
+        runs = entry.count("infra/hooks/setup.py")
+        assert runs >= 1
+        # doctor once the code is there: after deploy, not after provision
+        assert entry.count("infra/hooks/setup.py --no-doctor") == (
+            runs if event == "postprovision" else 0
+        )
         assert "interactive: true" in entry and "continueOnError: false" in entry
     assert "exit $LASTEXITCODE" in entries["windows"]  # pwsh passes the script's failure on
 
@@ -65,17 +70,17 @@ def test_the_hook_makes_the_environment_once_then_runs_the_setup(
     monkeypatch.setattr(hook.venv.EnvBuilder, "create", create)
     first = Recorder(import_code=1)
     monkeypatch.setattr(hook, "run", first)
-    assert hook.main(tmp_path / ".venv") == 0
+    assert hook.main(tmp_path / ".venv", ["--no-doctor"]) == 0
     python = str(hook.venv_python(tmp_path / ".venv"))
     assert made == [tmp_path / ".venv"]
     assert first.commands == [
         [python, "-c", "import connector.cli.setup"],
         [python, "-m", "pip", "install", "--quiet", "-r", "requirements.txt"],
-        [python, "-m", "connector", "setup"],
+        [python, "-m", "connector", "setup", "--no-doctor"],  # the hook's options passed on
     ]
     later = Recorder(import_code=0)
     monkeypatch.setattr(hook, "run", later)
-    assert hook.main(tmp_path / ".venv") == 0
+    assert hook.main(tmp_path / ".venv", []) == 0
     assert made == [tmp_path / ".venv"]  # not made again
     assert later.commands[-1] == [python, "-m", "connector", "setup"]
     assert len(later.commands) == 2
@@ -89,4 +94,4 @@ def test_the_hook_passes_a_failed_install_on(
     python.parent.mkdir(parents=True)
     python.write_text("")
     monkeypatch.setattr(hook, "run", lambda command: 1)
-    assert hook.main(tmp_path) == 1
+    assert hook.main(tmp_path, []) == 1

@@ -237,3 +237,26 @@ def test_the_deployed_settings_start_the_connector() -> None:
     unresolved = {**environ, "LUCCA_CLIENT_SECRET": reference}
     with pytest.raises(SettingsError, match="LUCCA_CLIENT_SECRET"):
         load_settings({k: v for k, v in unresolved.items() if k in code})
+
+
+TABLE_DATA_CONTRIBUTOR = "0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3"
+
+
+def test_the_deployer_gets_what_the_setup_uses() -> None:
+    """The person who runs azd (AZURE_PRINCIPAL_ID) sets the secrets (Key Vault Secrets
+    Officer) and uses the tables (doctor's storage and Lucca checks) with their own sign-in."""
+    main = parse(INFRA / "main.bicep")
+    assert main["modules"]["storage"]["config"]["params"]["deployerPrincipalId"] == "principalId"
+    assert main["modules"]["vault"]["config"]["params"]["deployerPrincipalId"] == "principalId"
+    storage = parse(INFRA / "modules" / "storage.bicep")
+    assert storage["variables"]["roles"]["value"]["tableDataContributor"] == TABLE_DATA_CONTRIBUTOR
+    grant = storage["resources"]["deployerUsesTables"]["config"]
+    tested = grant["condition"]["operator"]["operands"]["bool_value"]["function"]
+    assert tested == {"type": "empty", "parameters": {"item_to_test": "deployerPrincipalId"}}
+    properties = grant["config"]["properties"]
+    assert properties["principalId"] == "deployerPrincipalId"
+    role = properties["roleDefinitionId"]["function"]["parameters"]["resource_name_1"]
+    assert role["operator"]["operands"] == {
+        "operand_1": "roles",
+        "operand_2": "tableDataContributor",
+    }
