@@ -11,7 +11,7 @@ import re
 import pytest
 
 from connector.runtime.settings import Settings, SettingsError, load_settings
-from tests.unit.test_infra import INFRA, app_settings, parse
+from tests.unit.test_infra import INFRA, ROOT, app_settings, parse
 
 FUNCTION_APP = INFRA / "modules" / "functionapp.bicep"
 # What the template computes (identities, endpoints, Key Vault references, the sending
@@ -260,3 +260,22 @@ def test_the_deployer_gets_what_the_setup_uses() -> None:
         "operand_1": "roles",
         "operand_2": "tableDataContributor",
     }
+
+
+def test_the_deploy_page_lists_every_azd_value() -> None:
+    """docs/deploy.md names each azd value main.parameters.json reads (azd's own apart), in
+    its tables, with the default the file gives it."""
+    page = (ROOT / "docs" / "deploy.md").read_text()
+    rows = dict(re.findall(r"^\| `([A-Z_]+)` \| ([^|]+) \|", page, flags=re.MULTILINE))
+    for value in passed().values():
+        match = AZD_VALUE.fullmatch(value)
+        assert match is not None, value
+        name = match["name"]
+        if name in {"AZURE_ENV_NAME", "AZURE_LOCATION", "AZURE_PRINCIPAL_ID"}:
+            continue
+        assert name in rows, f"docs/deploy.md: add {name} to the azd values"
+        default = match["default"]
+        if default and name != "EMAIL_SENDER_ROLE":
+            assert f"`{default}`" in rows[name], (name, default)
+    for name in COMPUTED:
+        assert f"`{name}`" in page, f"docs/deploy.md: say how the template computes {name}"
