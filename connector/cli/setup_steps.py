@@ -60,6 +60,8 @@ IDENTITY_SETTINGS = (
     "AzureWebJobsStorage__credential",
 )
 TRIES = 3
+# What Lucca's token endpoint says of a wrong client id or secret (connector/lucca/answers.py).
+CREDENTIAL_CODES = (None, "invalid_client", "unauthorized_client")
 
 
 class SecretStore(Protocol):
@@ -194,6 +196,9 @@ class Setup:
                 with self.lucca(settings, candidate) as lucca:
                     endpoints = lucca.webhook_endpoints()
             except Denied as err:
+                if err.status not in (400, 401) or err.code not in CREDENTIAL_CODES:
+                    # A missing scope, not a wrong secret: asking again would not help.
+                    raise SetupProblem(f"{err.message} (nothing was stored)") from None
                 if candidate == stored and not self.given_secret:
                     raise SetupProblem(
                         f"Lucca refuses the client secret Key Vault holds ({err.message}): run "

@@ -25,7 +25,7 @@ from tests.integration.test_cli_doctor import NEEDED
 from tests.integration.test_directory import FakeCredential, jwt
 from tests.sandboxes.azure_admin import APP, RESOURCE_GROUP, SUBSCRIPTION, AzureAdminSandbox
 from tests.sandboxes.graph import GraphSandbox
-from tests.sandboxes.lucca import LuccaSandbox
+from tests.sandboxes.lucca import CONNECTOR_SCOPES, LuccaSandbox
 
 pytestmark = pytest.mark.azurite
 CLIENT_SECRET = "setup-client-secret-9d41"
@@ -199,6 +199,21 @@ def test_a_refused_secret_is_asked_again_and_never_stored(azure: AzureAdminSandb
     assert code == 0, out
     assert len(run.asked) == 2 and "Lucca refused it" in out
     assert azure.vault["lucca-client-secret"] == [CLIENT_SECRET]
+
+
+def test_a_missing_scope_is_said_once_not_asked_again(azure: AzureAdminSandbox) -> None:
+    """The API client lacks webhook-endpoints.readwrite: the right secret is not the problem,
+    so it is not asked for again, and nothing is stored."""
+    scopes = set(CONNECTOR_SCOPES) - {"webhook-endpoints.readwrite"}
+    with LuccaSandbox(client_secret=CLIENT_SECRET, scopes=scopes) as narrow:  # type: ignore[misc]
+        azure.app_settings |= {
+            "LUCCA_BASE_URL": narrow.base_url,
+            "LUCCA_TOKEN_URL": f"{narrow.base_url}/connect/token",
+        }
+        run = Run(azure)
+        code, out = run([CLIENT_SECRET, CLIENT_SECRET])
+    assert code == 1 and "webhook-endpoints.readwrite" in out
+    assert len(run.asked) == 1 and azure.vault == {}
 
 
 def test_without_a_secret_or_a_terminal_it_says_what_to_set(azure: AzureAdminSandbox) -> None:
