@@ -153,7 +153,7 @@ param syncAttributes string = 'surname,givenName,displayName,mail,department,job
 @description('SYNC_UPN: Rename a linked account\'s userPrincipalName when the professional email changes.')
 param syncUpn bool = false
 
-@description('CONTRACT_GAP_DAYS: Days between two contracts during which the account stays enabled.')
+@description('CONTRACT_GAP_DAYS: A next contract starting within this many days after the last day continues the account (0: only one starting the next day).')
 param contractGapDays int = 0
 
 @description('ENABLE_DAYS_BEFORE_START: Days before the first contract day a future hire\'s account is enabled.')
@@ -186,7 +186,7 @@ param notifyMaxAttempts int = 5
 @description('NOTIFY_TIMER: NCRONTAB (six fields, UTC) of the email outbox\'s timer.')
 param notifyTimer string = '30 * * * * *'
 
-@description('NOTIFY_DAILY_DIGEST: HH:MM (LEAVER_TIME_ZONE): one digest email a day instead of one email per event; empty: per event.')
+@description('NOTIFY_DAILY_DIGEST: HH:MM (LEAVER_TIME_ZONE) of a daily email: tomorrow\'s starts and leavers, held runs, open conflicts; empty: none.')
 param notifyDailyDigest string = ''
 
 @description('LOG_RETENTION_DAYS: Days the integration log keeps its entries.')
@@ -204,10 +204,10 @@ param reconcileAt string = '02:00'
 @description('RECONCILE_TIMER: NCRONTAB (six fields, UTC) of the nightly reconciliation\'s timer.')
 param reconcileTimer string = '0 */10 * * * *'
 
-@description('RECONCILE_MAX_CHANGES: Above this many changes, the nightly reconciliation holds its run for an operator.')
+@description('RECONCILE_MAX_CHANGES: The nightly reconciliation is held for an operator once it would hand the sync more employees than this.')
 param reconcileMaxChanges int = 50
 
-@description('RECONCILE_LEFT_DAYS: Days after leaving an employee is still reconciled.')
+@description('RECONCILE_LEFT_DAYS: Leavers whose last contract day is at most this many days ago are still reconciled.')
 param reconcileLeftDays int = 30
 
 @description('SYNC_MAPPING_FILE: A JSON file of mapping rows beside the table\'s, relative to the app\'s root; empty: none.')
