@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit
 
 import httpx
+from azure.core.exceptions import ClientAuthenticationError
 
 from connector.core.net import is_loopback
 
@@ -92,7 +93,13 @@ class _Rest:
         """Send one request; the answer, or `AzureAdminError` when it could not be sent."""
         headers = {"Accept": "application/json"}
         if self._credential is not None:
-            token = self._credential.get_token(self._scope).token
+            try:
+                token = self._credential.get_token(self._scope).token
+            except ClientAuthenticationError as err:
+                first = str(err.message or "").split("\n")[0][:200]
+                raise AzureAdminError(
+                    f"no Azure sign-in to use ({first}): run `azd auth login` (or `az login`)"
+                ) from None
             headers["Authorization"] = f"Bearer {token}"
         try:
             return self._http.request(

@@ -11,6 +11,7 @@ from typing import Any
 import httpx
 import pytest
 from azure.core.credentials import AccessToken
+from azure.core.exceptions import ClientAuthenticationError
 
 from connector.runtime.azure_admin import (
     ARM_SCOPE,
@@ -187,3 +188,17 @@ def test_a_vault_refusing_while_the_role_spreads_is_asked_again() -> None:
     stored = vault.get("lucca-client-secret")
     assert stored is not None and stored.value == "v"
     assert len(seen) == 3 and len(said) == 2 and "role assignment" in said[0]
+
+
+class NoSignIn:
+    def get_token(self, *scopes: str, **kwargs: Any) -> AccessToken:
+        raise ClientAuthenticationError("ChainedTokenCredential failed to retrieve a token.\nmore")
+
+
+def test_no_sign_in_says_how_to_sign_in() -> None:
+    """Neither azd nor the Azure CLI signed in: an error saying what to run, no traceback."""
+    http, seen = client(lambda request: httpx.Response(200, json={}))
+    vault = KeyVaultSecrets("https://kv-1.vault.azure.net", NoSignIn(), http)
+    with pytest.raises(AzureAdminError, match="azd auth login"):
+        vault.get("lucca-client-secret")
+    assert seen == []
