@@ -54,7 +54,7 @@ param environmentName string
 })
 param location string
 
-@description('Object id of the person running azd (AZURE_PRINCIPAL_ID): may then set the two Lucca secrets in Key Vault. Empty: nobody is granted that.')
+@description('Object id of the person running azd (AZURE_PRINCIPAL_ID): may then set the two Lucca secrets in Key Vault and use the tables (the setup hook\'s doctor, the command line). Empty: nobody is granted that.')
 param principalId string = ''
 
 @description('The Lucca instance, e.g. https://acme.ilucca.net (LUCCA_BASE_URL).')
@@ -130,6 +130,103 @@ param customEmailDomain string = ''
 @description('true once the custom domain\'s DNS records are verified: it is then linked and used as the sender.')
 param customEmailDomainVerified bool = false
 
+// The app settings, each an azd value of the same name (`azd env set NAME value`; docs/deploy.md).
+
+@description('LUCCA_TOKEN_URL: Lucca\'s OAuth2 token endpoint.')
+param luccaTokenUrl string = 'https://accounts.world.luccasoftware.com/connect/token'
+
+@description('GRAPH_BASE_URL: Microsoft Graph\'s address (another cloud\'s, e.g. https://graph.microsoft.us/v1.0).')
+param graphBaseUrl string = 'https://graph.microsoft.com/v1.0'
+
+@description('SYNC_DELAY_SECONDS: Seconds a change waits in the queue before it is synced (Lucca\'s bursts become one sync).')
+param syncDelaySeconds int = 10
+
+@description('RETRY_WINDOW_HOURS: Hours a change that failed for a transient reason is retried (0: the host\'s tries only).')
+param retryWindowHours int = 24
+
+@description('RETRY_DELAYS_SECONDS: The waits between those retries, in seconds, comma-separated.')
+param retryDelaysSeconds string = '60,300,900,3600'
+
+@description('SYNC_ATTRIBUTES: The Entra attributes the connector owns, comma-separated (docs/configuration.md).')
+param syncAttributes string = 'surname,givenName,displayName,mail,department,jobTitle,manager,employeeId'
+
+@description('SYNC_UPN: Rename a linked account\'s userPrincipalName when the professional email changes.')
+param syncUpn bool = false
+
+@description('CONTRACT_GAP_DAYS: A next contract starting within this many days after the last day continues the account (0: only one starting the next day).')
+param contractGapDays int = 0
+
+@description('ENABLE_DAYS_BEFORE_START: Days before the first contract day a future hire\'s account is enabled.')
+param enableDaysBeforeStart int = 0
+
+@description('SCHEDULE_TIMER: NCRONTAB (six fields, UTC) of the dated actions\' timer.')
+param scheduleTimer string = '0 */5 * * * *'
+
+@description('RELEASE_HELD_RUN: A held run\'s id, to let it act (then set it back to empty).')
+param releaseHeldRun string = ''
+
+@description('LOGIN_TEMPLATE: Logins built from names for employees without a professional email, e.g. {firstName}.{lastName}@acme.fr; empty: none.')
+param loginTemplate string = ''
+
+@description('LOGIN_SETS_MAIL: With LOGIN_TEMPLATE, mail is that login too.')
+param loginSetsMail bool = true
+
+@description('LUCCA_MAX_RPM: Lucca requests a minute the connector spends (of the 50 Lucca allows a tenant).')
+param luccaMaxRpm int = 30
+
+@description('LUCCA_RATE_WINDOW_SECONDS: The rate limiter\'s window, in seconds.')
+param luccaRateWindowSeconds string = '60'
+
+@description('LUCCA_EMPLOYEE_URL_TEMPLATE: The link to an employee\'s file in the emails ({base}, {id}); empty: {base}/directory/user/{id}.')
+param luccaEmployeeUrlTemplate string = ''
+
+@description('NOTIFY_MAX_ATTEMPTS: Tries per email before it is given up.')
+param notifyMaxAttempts int = 5
+
+@description('NOTIFY_TIMER: NCRONTAB (six fields, UTC) of the email outbox\'s timer.')
+param notifyTimer string = '30 * * * * *'
+
+@description('NOTIFY_DAILY_DIGEST: HH:MM (LEAVER_TIME_ZONE) of a daily email: tomorrow\'s starts and leavers, held runs, open conflicts; empty: none.')
+param notifyDailyDigest string = ''
+
+@description('LOG_RETENTION_DAYS: Days the integration log keeps its entries.')
+param logRetentionDays int = 400
+
+@description('HOUSEKEEPING_TIMER: NCRONTAB (six fields, UTC) of the housekeeping timer.')
+param housekeepingTimer string = '0 30 3 * * *'
+
+@description('CATCHUP_TIMER: NCRONTAB (six fields, UTC) of the catch-up timer.')
+param catchupTimer string = '0 */15 * * * *'
+
+@description('RECONCILE_AT: Local time (HH:MM, LEAVER_TIME_ZONE) of the nightly reconciliation; off: none.')
+param reconcileAt string = '02:00'
+
+@description('RECONCILE_TIMER: NCRONTAB (six fields, UTC) of the nightly reconciliation\'s timer.')
+param reconcileTimer string = '0 */10 * * * *'
+
+@description('RECONCILE_MAX_CHANGES: The nightly reconciliation is held for an operator once it would hand the sync more employees than this.')
+param reconcileMaxChanges int = 50
+
+@description('RECONCILE_LEFT_DAYS: Leavers whose last contract day is at most this many days ago are still reconciled.')
+param reconcileLeftDays int = 30
+
+@description('SYNC_MAPPING_FILE: A JSON file of mapping rows beside the table\'s, relative to the app\'s root; empty: none.')
+param syncMappingFile string = ''
+
+@allowed(['mail', 'userPrincipalName', 'off'])
+@description('MATCH_KEY: How an existing account is found after the link and the anchor: mail, userPrincipalName or off.')
+param matchBy string = 'mail'
+
+@description('SYNC_SCOPE: Who is synced (docs/configuration.md); empty: everyone.')
+param syncScope string = ''
+
+@allowed(['ignore', 'disable'])
+@description('SCOPE_EXIT_ACTION: ignore or disable: what happens to a linked account whose employee leaves SYNC_SCOPE.')
+param scopeExitAction string = 'ignore'
+
+@description('RECONCILE_SLICE_PAGES: Pages of 100 employees one tick of the nightly reconciliation reads.')
+param reconcileSlicePages int = 40
+
 var tags = { 'azd-env-name': environmentName, application: 'lucca-entra-connector' }
 var token = toLower(uniqueString(subscription().id, environmentName, location))
 
@@ -165,6 +262,7 @@ module storage 'modules/storage.bicep' = {
     location: location
     tags: tags
     identityPrincipalId: identity.outputs.principalId
+    deployerPrincipalId: principalId
   }
 }
 
@@ -228,6 +326,37 @@ module app 'modules/functionapp.bicep' = {
     matchScopeAddCreated: matchScopeAddCreated
     alwaysReadyInstances: alwaysReadyInstances
     maximumInstanceCount: maximumInstanceCount
+    luccaTokenUrl: luccaTokenUrl
+    graphBaseUrl: graphBaseUrl
+    syncDelaySeconds: syncDelaySeconds
+    retryWindowHours: retryWindowHours
+    retryDelaysSeconds: retryDelaysSeconds
+    syncAttributes: syncAttributes
+    syncUpn: syncUpn
+    contractGapDays: contractGapDays
+    enableDaysBeforeStart: enableDaysBeforeStart
+    scheduleTimer: scheduleTimer
+    releaseHeldRun: releaseHeldRun
+    loginTemplate: loginTemplate
+    loginSetsMail: loginSetsMail
+    luccaMaxRpm: luccaMaxRpm
+    luccaRateWindowSeconds: luccaRateWindowSeconds
+    luccaEmployeeUrlTemplate: luccaEmployeeUrlTemplate
+    notifyMaxAttempts: notifyMaxAttempts
+    notifyTimer: notifyTimer
+    notifyDailyDigest: notifyDailyDigest
+    logRetentionDays: logRetentionDays
+    housekeepingTimer: housekeepingTimer
+    catchupTimer: catchupTimer
+    reconcileAt: reconcileAt
+    reconcileTimer: reconcileTimer
+    reconcileMaxChanges: reconcileMaxChanges
+    reconcileLeftDays: reconcileLeftDays
+    syncMappingFile: syncMappingFile
+    matchBy: matchBy
+    syncScope: syncScope
+    scopeExitAction: scopeExitAction
+    reconcileSlicePages: reconcileSlicePages
   }
 }
 
@@ -259,8 +388,9 @@ output AZURE_LOCATION string = location
 output AZURE_TENANT_ID string = tenant().tenantId
 output AZURE_RESOURCE_GROUP string = group.name
 output AZURE_FUNCTION_APP_NAME string = app.outputs.name
-// Without its key: a key of the lucca_webhook function only is made after `azd deploy` (the
-// function exists once the code does; README, step 5), never a host key, which opens GET /api/logs.
+// Without its key: the setup hook (infra/hooks/setup.py, after `azd deploy`: the function exists
+// once the code does) makes a key of the lucca_webhook function only, never a host key, which
+// opens GET /api/logs, and registers the address with Lucca.
 output WEBHOOK_URL string = 'https://${app.outputs.defaultHostName}/api/lucca/webhook'
 output KEY_VAULT_NAME string = vault.outputs.name
 output CONNECTOR_IDENTITY_PRINCIPAL_ID string = identity.outputs.principalId

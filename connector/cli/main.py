@@ -40,6 +40,7 @@ from connector.cli.link import add_link_commands
 from connector.cli.logs import add_logs_command
 from connector.cli.reconcile import add_reconcile_command
 from connector.cli.schedule import add_schedule_commands
+from connector.cli.setup import add_setup_command
 from connector.cli.sync import add_sync_command
 from connector.cli.webhook import add_webhook_commands
 from connector.core.clock import utc_now
@@ -74,6 +75,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_reconcile_command(commands)
     add_logs_command(commands)
     add_schedule_commands(commands)
+    add_setup_command(commands)
     return parser
 
 

@@ -1,7 +1,8 @@
 // The Function App on Flex Consumption: Python 3.12 set in functionAppConfig.runtime (not in
 // app settings), deployed from a blob container, running as the user-assigned identity. The
 // app settings are every setting the code reads (connector/runtime/settings.py) and nothing else:
-// tests/unit/test_infra.py holds the two lists together.
+// tests/unit/test_infra.py holds the two lists together; every one the template does not compute
+// comes from a parameter, an azd value of the same name (tests/unit/test_infra_azd.py).
 param planName string
 param appName string
 param location string
@@ -32,6 +33,38 @@ param matchScope string
 param matchScopeAddCreated bool
 param alwaysReadyInstances int
 param maximumInstanceCount int
+// The settings below are azd values (infra/main.parameters.json), one parameter each.
+param luccaTokenUrl string
+param graphBaseUrl string
+param syncDelaySeconds int
+param retryWindowHours int
+param retryDelaysSeconds string
+param syncAttributes string
+param syncUpn bool
+param contractGapDays int
+param enableDaysBeforeStart int
+param scheduleTimer string
+param releaseHeldRun string
+param loginTemplate string
+param loginSetsMail bool
+param luccaMaxRpm int
+param luccaRateWindowSeconds string
+param luccaEmployeeUrlTemplate string
+param notifyMaxAttempts int
+param notifyTimer string
+param notifyDailyDigest string
+param logRetentionDays int
+param housekeepingTimer string
+param catchupTimer string
+param reconcileAt string
+param reconcileTimer string
+param reconcileMaxChanges int
+param reconcileLeftDays int
+param syncMappingFile string
+param matchBy string
+param syncScope string
+param scopeExitAction string
+param reconcileSlicePages int
 
 resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' existing = {
   name: storageAccountName
@@ -107,57 +140,57 @@ var appSettings = {
   // The connector (README, "Settings").
   AZURE_CLIENT_ID: identityClientId
   LUCCA_BASE_URL: luccaBaseUrl
-  LUCCA_TOKEN_URL: 'https://accounts.world.luccasoftware.com/connect/token'
+  LUCCA_TOKEN_URL: luccaTokenUrl
   LUCCA_CLIENT_ID: luccaClientId
   LUCCA_CLIENT_SECRET: luccaClientSecret
   LUCCA_WEBHOOK_SECRET: luccaWebhookSecret
   LUCCA_WEBHOOK_SECRET_PREVIOUS: '' // during a rotation only (README)
-  GRAPH_BASE_URL: 'https://graph.microsoft.com/v1.0'
+  GRAPH_BASE_URL: graphBaseUrl
   LEAVER_TIME_ZONE: leaverTimeZone
   MAX_SUDDEN_DEACTIVATIONS: string(maxSuddenDeactivations)
   MAX_DEACTIVATIONS_PER_DAY: string(maxDeactivationsPerDay)
   CONNECTOR_MODE: connectorMode
-  SYNC_DELAY_SECONDS: '10'
-  RETRY_WINDOW_HOURS: '24'
-  RETRY_DELAYS_SECONDS: '60,300,900,3600'
-  SYNC_ATTRIBUTES: 'surname,givenName,displayName,mail,department,jobTitle,manager,employeeId'
-  SYNC_UPN: 'false'
-  CONTRACT_GAP_DAYS: '0'
-  ENABLE_DAYS_BEFORE_START: '0'
-  SCHEDULE_TIMER: '0 */5 * * * *'
+  SYNC_DELAY_SECONDS: string(syncDelaySeconds)
+  RETRY_WINDOW_HOURS: string(retryWindowHours)
+  RETRY_DELAYS_SECONDS: retryDelaysSeconds
+  SYNC_ATTRIBUTES: syncAttributes
+  SYNC_UPN: string(syncUpn)
+  CONTRACT_GAP_DAYS: string(contractGapDays)
+  ENABLE_DAYS_BEFORE_START: string(enableDaysBeforeStart)
+  SCHEDULE_TIMER: scheduleTimer
   REVOKE_SESSIONS: string(revokeSessions)
-  RELEASE_HELD_RUN: '' // set to a held run's id to let it act (README)
+  RELEASE_HELD_RUN: releaseHeldRun
   LIFECYCLE_DATES: string(lifecycleDates)
   MATCH_SCOPE: matchScope
   MATCH_SCOPE_ADD_CREATED: string(matchScopeAddCreated)
-  LOGIN_TEMPLATE: '' // e.g. '{firstName}.{lastName}@acme.fr' (docs/logins.md)
-  LOGIN_SETS_MAIL: 'true'
-  LUCCA_MAX_RPM: '30'
-  LUCCA_RATE_WINDOW_SECONDS: '60'
+  LOGIN_TEMPLATE: loginTemplate
+  LOGIN_SETS_MAIL: string(loginSetsMail)
+  LUCCA_MAX_RPM: string(luccaMaxRpm)
+  LUCCA_RATE_WINDOW_SECONDS: luccaRateWindowSeconds
   NOTIFY_RECIPIENTS: notifyRecipients
   NOTIFY_SENDER: notifySender
   ACS_ENDPOINT: acsEndpoint
   ACS_CONNECTION_STRING: '' // the identity sends: no access key
   NOTIFY_LANGUAGE: notifyLanguage
-  LUCCA_EMPLOYEE_URL_TEMPLATE: '{base}/directory/user/{id}'
+  LUCCA_EMPLOYEE_URL_TEMPLATE: empty(luccaEmployeeUrlTemplate) ? '{base}/directory/user/{id}' : luccaEmployeeUrlTemplate
   NOTIFY_MAX_PER_MINUTE: customDomainSending ? '30' : '5'
   NOTIFY_MAX_PER_HOUR: customDomainSending ? '100' : '10'
-  NOTIFY_MAX_ATTEMPTS: '5'
-  NOTIFY_TIMER: '30 * * * * *'
-  NOTIFY_DAILY_DIGEST: ''
-  LOG_RETENTION_DAYS: '400'
-  HOUSEKEEPING_TIMER: '0 30 3 * * *'
-  CATCHUP_TIMER: '0 */15 * * * *'
+  NOTIFY_MAX_ATTEMPTS: string(notifyMaxAttempts)
+  NOTIFY_TIMER: notifyTimer
+  NOTIFY_DAILY_DIGEST: notifyDailyDigest
+  LOG_RETENTION_DAYS: string(logRetentionDays)
+  HOUSEKEEPING_TIMER: housekeepingTimer
+  CATCHUP_TIMER: catchupTimer
   LUCCA_WEBHOOK_ENDPOINT_ID: luccaWebhookEndpointId
-  RECONCILE_AT: '02:00'
-  RECONCILE_TIMER: '0 */10 * * * *'
-  RECONCILE_MAX_CHANGES: '50'
-  RECONCILE_LEFT_DAYS: '30'
-  SYNC_MAPPING_FILE: ''
-  MATCH_KEY: 'mail'
-  SYNC_SCOPE: ''
-  SCOPE_EXIT_ACTION: 'ignore'
-  RECONCILE_SLICE_PAGES: '40'
+  RECONCILE_AT: reconcileAt == 'off' ? '' : reconcileAt
+  RECONCILE_TIMER: reconcileTimer
+  RECONCILE_MAX_CHANGES: string(reconcileMaxChanges)
+  RECONCILE_LEFT_DAYS: string(reconcileLeftDays)
+  SYNC_MAPPING_FILE: syncMappingFile
+  MATCH_KEY: matchBy
+  SYNC_SCOPE: syncScope
+  SCOPE_EXIT_ACTION: scopeExitAction
+  RECONCILE_SLICE_PAGES: string(reconcileSlicePages)
 }
 
 // Deployments authenticate with Entra ID (azd); basic publishing credentials stay off.

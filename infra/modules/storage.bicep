@@ -5,6 +5,8 @@ param name string
 param location string
 param tags object
 param identityPrincipalId string
+@description('The person (or pipeline) who ran azd: reads and writes the tables from their machine (doctor, logs, the CLI). Empty: nobody.')
+param deployerPrincipalId string = ''
 
 var deploymentContainerName = 'app-package'
 var roles = {
@@ -60,6 +62,17 @@ resource assignments 'Microsoft.Authorization/roleAssignments@2022-04-01' = [
     }
   }
 ]
+
+// The setup hook's doctor, and the command line on the deployer's machine, use the tables (the
+// Lucca limiter's row, the log, the schedule) with the deployer's own sign-in.
+resource deployerUsesTables 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (!empty(deployerPrincipalId)) {
+  name: guid(account.id, deployerPrincipalId, roles.tableDataContributor)
+  scope: account
+  properties: {
+    principalId: deployerPrincipalId // a person, or a pipeline's service principal: no principalType
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.tableDataContributor)
+  }
+}
 
 output name string = account.name
 output deploymentContainerName string = deploymentContainer.name

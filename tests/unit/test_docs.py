@@ -61,3 +61,20 @@ def test_the_link_check_finds_a_broken_link(tmp_path: Path) -> None:
         "[gone](missing.md) [no heading](there.md#nowhere)\n"
     )
     assert broken_links(page) == ["missing.md", "there.md#nowhere"]
+
+
+def test_the_configuration_page_names_each_settings_azd_value() -> None:
+    """docs/configuration.md's azd value column names exactly the settings docs/deploy.md lists
+    as azd values; every other setting says what sets it instead."""
+    deploy = (DOCS / "deploy.md").read_text()
+    table = deploy[deploy.index("## The azd values") : deploy.index("## Upgrading")]
+    azd_values = set(re.findall(r"^\| `([A-Za-z_]+)` \|", table, flags=re.MULTILINE))
+    rows = re.findall(
+        r"^\| `([A-Za-z_]+)` \| ([^|]+) \|", (DOCS / "configuration.md").read_text(), re.MULTILINE
+    )
+    assert rows
+    for name, azd in rows:
+        if name in azd_values:
+            assert azd.strip() == f"`{name}`", name
+        else:
+            assert azd.strip() and f"`{name}`" != azd.strip(), name

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from pycep import BicepParser
 
-from connector.runtime.settings import Settings, SettingsError, load_settings
+from connector.runtime.settings import Settings
 from connector.runtime.startup import SETTINGS_INVALID
 from connector.storage.lease import LEASE_DURATION
 from connector.storage.log import ALERT_PREFIX
@@ -359,57 +359,3 @@ def test_azure_yaml_deploys_this_folder_as_a_function_app() -> None:
     site = parse(INFRA / "modules" / "functionapp.bicep")["resources"]["app"]["config"]
     assert "'azd-service-name': 'api'" in (INFRA / "modules" / "functionapp.bicep").read_text()
     assert site["kind"] == "functionapp,linux"
-
-
-# What the Bicep's expressions become once deployed (the literal values are read as they are).
-DEPLOYED = {
-    "AzureWebJobsStorage__accountName": "stconnector",
-    "AzureWebJobsStorage__clientId": "5f0c1a7e-0000-4000-8000-00000000c11d",
-    "AZURE_CLIENT_ID": "5f0c1a7e-0000-4000-8000-00000000c11d",
-    "APPLICATIONINSIGHTS_CONNECTION_STRING": "InstrumentationKey=00000000-0000-4000-8000-0;",
-    "APPLICATIONINSIGHTS_AUTHENTICATION_STRING": "ClientId=5f0c1a7e;Authorization=AAD",
-    "LUCCA_BASE_URL": "https://acme.ilucca.net",
-    "LUCCA_CLIENT_ID": "entra-connector",
-    "LUCCA_WEBHOOK_ENDPOINT_ID": "4",
-    "LUCCA_CLIENT_SECRET": "resolved-from-key-vault-1",  # what the platform puts in place
-    "LUCCA_WEBHOOK_SECRET": "resolved-from-key-vault-2",  # of a resolved reference
-    "LEAVER_TIME_ZONE": "Europe/Paris",
-    "MAX_SUDDEN_DEACTIVATIONS": "20",
-    "MAX_DEACTIVATIONS_PER_DAY": "20",
-    "CONNECTOR_MODE": "observe",
-    "REVOKE_SESSIONS": "True",  # Bicep's string(true)
-    "LIFECYCLE_DATES": "False",
-    "MATCH_SCOPE": "au:4f1c2d3e-0000-4000-8000-00000000a11e",
-    "MATCH_SCOPE_ADD_CREATED": "True",
-    "NOTIFY_RECIPIENTS": "it@acme.fr,hr@acme.fr",
-    "NOTIFY_SENDER": "DoNotReply@0a1b2c3d.azurecomm.net",
-    "ACS_ENDPOINT": "https://acs-connector.europe.communication.azure.com",
-    "NOTIFY_LANGUAGE": "fr",
-    "NOTIFY_MAX_PER_MINUTE": "5",
-    "NOTIFY_MAX_PER_HOUR": "10",
-}
-
-
-def test_the_deployed_settings_start_the_connector() -> None:
-    """The app settings as Azure would hold them (literals as written, expressions as
-    deployed, Key Vault references resolved) pass the connector's start-up checks."""
-    source = (INFRA / "modules" / "functionapp.bicep").read_text()
-    block = source.split("var appSettings = {", 1)[1].split("\n}\n", 1)[0]
-    literals = dict(re.findall(r"^  (\w+): '([^']*)'", block, flags=re.MULTILINE))
-    names = set(app_settings())
-    assert set(literals) | set(DEPLOYED) == names  # each one is either read or stood in for
-    environ = {**literals, **DEPLOYED}
-    settings = load_settings({k: v for k, v in environ.items() if k in code_settings()})
-    assert settings.CONNECTOR_MODE == "observe"
-    assert settings.ACS_CONNECTION_STRING is None and settings.ACS_ENDPOINT is not None
-    assert settings.AzureWebJobsStorage is None
-    assert settings.AzureWebJobsStorage__credential == "managedidentity"
-    assert settings.REVOKE_SESSIONS is True and settings.LIFECYCLE_DATES is False
-    assert settings.match_scope is not None and settings.match_scope.kind == "au"
-    assert settings.MATCH_SCOPE_ADD_CREATED is True
-    assert settings.notify_recipients == ("it@acme.fr", "hr@acme.fr")
-    # Before the operator sets the two secrets, the references stay unresolved: refused.
-    reference = "@Microsoft.KeyVault(VaultName=kv-x;SecretName=lucca-client-secret)"
-    unresolved = {**environ, "LUCCA_CLIENT_SECRET": reference}
-    with pytest.raises(SettingsError, match="LUCCA_CLIENT_SECRET"):
-        load_settings({k: v for k, v in unresolved.items() if k in code_settings()})
