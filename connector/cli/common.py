@@ -13,8 +13,14 @@ from pathlib import Path
 from typing import IO, Any
 
 from connector.core.clock import utc_now
-from connector.runtime.settings import Settings, SettingsError, load_settings
+from connector.runtime.settings import (
+    Settings,
+    SettingsError,
+    load_settings,
+    load_storage_settings,
+)
 from connector.runtime.storage import storage_from_settings
+from connector.runtime.storage_settings import StorageSettings
 from connector.storage.logquery import ParameterError
 from connector.storage.tables import Storage
 
@@ -45,23 +51,44 @@ class Context:
     err: IO[str]
     clock: Callable[[], datetime] = utc_now
     _settings: Settings | None = field(default=None, init=False)
+    _storage_settings: StorageSettings | None = field(default=None, init=False)
     _storage: Storage | None = field(default=None, init=False)
 
     def settings(self) -> Settings:
-        """The settings: the environment, with `--settings FILE`'s values over it."""
+        """Every setting: the environment, with `--settings FILE`'s values over it."""
         if self._settings is None:
-            environ = dict(self.environ)
-            path = getattr(self.args, "settings", None)
-            if path is not None:
-                environ.update(_settings_file(Path(path)))
-            self._settings = load_settings({k: v for k, v in environ.items() if v != ""})
+            try:
+                self._settings = load_settings(self._values())
+            except SettingsError as err:
+                command = getattr(self.args, "command_name", None)
+                if command is None:
+                    raise
+                raise SettingsError(
+                    f"`{command}` needs more than the storage settings: {err}"
+                ) from None
         return self._settings
+
+    def storage_settings(self) -> StorageSettings:
+        """Only the storage settings (all a storage-only command reads), or all if loaded."""
+        if self._settings is not None:
+            return self._settings
+        if self._storage_settings is None:
+            self._storage_settings = load_storage_settings(self._values())
+        return self._storage_settings
 
     def storage(self) -> Storage:
         """The storage clients of `AzureWebJobsStorage`."""
         if self._storage is None:
-            self._storage = storage_from_settings(self.settings())
+            self._storage = storage_from_settings(self.storage_settings())
         return self._storage
+
+    def _values(self) -> dict[str, str]:
+        """The environment, with `--settings FILE`'s values over it (empty ones unset)."""
+        environ = dict(self.environ)
+        path = getattr(self.args, "settings", None)
+        if path is not None:
+            environ.update(_settings_file(Path(path)))
+        return {k: v for k, v in environ.items() if v != ""}
 
     def close(self) -> None:
         """Close what was opened."""
@@ -188,5 +215,5 @@ def add_command(
         parents=[common],
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.set_defaults(run=run)
+    parser.set_defaults(run=run, command_name=name)
     return parser
