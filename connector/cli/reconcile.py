@@ -30,6 +30,7 @@ from connector.cli.common import (
     is_tty,
     terminal,
 )
+from connector.cli.identity_checks import warn_if_persons
 from connector.cli.reconcile_output import (
     applied_lines,
     bar,
@@ -99,6 +100,7 @@ def run_reconcile(ctx: Context) -> int:
         report = reconciliation.plan(snapshot, progress)
         applied = None
         if ctx.args.apply:  # the operator has the report: its links by mail need no alert
+            warn_if_persons(clients.directory, ctx.err)
             applied = reconciliation.apply(report, snapshot, progress, reviewed=True)
         if table is not None:
             write_csv(table, report, applied)
