@@ -62,7 +62,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog="python -m connector",
         description=(
             "The Lucca → Entra connector's command line. Settings come from the environment, "
-            'or --settings FILE (a local.settings.json: its "Values" over the environment).'
+            'or --settings FILE (a local.settings.json: its "Values" over the environment), or '
+            "the function app's own with --from-azure APP (your az login; docs/cli.md)."
         ),
         epilog=EXIT_CODES,
         formatter_class=argparse.RawDescriptionHelpFormatter,

@@ -139,21 +139,24 @@ def persons_token(monkeypatch: pytest.MonkeyPatch) -> dict[str, object]:
         (["sync", "{id}"], True),
         (["sync", "{id}", "--dry-run"], False),
         (["reconcile", "--apply"], True),
+        (["link", "{id}", "{object_id}"], True),
         (["reconcile"], False),
     ],
 )
 def test_writing_with_a_persons_rights_is_warned(
     lucca: LuccaSandbox,
+    graph: GraphSandbox,
     environ: dict[str, str],
     persons_token: dict[str, object],
     argv: list[str],
     warned: bool,
 ) -> None:
-    """`sync` and `reconcile --apply` with a person's token: a warning on stderr before the
+    """`sync`, `link` and `reconcile --apply` with a person's token: a warning on stderr before the
     writes; a dry run, which writes nothing, has none."""
     employee = lucca.add_employee("Alice", "Martin", "alice.martin@acme.fr")
+    account = graph.add_user(userPrincipalName="alice.martin@acme.fr", displayName="Alice M")
 
-    _, _, err = run_cli(environ, *[a.format(id=employee) for a in argv])
+    _, _, err = run_cli(environ, *[a.format(id=employee, object_id=account["id"]) for a in argv])
 
     assert ("with a person's sign-in (delegated rights" in err) is warned
 
