@@ -83,6 +83,7 @@ class Context:
             try:
                 self._settings = load_settings(self._values(Settings.model_fields))
             except SettingsError as err:
+                self.storage_settings()  # storage's own problem first, said as such
                 raise NeedsMoreSettings(str(err), getattr(self.args, "command_name", "")) from None
         return self._settings
 

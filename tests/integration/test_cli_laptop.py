@@ -80,3 +80,12 @@ def test_unlink_runs_with_the_storage_settings_only(azurite: Azurite, storage: S
     assert code == 1
     assert "416" in err + out
     assert "setting" not in err
+
+
+def test_a_command_needing_more_without_storage_names_storage_first() -> None:
+    """Nothing set at all: `sync` names AzureWebJobsStorage, without claiming storage is set."""
+    code, _out, err = run_cli({}, "sync", "416")
+
+    assert code == 3
+    assert "AzureWebJobsStorage is missing" in err
+    assert "needs more than the storage settings" not in err
