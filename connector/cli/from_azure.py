@@ -71,8 +71,8 @@ class AzureAccess:
             return credential.get_token(scope).token
         except ClientAuthenticationError:
             raise AzureReadError(
-                "no Azure sign-in to read the app's settings with: run `az login` (and `az "
-                "account set` for the app's subscription), then try again"
+                "no Azure sign-in to read the app's settings with: run `az login` (with "
+                "`--tenant` for the app's tenant), then try again"
             ) from None
 
 
