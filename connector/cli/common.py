@@ -6,15 +6,27 @@ import argparse
 import json
 import re
 import textwrap
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
 
+from connector.cli.from_azure import (
+    AppLocation,
+    AzureAccess,
+    read_app_settings,
+    resolve_references,
+)
 from connector.core.clock import utc_now
-from connector.runtime.settings import Settings, SettingsError, load_settings
+from connector.runtime.settings import (
+    Settings,
+    SettingsError,
+    load_settings,
+    load_storage_settings,
+)
 from connector.runtime.storage import storage_from_settings
+from connector.runtime.storage_settings import StorageSettings
 from connector.storage.logquery import ParameterError
 from connector.storage.tables import Storage
 
@@ -35,6 +47,20 @@ exit codes:
 # --- What a command gets ----------------------------------------------------------------
 
 
+class NeedsMoreSettings(SettingsError):
+    """A setting beyond storage's is missing or malformed, for a command that reads it."""
+
+    def __init__(self, message: str, command: str) -> None:
+        super().__init__(message)
+        self.command = command
+
+    def said(self) -> str:
+        """The message, naming the command when there is one."""
+        if not self.command:
+            return str(self)
+        return f"`{self.command}` needs more than the storage settings: {self}"
+
+
 @dataclass
 class Context:
     """A command's arguments, output streams, clock, and settings and storage on first use."""
@@ -44,29 +70,73 @@ class Context:
     out: IO[str]
     err: IO[str]
     clock: Callable[[], datetime] = utc_now
+    azure: AzureAccess = field(default_factory=AzureAccess)
+    _from_azure: dict[str, str] | None = field(default=None, init=False)
+    _resolved: dict[str, str] = field(default_factory=dict, init=False)
     _settings: Settings | None = field(default=None, init=False)
+    _storage_settings: StorageSettings | None = field(default=None, init=False)
     _storage: Storage | None = field(default=None, init=False)
 
     def settings(self) -> Settings:
-        """The settings: the environment, with `--settings FILE`'s values over it."""
+        """Every setting: the environment, with `--settings FILE`'s values over it."""
         if self._settings is None:
-            environ = dict(self.environ)
-            path = getattr(self.args, "settings", None)
-            if path is not None:
-                environ.update(_settings_file(Path(path)))
-            self._settings = load_settings({k: v for k, v in environ.items() if v != ""})
+            try:
+                self._settings = load_settings(self._values(Settings.model_fields))
+            except SettingsError as err:
+                self.storage_settings()  # storage's own problem first, said as such
+                raise NeedsMoreSettings(str(err), getattr(self.args, "command_name", "")) from None
         return self._settings
+
+    def storage_settings(self) -> StorageSettings:
+        """Only the storage settings (all a storage-only command reads), or all if loaded."""
+        if self._settings is not None:
+            return self._settings
+        if self._storage_settings is None:
+            self._storage_settings = load_storage_settings(
+                self._values(StorageSettings.model_fields)
+            )
+        return self._storage_settings
 
     def storage(self) -> Storage:
         """The storage clients of `AzureWebJobsStorage`."""
         if self._storage is None:
-            self._storage = storage_from_settings(self.settings())
+            self._storage = storage_from_settings(self.storage_settings())
         return self._storage
+
+    def _values(self, names: Iterable[str]) -> dict[str, str]:
+        """`--from-azure`'s app settings (the Key Vault references among `names` resolved),
+        the environment over them, and `--settings FILE`'s over both (empty ones unset)."""
+        environ = dict(self.environ)
+        path = getattr(self.args, "settings", None)
+        if path is not None:
+            environ.update(_settings_file(Path(path)))
+        environ = {k: v for k, v in environ.items() if v != ""}
+        stored = self._azure_values()
+        if stored:  # what the environment or the file sets is never read from the vault
+            missing = [n for n in names if n not in environ and n not in self._resolved]
+            self._resolved.update(resolve_references(self.azure, stored, missing))
+            merged = {**stored, **self._resolved, **environ}
+            environ = {k: v for k, v in merged.items() if v != ""}
+        return environ
 
     def close(self) -> None:
         """Close what was opened."""
         if self._storage is not None:
             self._storage.close()
+
+    def _azure_values(self) -> dict[str, str]:
+        """The app's settings with `--from-azure APP` (read once), else none."""
+        app = getattr(self.args, "from_azure", None)
+        if not app:
+            return {}
+        if self._from_azure is None:
+            where = AppLocation(
+                name=app,
+                resource_group=getattr(self.args, "resource_group", None),
+                subscription=getattr(self.args, "subscription", None),
+            )
+            self._from_azure = read_app_settings(self.azure, where)
+        return self._from_azure
 
 
 def _settings_file(path: Path) -> dict[str, str]:
@@ -161,6 +231,29 @@ def parsed(parse: Callable[[str], Any]) -> Callable[[str], Any]:
     return convert
 
 
+def add_azure_options(parser: argparse.ArgumentParser, *, default: Any = None) -> None:
+    """`--from-azure APP` and where to find the app (before or after the command)."""
+    parser.add_argument(
+        "--from-azure",
+        metavar="APP",
+        default=default,
+        help="read the function app APP's settings from Azure with your `az login`, Key Vault "
+        "references resolved (the environment and --settings override them)",
+    )
+    parser.add_argument(
+        "--resource-group",
+        metavar="RG",
+        default=default,
+        help="with --from-azure: the app's resource group",
+    )
+    parser.add_argument(
+        "--subscription",
+        metavar="ID",
+        default=default,
+        help="with --from-azure: the app's subscription id (default: every one you can see)",
+    )
+
+
 def add_command(
     commands: Any,
     name: str,
@@ -179,6 +272,7 @@ def add_command(
         default=argparse.SUPPRESS,
         help='a local.settings.json whose "Values" are merged over the environment',
     )
+    add_azure_options(common, default=argparse.SUPPRESS)
     common.add_argument("--json", action="store_true", help="print JSON instead of a table")
     parser: argparse.ArgumentParser = commands.add_parser(
         name,
@@ -188,5 +282,5 @@ def add_command(
         parents=[common],
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.set_defaults(run=run)
+    parser.set_defaults(run=run, command_name=name)
     return parser

@@ -11,6 +11,8 @@ Checks, in this order, each on its own (a failure never stops the next):
    employees SYNC_SCOPE keeps (`connector.cli.scope_check`: no request without a scope).
 5. Graph permissions: the `roles` of the token the directory's credential gets, against what
    the settings need (`graph_roles_needed`); roles beyond them are a WARN (least privilege).
+   With a person's token (`az login`), the managed identity's (AZURE_CLIENT_ID) roles read
+   through its service principal instead (`identity_checks.py`): missing admin consent fails.
 6. Graph domains: the verified, managed domains, as the sync reads them.
 7. The webhook endpoint LUCCA_WEBHOOK_ENDPOINT_ID: active, with the nine topics.
 

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from connector.cli.checks import Check, guarded, said, sentence
+from connector.cli.identity_checks import identity_roles, is_persons
 from connector.core.errors import ConnectorError, Denied
 from connector.core.net import is_loopback
 from connector.entra.directory import GraphDirectory
@@ -93,14 +94,12 @@ class GraphChecks:
                 "none for a sandbox; against Microsoft Graph this reads the identity's token",
             )
         claims = directory.token_claims()
-        if claims is not None and "roles" not in claims and "scp" in claims:
-            return Check(
-                name,
-                "WARN",
-                "the token is a person's (delegated, e.g. your `az login`), not the "
-                "connector's identity's: its application permissions cannot be read here.",
-                "run the doctor with the connector's identity (in the Function App), or list "
-                "what the identity holds (docs/operations.md, Authorization_RequestDenied)",
+        if is_persons(claims):  # what consent gave the identity, through its service principal
+            return identity_roles(
+                directory,
+                self.settings.AZURE_CLIENT_ID,
+                graph_roles_needed(self.settings),
+                _grant_fix,
             )
         roles = claims.get("roles", []) if claims is not None else None
         if not isinstance(roles, list):
@@ -160,6 +159,10 @@ class GraphChecks:
                 "names), managed rather than federated",
             )
         return Check(name, "PASS", f"verified, managed: {', '.join(usable)}.{unused}")
+
+
+def _grant_fix(missing: list[str]) -> str:
+    return GRANT_GRAPH.format(roles=", ".join(missing), loop=" ".join(missing))
 
 
 def _sandbox(settings: Settings) -> bool:

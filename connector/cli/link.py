@@ -27,6 +27,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from connector.cli.common import EXIT_OK, EXIT_PROBLEMS, Context, add_command, parsed
+from connector.cli.identity_checks import warn_if_persons
 from connector.cli.sync import SUCCEEDED, busy, employee_lease, parse_employee_id, sync_now
 from connector.core.errors import NotFound
 from connector.domain.entries import Action, LogEntry
@@ -144,6 +145,7 @@ def run_link(ctx: Context) -> int:
             return busy(ctx, employee_id)
         clients = Clients.from_settings(settings, storage)
         try:
+            warn_if_persons(clients.directory, ctx.err)  # it syncs after linking
             links = Links(storage)
             user = _account(clients, links, employee_id, object_id)
             if isinstance(user, str):

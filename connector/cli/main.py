@@ -1,7 +1,10 @@
 """The command line: `python -m connector <command>`, for an operator at a terminal or a script.
 
 Settings come from the environment, or from `--settings FILE` (a local.settings.json: its
-"Values", merged over the environment). Every command has `--help` and `--json`.
+"Values", merged over the environment), or from the function app itself with `--from-azure APP`
+(`from_azure.py`: read with the operator's `az login`, Key Vault references resolved; the
+environment and the file override them). Each command reads only what it needs: `logs` and
+`schedule list` the storage settings alone. Every command has `--help` and `--json`.
 
 Exit codes:
   0  done
@@ -33,9 +36,12 @@ from connector.cli.common import (
     EXIT_UNREACHABLE,
     EXIT_USAGE,
     Context,
+    NeedsMoreSettings,
     Printable,
+    add_azure_options,
 )
 from connector.cli.doctor import add_doctor_command
+from connector.cli.from_azure import AzureAccess, AzureReadError
 from connector.cli.link import add_link_commands
 from connector.cli.logs import add_logs_command
 from connector.cli.reconcile import add_reconcile_command
@@ -57,7 +63,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog="python -m connector",
         description=(
             "The Lucca → Entra connector's command line. Settings come from the environment, "
-            'or --settings FILE (a local.settings.json: its "Values" over the environment).'
+            'or --settings FILE (a local.settings.json: its "Values" over the environment), or '
+            "the function app's own with --from-azure APP (your az login; docs/cli.md)."
         ),
         epilog=EXIT_CODES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -67,6 +74,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="FILE",
         help='a local.settings.json whose "Values" are merged over the environment',
     )
+    add_azure_options(parser)
     commands = parser.add_subparsers(title="commands", metavar="COMMAND", required=True)
     add_sync_command(commands)
     add_link_commands(commands)
@@ -93,8 +101,10 @@ def main(
     out: IO[str] = sys.stdout,
     err: IO[str] = sys.stderr,
     clock: Callable[[], datetime] = utc_now,
+    azure: AzureAccess | None = None,
 ) -> int:
-    """Run one command; the exit code (see the module's docstring)."""
+    """Run one command; the exit code (see the module's docstring). `azure`: how
+    `--from-azure` reaches Azure (default: the Azure CLI's login, Azure's public cloud)."""
     quiet_http_loggers()  # no request URL (an email in a Graph filter) in a log line
     # Values from Lucca and Entra reach the terminal: no control character gets through.
     out, err = cast(IO[str], Printable(out)), cast(IO[str], Printable(err))
@@ -110,12 +120,17 @@ def main(
         out=out,
         err=err,
         clock=clock,
+        azure=azure or AzureAccess(),
     )
     try:
         code: int = args.run(ctx)
     except SettingsError as error:
-        err.write(f"connector: {error}\n")
+        said = error.said() if isinstance(error, NeedsMoreSettings) else str(error)
+        err.write(f"connector: {said}\n")
         return EXIT_SETTINGS
+    except AzureReadError as error:
+        err.write(f"connector: Azure: {error}\n")
+        return EXIT_UNREACHABLE
     except ConnectorError as error:
         said = error.message
         if not said.lower().startswith(error.service.lower()):

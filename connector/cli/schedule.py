@@ -32,7 +32,7 @@ from connector.flows.holds import (
     is_sudden,
 )
 from connector.runtime.build import notice_zone
-from connector.runtime.settings import Settings
+from connector.runtime.storage_settings import StorageSettings
 from connector.storage.log import IntegrationLog
 from connector.storage.logquery import ParameterError, iso
 from connector.storage.schedule import ScheduleStore
@@ -80,7 +80,10 @@ def _held_entries(log: IntegrationLog) -> list[LogEntry]:
 
 
 def _check(
-    due: Sequence[ScheduledAction], schedule: ScheduleStore, settings: Settings, now: datetime
+    due: Sequence[ScheduledAction],
+    schedule: ScheduleStore,
+    settings: StorageSettings,
+    now: datetime,
 ) -> HoldCheck:
     """The timer's check on what is due at `now`: both rails, as `LeaverRun.run` makes it."""
     return HoldCheck.of(
@@ -100,7 +103,7 @@ def run_schedule_list(ctx: Context) -> int:
     """The actions due in the next N days, those already past due, and the held run."""
     now = ctx.clock()
     until = now + timedelta(days=ctx.args.days)
-    settings = ctx.settings()
+    settings = ctx.storage_settings()
     storage = ctx.storage()
     schedule = ScheduleStore(storage, clock=lambda: now)
     overdue = schedule.due(now)  # as the timer reads it (a stale index row is dropped)

@@ -25,6 +25,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from connector.cli.common import EXIT_OK, EXIT_PROBLEMS, Context, add_command, parsed
+from connector.cli.identity_checks import warn_if_persons
 from connector.domain.entries import Action, Change, LogEntry
 from connector.runtime.build import Clients, build_service
 from connector.runtime.settings import Settings
@@ -126,6 +127,8 @@ def run_sync(ctx: Context) -> int:
             return busy(ctx, employee_id, dry_run=dry_run)
         clients = Clients.from_settings(settings, storage)
         try:
+            if not dry_run:  # before writing with a person's rights
+                warn_if_persons(clients.directory, ctx.err)
             entry = sync_now(ctx, settings, storage, clients, employee_id)
         finally:
             clients.close()

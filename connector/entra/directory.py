@@ -27,6 +27,7 @@ from connector.core.errors import (
     NotFound,
     Transient,
 )
+from connector.entra.app_roles import GrantedRoles, graph_roles_of
 from connector.entra.graph import (
     GRAPH_SCOPE,
     build_client,
@@ -319,6 +320,11 @@ class GraphDirectory:
                 )
                 self._domains = (self._clock() + self._domains_ttl, found)
             return list(self._domains[1])
+
+    def graph_roles_of(self, app_id: str) -> GrantedRoles:
+        """The Graph application roles admin consent gave the service principal of `app_id`
+        (a managed identity's client id), read through Graph (`entra/app_roles.py`)."""
+        return self._run(graph_roles_of(self._client, app_id))
 
     def granted_roles(self) -> frozenset[str] | None:
         """The application roles in the Graph token (`roles`); None without a credential."""

@@ -71,11 +71,8 @@ if TYPE_CHECKING:
     from connector.lucca.models import LuccaEmployee
     from connector.storage.tables import Storage
 
-STATUSES: tuple[Literal["active", "upcoming", "deactivated"], ...] = (
-    "active",
-    "upcoming",
-    "deactivated",
-)
+Status = Literal["active", "upcoming", "deactivated"]
+STATUSES: tuple[Status, ...] = ("active", "upcoming", "deactivated")
 RECONCILE_EVENT = "reconcile"  # the `event_key` prefix of a change the reconciliation queues
 Progress = Callable[[str, int, int], None]  # (phase, done, total)
 
@@ -131,10 +128,11 @@ class Reconciliation:
         """Lucca's employees, the directory, the links and the schedule, once each."""
         read_at = self._clock()
         employees: dict[str, LuccaEmployee] = {}
-        for employee in self._lucca.employees(statuses=STATUSES):
+        total = [0]  # Lucca's totalCount: the bar shows the time left at the limiter's pace
+        for employee in self._lucca.counted_employees(STATUSES, total.append):
             employees[employee.id] = employee
-            if len(employees) % 100 == 0:
-                progress("reading Lucca", len(employees), 0)
+            if len(employees) % 100 == 0 or len(employees) == total[-1]:
+                progress("reading Lucca", len(employees), total[-1])
         progress("reading Entra", 0, 0)
         return self.snapshot(employees, read_at=read_at)
 

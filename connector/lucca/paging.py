@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 from connector.lucca.answers import items
@@ -43,6 +43,22 @@ class EmployeePaging:
             for page in self._pages("employees", params):
                 found += [self._employee(item, page.get("embedded")) for item in items(page)]
         return found
+
+    def counted_employees(
+        self, statuses: Iterable[str], on_total: Callable[[int], None]
+    ) -> Iterator[LuccaEmployee]:
+        """The employees of these statuses, pages of 100; `on_total` gets Lucca's `totalCount`
+        (`include=totalCount`: the items across all pages) from the first page if it has one."""
+        params = {
+            "status": ",".join(statuses),
+            "limit": str(PAGE_SIZE),
+            "include": "embedded,links,totalCount",
+        }
+        for number, page in enumerate(self._pages("employees", params)):
+            total = page.get("totalCount")
+            if number == 0 and isinstance(total, int) and not isinstance(total, bool):
+                on_total(total)
+            yield from (self._employee(item, page.get("embedded")) for item in items(page))
 
     # -- what the client provides -----------------------------------------------------------
     def _get(self, path: str, params: Mapping[str, str] | None = None) -> dict[str, Any]:

@@ -34,6 +34,7 @@ from connector.runtime.clients import (
 )
 from connector.runtime.scope_build import scope_gate, scope_judge, scoped_planner
 from connector.runtime.settings import Settings
+from connector.runtime.storage_settings import StorageSettings
 from connector.storage.changes import ChangeFeed, retry_delays
 from connector.storage.lease import EmployeeLeases
 from connector.storage.links import Links
@@ -228,7 +229,7 @@ def build_notifier(settings: Settings, storage: Storage, clock: Clock) -> Notifi
     return Notifier(outbox, clock=clock)
 
 
-def notice_zone(settings: Settings) -> str:
+def notice_zone(settings: StorageSettings) -> str:
     """The time zone the daily digest's "tomorrow" is in."""
     zone = settings.LEAVER_TIME_ZONE
     return "Europe/Paris" if zone == "establishment" else zone

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping
-from typing import Annotated, Literal
+from typing import Annotated, Literal, TypeVar
 from urllib.parse import urlsplit
 
 from pydantic import (
@@ -18,7 +18,6 @@ from pydantic import (
     field_validator,
     model_validator,
 )
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from connector.core.net import is_loopback
 from connector.domain.logins import LoginTemplate, parse_template
@@ -34,10 +33,9 @@ from connector.runtime.setting_rules import (
     describe,
     email_addresses,
     login_template_text,
-    storage_connection_string,
     sync_scope_text,
-    time_zone_name,
 )
+from connector.runtime.storage_settings import StorageSettings
 from connector.storage.changes import checked_retry_delays
 
 KEY_VAULT_REFERENCE = re.compile(r"^\s*@Microsoft\.KeyVault\(", re.IGNORECASE)
@@ -52,6 +50,7 @@ STORAGE_IDENTITY_SETTINGS = (
     "AzureWebJobsStorage__clientId",
 )
 
+_S = TypeVar("_S", bound=StorageSettings)
 PositiveSeconds = Annotated[int, Field(ge=0, le=3600)]
 
 
@@ -59,10 +58,8 @@ class SettingsError(Exception):
     """A setting is missing or malformed; the message names it, never its value."""
 
 
-class Settings(BaseSettings):
-    """Every app setting the connector reads, with its default."""
-
-    model_config = SettingsConfigDict(case_sensitive=True, extra="ignore", frozen=True)
+class Settings(StorageSettings):
+    """Every app setting the connector reads, with its default (storage's in `StorageSettings`)."""
 
     LUCCA_BASE_URL: AnyHttpUrl
     LUCCA_TOKEN_URL: AnyHttpUrl = AnyHttpUrl(
@@ -73,20 +70,6 @@ class Settings(BaseSettings):
     LUCCA_WEBHOOK_SECRET: SecretStr
     LUCCA_WEBHOOK_SECRET_PREVIOUS: SecretStr | None = None
     GRAPH_BASE_URL: AnyHttpUrl = AnyHttpUrl("https://graph.microsoft.com/v1.0")
-    AZURE_CLIENT_ID: str | None = None
-
-    AzureWebJobsStorage: SecretStr | None = None
-    AzureWebJobsStorage__accountName: str | None = None
-    AzureWebJobsStorage__tableServiceUri: AnyHttpUrl | None = None
-    AzureWebJobsStorage__queueServiceUri: AnyHttpUrl | None = None
-    AzureWebJobsStorage__credential: Literal["managedidentity"] | None = None
-    AzureWebJobsStorage__clientId: str | None = None
-
-    LEAVER_TIME_ZONE: Annotated[str, AfterValidator(time_zone_name)] = "Europe/Paris"
-    MAX_SUDDEN_DEACTIVATIONS: int = Field(default=20, ge=0)
-    # Disables a local day (LEAVER_TIME_ZONE) carried out without an operator, whatever their
-    # notice; more end dates entered in a day alert once (connector/flows/holds.py).
-    MAX_DEACTIVATIONS_PER_DAY: int = Field(default=20, ge=0, le=100_000)
     CONNECTOR_MODE: Literal["apply", "observe"] = "apply"
     SYNC_DELAY_SECONDS: PositiveSeconds = 10
     # The escrow (connector/flows/worker.py): transient failures retried for this many hours
@@ -150,18 +133,6 @@ class Settings(BaseSettings):
     # most ~80 Lucca requests, under 3 minutes at 30 a minute, well within functionTimeout.
     RECONCILE_SLICE_PAGES: int = Field(default=40, ge=1, le=100)
 
-    @classmethod
-    def settings_customise_sources(
-        cls,
-        settings_cls: type[BaseSettings],
-        init_settings: PydanticBaseSettingsSource,
-        env_settings: PydanticBaseSettingsSource,
-        dotenv_settings: PydanticBaseSettingsSource,
-        file_secret_settings: PydanticBaseSettingsSource,
-    ) -> tuple[PydanticBaseSettingsSource, ...]:
-        """Read only what `load_settings` passes in, so one mapping is the single source."""
-        return (init_settings,)
-
     @field_validator("LUCCA_WEBHOOK_SECRET", "LUCCA_CLIENT_SECRET")
     @classmethod
     def _not_empty(cls, value: SecretStr) -> SecretStr:
@@ -176,29 +147,12 @@ class Settings(BaseSettings):
 
     @field_validator(
         "ACS_ENDPOINT",
-        "AzureWebJobsStorage__accountName",
-        "AzureWebJobsStorage__tableServiceUri",
-        "AzureWebJobsStorage__queueServiceUri",
-        "AzureWebJobsStorage__credential",
-        "AzureWebJobsStorage__clientId",
         mode="before",
     )
     @classmethod
     def _empty_is_none(cls, value: object) -> object:
         # An optional setting left empty (as local.settings.json.example has them) is unset.
         return None if isinstance(value, str) and not value.strip() else value
-
-    @field_validator("AZURE_CLIENT_ID")
-    @classmethod
-    def _blank_is_unset(cls, value: str | None) -> str | None:
-        return value.strip() or None if value is not None else None
-
-    @field_validator("AzureWebJobsStorage")
-    @classmethod
-    def _connection_string(cls, value: SecretStr | None) -> SecretStr | None:
-        if value is not None:
-            storage_connection_string(value.get_secret_value())
-        return value
 
     # The client secret, the tokens and the employees' data travel on these: never in clear.
     @field_validator("GRAPH_BASE_URL", "LUCCA_BASE_URL", "LUCCA_TOKEN_URL")
@@ -270,32 +224,6 @@ class Settings(BaseSettings):
     def _known_attributes(cls, value: str) -> str:
         owned(attribute_names(value))
         return value
-
-    @model_validator(mode="after")
-    def _storage_is_configured(self) -> Settings:
-        identity = (
-            self.AzureWebJobsStorage__accountName
-            or self.AzureWebJobsStorage__tableServiceUri
-            or self.AzureWebJobsStorage__queueServiceUri
-        )
-        if self.AzureWebJobsStorage is None and not identity:
-            raise ValueError(
-                "AzureWebJobsStorage is missing: set it to a connection string, or set "
-                "AzureWebJobsStorage__accountName (or __tableServiceUri and __queueServiceUri) "
-                "for the managed identity"
-            )
-        if self.AzureWebJobsStorage is None and not self.AzureWebJobsStorage__accountName:
-            missing = [
-                name
-                for name in (
-                    "AzureWebJobsStorage__tableServiceUri",
-                    "AzureWebJobsStorage__queueServiceUri",
-                )
-                if getattr(self, name) is None
-            ]
-            if missing:
-                raise ValueError(f"{missing[0]} is missing: the identity-based form needs it")
-        return self
 
     @model_validator(mode="after")
     def _scope_to_join(self) -> Settings:
@@ -381,11 +309,19 @@ def setting_names() -> frozenset[str]:
 
 def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     """Read and validate the settings; raise `SettingsError` naming what is wrong."""
+    return _validated(Settings, environ)
+
+
+def load_storage_settings(environ: Mapping[str, str] | None = None) -> StorageSettings:
+    """Only the storage settings (a storage-only command's), validated as `load_settings` does."""
+    return _validated(StorageSettings, environ)
+
+
+def _validated(model: type[_S], environ: Mapping[str, str] | None) -> _S:
     env = dict(os.environ if environ is None else environ)
+    names = frozenset(model.model_fields)
     unresolved = sorted(
-        name
-        for name in setting_names()
-        if name in env and KEY_VAULT_REFERENCE.match(env[name] or "")
+        name for name in names if name in env and KEY_VAULT_REFERENCE.match(env[name] or "")
     )
     if unresolved:
         raise SettingsError(
@@ -393,8 +329,8 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
             "App's identity the 'Key Vault Secrets User' role on the vault and check the "
             "secret's name"
         )
-    known = {name: value for name, value in env.items() if name in setting_names()}
+    known = {name: value for name, value in env.items() if name in names}
     try:
-        return Settings(**known)  # type: ignore[arg-type]
+        return model.model_validate(known)
     except ValidationError as err:
         raise SettingsError(describe(err)) from None

@@ -7,11 +7,11 @@ from azure.data.tables import TableServiceClient
 from azure.storage.queue import QueueServiceClient
 
 from connector.runtime.identity import azure_credential
-from connector.runtime.settings import Settings
+from connector.runtime.storage_settings import StorageSettings
 from connector.storage.tables import INTAKE_OPTIONS, WORKER_OPTIONS, Storage
 
 
-def storage_from_settings(settings: Settings, *, fast: bool = False) -> Storage:
+def storage_from_settings(settings: StorageSettings, *, fast: bool = False) -> Storage:
     """Clients for `AzureWebJobsStorage`, as a connection string or identity-based; `fast` for
     the webhook, which must answer within Lucca's 3 seconds."""
     options = INTAKE_OPTIONS if fast else WORKER_OPTIONS

@@ -48,7 +48,7 @@ def test_story_runs_and_shows_directory_and_log() -> None:
         "Reason: The domain acme-partner.example is not a verified domain",
         "Subject: Entra account deactivated: Hugo Bernard",
         "$ python -m connector reconcile",
-        "          jobTitle: Intern → CFO",
+        "matched by link: jobTitle: Intern → CFO",
         "`--apply` would hand 1 employee to the sync.",
         "reconcile_nightly: reconciled: 5 employees reconciled: 3 in step, 1 to update, "
         "1 cannot be created; applied: 1 updated.",

@@ -30,6 +30,7 @@ from urllib.parse import parse_qs, quote, unquote, urlencode, urlsplit
 from tests.sandboxes import graph_shapes
 from tests.sandboxes.base import Fault, RecordedRequest, Response, Sandbox
 from tests.sandboxes.graph_memberships import MembershipsMixin
+from tests.sandboxes.graph_principals import PrincipalsMixin
 
 API_ROOT = "/v1.0"
 DEFAULT_PAGE_SIZE = 100
@@ -344,7 +345,7 @@ def _complex_enough(password: Any) -> bool:
     return sum(any(test(c) for c in password) for test in classes) >= 3
 
 
-class GraphSandbox(MembershipsMixin, Sandbox):
+class GraphSandbox(PrincipalsMixin, MembershipsMixin, Sandbox):
     """Microsoft Graph v1.0 users, manager, domains, role assignments, group and administrative
     unit members and `$batch`, in memory, over HTTP."""
 
@@ -363,6 +364,7 @@ class GraphSandbox(MembershipsMixin, Sandbox):
             self._denied: set[tuple[str, str | None]] = set()
             self._extensions: dict[str, str] = {}  # directory extension names, by lower case
             self._reset_memberships()
+            self._reset_principals()
             self.clear_faults()
             self.reset_log()
         self.add_domain(self.initial_domain, is_default=True)
@@ -557,7 +559,8 @@ class GraphSandbox(MembershipsMixin, Sandbox):
         parts = [unquote(p) for p in request.path[len(API_ROOT) + 1 :].split("/") if p]
         is_user_item = len(parts) >= 2 and parts[0] == "users"
         # An item of another collection: its key's position in the path.
-        item = 1 if parts[:1] == ["groups"] else 2 if parts[:2] == _UNITS else None
+        item = 1 if parts[:1] in (["groups"], ["servicePrincipals"]) else None
+        item = 2 if parts[:2] == _UNITS else item
         if item is not None and len(parts) <= item:
             item = None
         shape = tuple(parts)
@@ -597,6 +600,7 @@ class GraphSandbox(MembershipsMixin, Sandbox):
             ("domains",): {"GET": self._list_domains},
             ("$batch",): {"POST": self._batch},
             **self._membership_routes(),
+            **self._principal_routes(),
         }
 
     def _graph_error(self, status: int, code: str, message: str) -> Exception:

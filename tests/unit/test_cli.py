@@ -155,11 +155,12 @@ def test_help_exits_0_and_lists_the_exit_codes() -> None:
 
 
 def test_a_missing_setting_exits_3_naming_it(azurite: Azurite) -> None:
-    """Exit 3, the setting named, no value of any setting shown, no traceback."""
+    """Exit 3, the setting named, no value of any setting shown, no traceback (`sync` needs
+    Lucca's settings; `logs` would not: tests/integration/test_cli_laptop.py)."""
     environ = base_settings(azurite.connection_string)
     del environ["LUCCA_BASE_URL"]
 
-    code, out, err = run("logs", environ=environ)
+    code, out, err = run("sync", "416", environ=environ)
 
     assert code == 3
     assert "setting LUCCA_BASE_URL is missing" in err
@@ -173,7 +174,7 @@ def test_a_malformed_setting_exits_3_without_its_value(azurite: Azurite) -> None
     """The message names the setting, never its value."""
     environ = {**base_settings(azurite.connection_string), "LUCCA_BASE_URL": "acme dot ilucca"}
 
-    code, _, err = run("logs", environ=environ)
+    code, _, err = run("sync", "416", environ=environ)
 
     assert code == 3
     assert "setting LUCCA_BASE_URL is malformed" in err
