@@ -78,3 +78,19 @@ def test_the_configuration_page_names_each_settings_azd_value() -> None:
             assert azd.strip() == f"`{name}`", name
         else:
             assert azd.strip() and f"`{name}`" != azd.strip(), name
+
+
+def test_the_layout_names_every_module() -> None:
+    """docs/development.md's layout table names every module of each package's row."""
+    page = (DOCS / "development.md").read_text()
+    missing = []
+    for package in sorted(p for p in (ROOT / "connector").iterdir() if p.is_dir()):
+        if not (package / "__init__.py").exists():
+            continue
+        [row] = [r for r in page.splitlines() if f"| `{package.name}/` |" in r]
+        missing += [
+            f"{package.name}/{m.stem}"
+            for m in sorted(package.glob("*.py"))
+            if m.stem != "__init__" and f"`{m.stem}`" not in row
+        ]
+    assert not missing, f"modules missing from docs/development.md's layout: {missing}"
