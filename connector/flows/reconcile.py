@@ -63,11 +63,8 @@ if TYPE_CHECKING:
     from connector.lucca.models import LuccaEmployee
     from connector.storage.tables import Storage
 
-STATUSES: tuple[Literal["active", "upcoming", "deactivated"], ...] = (
-    "active",
-    "upcoming",
-    "deactivated",
-)
+Status = Literal["active", "upcoming", "deactivated"]
+STATUSES: tuple[Status, ...] = ("active", "upcoming", "deactivated")
 RECONCILE_EVENT = "reconcile"  # the `event_key` prefix of a change the reconciliation queues
 Progress = Callable[[str, int, int], None]  # (phase, done, total)
 
@@ -120,7 +117,7 @@ class Reconciliation:
         self._delay_seconds = delay_seconds
         self._storage = storage
         self._lucca = self.lucca = lucca  # the nightly run reads its slices with it
-        self._directory = directory
+        self._directory = self.directory = directory  # the nightly run reads by delta with it
         self._planner = planner
         self._build_service = build_service
         self._clock = clock
@@ -145,6 +142,7 @@ class Reconciliation:
         *,
         read_at: datetime,
         known: frozenset[str] | None = None,
+        users: list[DirectoryUser] | None = None,
     ) -> Snapshot:
         """These employees (`known`: ids read elsewhere), with the directory, the links and the
         schedule read now (a slice of the nightly run reads part of Lucca, all of the rest)."""
@@ -153,7 +151,7 @@ class Reconciliation:
         return Snapshot(
             read_at=read_at,
             employees=employees,
-            users=self._directory.list_users(),
+            users=self._directory.list_users() if users is None else users,
             links=Links(self._storage).all(),
             refused=Links(self._storage).refusals(),
             stored_schedule=read_stored_schedule(self._storage),

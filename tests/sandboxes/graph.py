@@ -27,6 +27,7 @@ from typing import Any, NoReturn
 from urllib.parse import parse_qs, quote, unquote, urlencode, urlsplit
 
 from tests.sandboxes.base import Fault, RecordedRequest, Response, Sandbox
+from tests.sandboxes.graph_delta import DELTA_SEGMENTS, DeltaMixin
 from tests.sandboxes.graph_memberships import MembershipsMixin
 
 API_ROOT = "/v1.0"
@@ -340,7 +341,7 @@ def _complex_enough(password: Any) -> bool:
     return sum(any(test(c) for c in password) for test in classes) >= 3
 
 
-class GraphSandbox(MembershipsMixin, Sandbox):
+class GraphSandbox(DeltaMixin, MembershipsMixin, Sandbox):
     """Microsoft Graph v1.0 users, manager, domains, role assignments, group and administrative
     unit members and `$batch`, in memory, over HTTP."""
 
@@ -358,6 +359,7 @@ class GraphSandbox(MembershipsMixin, Sandbox):
             self._domains: dict[str, dict[str, Any]] = {}
             self._denied: set[tuple[str, str | None]] = set()
             self._reset_memberships()
+            self._reset_delta()
             self.clear_faults()
             self.reset_log()
         self.add_domain(self.initial_domain, is_default=True)
@@ -382,6 +384,12 @@ class GraphSandbox(MembershipsMixin, Sandbox):
         """Change a user as an administrator would in the Entra admin center."""
         with self._lock:
             self._users[user_id].update(attrs)
+
+    def delete_user(self, user_id: str) -> None:
+        """Delete a user as an administrator would (its manager link goes with it)."""
+        with self._lock:
+            del self._users[user_id]
+            self._managers.pop(user_id, None)
 
     def user(self, user_id: str) -> dict[str, Any]:
         """A copy of every stored property of a user (KeyError if none)."""
@@ -551,7 +559,9 @@ class GraphSandbox(MembershipsMixin, Sandbox):
         if item is not None and len(parts) <= item:
             item = None
         shape = tuple(parts)
-        if is_user_item:
+        if parts[:1] == ["users"] and parts[1:] and parts[1] in DELTA_SEGMENTS and not parts[2:]:
+            shape, is_user_item = ("users", "delta"), False
+        elif is_user_item:
             shape = ("users", "*", *parts[2:])
         elif item is not None:
             shape = (*parts[:item], "*", *parts[item + 1 :])
@@ -577,6 +587,7 @@ class GraphSandbox(MembershipsMixin, Sandbox):
     def _routes(self) -> dict[tuple[str, ...], dict[str, Callable[..., Response]]]:
         return {
             ("users",): {"GET": self._list_users, "POST": self._create_user},
+            ("users", "delta"): {"GET": self._users_delta},
             ("users", "*"): {"GET": self._get_user, "PATCH": self._update_user},
             ("users", "*", "manager"): {"GET": self._get_manager},
             ("users", "*", "manager", "$ref"): {
@@ -631,6 +642,10 @@ class GraphSandbox(MembershipsMixin, Sandbox):
             payload["@odata.nextLink"] = f"{self.base_url}{request.path}?{encoded}"
         payload["value"] = [self._project(u, select, expand) for u in page]
         return self._ok(payload)
+
+    def _select_expand(self, request: RecordedRequest) -> tuple[list[str] | None, list[str] | None]:
+        """A request's `$select` and `$expand` (400 on a property Graph does not have)."""
+        return _parse_select(_option(request, "select")), _parse_expand(_option(request, "expand"))
 
     def _get_user(self, request: RecordedRequest, user: dict[str, Any]) -> Response:
         select = _parse_select(_option(request, "select"))
