@@ -55,6 +55,10 @@ class DeltaMixin:
         self._delta_tokens: dict[str, _Round] = {}
         self._delta_counter = itertools.count(1)
 
+    def expire_delta_tokens(self) -> None:
+        """Forget every token given (as Graph does after a while): links to them answer 400."""
+        self._delta_tokens.clear()
+
     def _users_delta(self, request: RecordedRequest) -> Response:
         skip, delta = request.param("$skiptoken"), request.param("$deltatoken")
         if skip is not None or delta is not None:
