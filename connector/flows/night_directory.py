@@ -32,7 +32,7 @@ if TYPE_CHECKING:
 PREFIX = "directory-"
 HEAD = "head"
 CHUNK = 60_000  # bytes a binary property holds (Table Storage: at most 64 KiB)
-CHUNKS_PER_ROW = 15  # an entity holds at most 1 MiB
+CHUNKS_PER_ROW = 10  # 600 KB a row: under 1 MiB even counted as base64 (as Azurite does)
 
 
 class NightDirectory:
