@@ -9,8 +9,10 @@
   removed manager as `manager@delta` (a removed one with `@removed`), and a deleted user as
   `{"id": …, "@removed": {"reason": "changed"}}`.
 - `$expand=manager` answers `manager@delta` (a list of `{"@odata.type", "id"}`), not `manager`.
-- A token the sandbox never gave: 400 `Request_BadRequest` (Graph answers an unknown or expired
-  token with an error and the client starts a new round).
+- A token the sandbox never gave, or forgot (`expire_delta_tokens`): a 400 `syncStateNotFound`
+  (Graph answers an expired token, seven days for directory objects, with a 40x error such as
+  `syncStateNotFound`: https://learn.microsoft.com/graph/delta-query-overview); the client
+  starts a new round.
 """
 
 from __future__ import annotations
@@ -64,7 +66,7 @@ class DeltaMixin:
         if skip is not None or delta is not None:
             state = self._delta_tokens.get(skip if skip is not None else str(delta))
             if state is None:
-                raise self._graph_error(400, "Request_BadRequest", "Invalid delta token.")
+                raise self._graph_error(400, "syncStateNotFound", "The sync state is not found.")
             if delta is not None:  # a new round: what changed since the token's state
                 state = self._changes(state)
         else:
