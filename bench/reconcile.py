@@ -14,7 +14,10 @@ minute) against a sandbox that, like Lucca, refuses more than 50 requests a wind
 time is what a tenant pays. `--window` shortens the window for both (a quick run, as the tests
 do); setup and the final check use a 1-second window, since they are not measured.
 
-    python -m bench.reconcile [--employees N] [--rpm N] [--window SECONDS]
+    python -m bench.reconcile [--employees N] [--limiter real|fast] [--slice-pages N]
+    python -m bench.reconcile --one-shot [--employees N] [--rpm N] [--window SECONDS]
+
+Without `--one-shot` it runs the nightly reconciliation in slices instead (bench/nightly.py).
 """
 
 from __future__ import annotations
@@ -389,8 +392,8 @@ def timed(what: str, step: Callable[[], object]) -> object:
     return result
 
 
-def main() -> None:
-    """Run the benchmark and print its figures; exit 1 when a check fails."""
+def arguments() -> argparse.Namespace:
+    """The command line."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--employees", type=int, default=5000)
     parser.add_argument("--rpm", type=int, default=None, help="LUCCA_MAX_RPM (default: 30)")
@@ -402,7 +405,32 @@ def main() -> None:
     parser.add_argument(
         "--window", type=float, default=60.0, help="LUCCA_RATE_WINDOW_SECONDS (default: 60)"
     )
-    args = parser.parse_args()
+    parser.add_argument(
+        "--one-shot", action="store_true", help="runs A and B above, not the sliced night"
+    )
+    parser.add_argument(
+        "--limiter",
+        choices=("real", "fast"),
+        default="real",
+        help="the sliced night's Lucca pace: 30 a minute (real) or 30 a second (fast)",
+    )
+    parser.add_argument("--slice-pages", type=int, default=40, help="RECONCILE_SLICE_PAGES")
+    return parser.parse_args()
+
+
+def main() -> None:
+    """Run the benchmark and print its figures; exit 1 when a check fails."""
+    args = arguments()
+    if not args.one_shot:
+        from bench.nightly import run_night  # noqa: PLC0415 (it imports this module)
+
+        print(
+            f"machine: {platform.machine()}, {os.cpu_count()} cores, "
+            f"Python {platform.python_version()}; {args.employees} employees, "
+            f"limiter {args.limiter}, RECONCILE_SLICE_PAGES={args.slice_pages}",
+            flush=True,
+        )
+        sys.exit(0 if run_night(args.employees, args.limiter, args.slice_pages) else 1)
     print(
         f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
     )

@@ -28,6 +28,7 @@ from connector.core.errors import (
     Transient,
 )
 from connector.entra.app_roles import GrantedRoles, graph_roles_of
+from connector.entra.delta import DeltaRound, read_round
 from connector.entra.graph import (
     GRAPH_SCOPE,
     build_client,
@@ -177,6 +178,11 @@ class GraphDirectory:
         )
         config = RequestConfiguration(query_parameters=query)
         return self._run(self._users(config, managers=True))
+
+    def users_delta(self, link: str | None) -> DeltaRound:
+        """A round of Graph's users delta query from `link` (None: a first round, every user,
+        with `select` and the manager); its delta link starts the next round."""
+        return self._run(read_round(self._client, link, self.select, self._mapped))
 
     async def _users(
         self,

@@ -40,6 +40,7 @@ from connector.core.errors import ConnectorError
 from connector.domain.entries import Action, LogEntry
 from connector.domain.mapping import ANCHOR_PREFIX
 from connector.domain.ports import Log
+from connector.flows.night_directory import NightDirectory
 from connector.flows.night_slices import SAMPLE, Cursor, SliceLog, Totals, read_pages
 from connector.flows.reconcile import Reconciliation
 from connector.flows.reconcile_report import Applied, Report, employees
@@ -144,7 +145,11 @@ class NightlyReconciliation:
             reconciliation.lucca, cursor, self._slice_pages, day, reconciliation.left_days
         )
         fresh = {e.id: e for e in found if e.id not in seen}
-        snapshot = reconciliation.snapshot(fresh, read_at=read_at, known=frozenset(seen))
+        directory = NightDirectory(self._storage, STATE_TABLE, day)
+        users = directory.users(reconciliation.directory)
+        snapshot = reconciliation.snapshot(
+            fresh, read_at=read_at, known=frozenset(seen), users=users
+        )
         if after.done:  # the anchors and links of employees not read: checked by id
             unseen = _referenced(snapshot) - seen - fresh.keys()
             by_id = {e.id: e for e in reconciliation.lucca.employees_by_id(unseen)}
@@ -166,6 +171,7 @@ class NightlyReconciliation:
         slices.save(number, planned)
         if after.done:
             self._summary(totals, report)
+            directory.forget()
         self._commit(day, claim, after, totals, state="done" if after.done else "between")
         return NightlyReport(ran=True, report=report, applied=applied, finished=after.done)
 

@@ -117,7 +117,8 @@ class Reconciliation:
         self._sync_upn, self._delay_seconds = sync_upn, delay_seconds
         self._storage = storage
         self._lucca = self.lucca = lucca  # the nightly run reads its slices with it
-        self._directory, self._planner = directory, planner
+        self._directory = self.directory = directory  # the nightly run reads by delta with it
+        self._planner = planner
         self._build_service = build_service
         self._clock = clock
         self._zone = ZoneInfo(zone)
@@ -142,6 +143,7 @@ class Reconciliation:
         *,
         read_at: datetime,
         known: frozenset[str] | None = None,
+        users: list[DirectoryUser] | None = None,
     ) -> Snapshot:
         """These employees (`known`: ids read elsewhere), with the directory, the links and the
         schedule read now (a slice of the nightly run reads part of Lucca, all of the rest)."""
@@ -150,7 +152,7 @@ class Reconciliation:
         return Snapshot(
             read_at=read_at,
             employees=employees,
-            users=self._directory.list_users(),
+            users=self._directory.list_users() if users is None else users,
             links=Links(self._storage).all(),
             refused=Links(self._storage).refusals(),
             stored_schedule=read_stored_schedule(self._storage),

@@ -73,6 +73,8 @@ def cut_text(text: str, max_bytes: int = MAX_STRING_BYTES) -> str:
 
 def _size(name: str, value: Any) -> int:
     """An estimate of one property's share of the entity (Azure's formula, rounded up)."""
+    if isinstance(value, bytes):  # binary: its length and 4
+        return 8 + utf16_bytes(name) + len(value) + 4
     body = utf16_bytes(value) + 4 if isinstance(value, str) else len(str(value)) + 8
     return 8 + utf16_bytes(name) + body
 

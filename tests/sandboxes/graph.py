@@ -29,6 +29,7 @@ from urllib.parse import parse_qs, quote, unquote, urlencode, urlsplit
 
 from tests.sandboxes import graph_shapes
 from tests.sandboxes.base import Fault, RecordedRequest, Response, Sandbox
+from tests.sandboxes.graph_delta import DELTA_SEGMENTS, DeltaMixin
 from tests.sandboxes.graph_memberships import MembershipsMixin
 from tests.sandboxes.graph_principals import PrincipalsMixin
 
@@ -345,7 +346,7 @@ def _complex_enough(password: Any) -> bool:
     return sum(any(test(c) for c in password) for test in classes) >= 3
 
 
-class GraphSandbox(PrincipalsMixin, MembershipsMixin, Sandbox):
+class GraphSandbox(PrincipalsMixin, DeltaMixin, MembershipsMixin, Sandbox):
     """Microsoft Graph v1.0 users, manager, domains, role assignments, group and administrative
     unit members and `$batch`, in memory, over HTTP."""
 
@@ -365,6 +366,7 @@ class GraphSandbox(PrincipalsMixin, MembershipsMixin, Sandbox):
             self._extensions: dict[str, str] = {}  # directory extension names, by lower case
             self._reset_memberships()
             self._reset_principals()
+            self._reset_delta()
             self.clear_faults()
             self.reset_log()
         self.add_domain(self.initial_domain, is_default=True)
@@ -394,6 +396,12 @@ class GraphSandbox(PrincipalsMixin, MembershipsMixin, Sandbox):
         """Change a user as an administrator would in the Entra admin center."""
         with self._lock:
             self._users[user_id].update(attrs)
+
+    def delete_user(self, user_id: str) -> None:
+        """Delete a user as an administrator would (its manager link goes with it)."""
+        with self._lock:
+            del self._users[user_id]
+            self._managers.pop(user_id, None)
 
     def user(self, user_id: str) -> dict[str, Any]:
         """A copy of every stored property of a user (KeyError if none)."""
@@ -564,7 +572,9 @@ class GraphSandbox(PrincipalsMixin, MembershipsMixin, Sandbox):
         if item is not None and len(parts) <= item:
             item = None
         shape = tuple(parts)
-        if is_user_item:
+        if parts[:1] == ["users"] and parts[1:] and parts[1] in DELTA_SEGMENTS and not parts[2:]:
+            shape, is_user_item = ("users", "delta"), False
+        elif is_user_item:
             shape = ("users", "*", *parts[2:])
         elif item is not None:
             shape = (*parts[:item], "*", *parts[item + 1 :])
@@ -590,6 +600,7 @@ class GraphSandbox(PrincipalsMixin, MembershipsMixin, Sandbox):
     def _routes(self) -> dict[tuple[str, ...], dict[str, Callable[..., Response]]]:
         return {
             ("users",): {"GET": self._list_users, "POST": self._create_user},
+            ("users", "delta"): {"GET": self._users_delta},
             ("users", "*"): {"GET": self._get_user, "PATCH": self._update_user},
             ("users", "*", "manager"): {"GET": self._get_manager},
             ("users", "*", "manager", "$ref"): {
@@ -645,6 +656,10 @@ class GraphSandbox(PrincipalsMixin, MembershipsMixin, Sandbox):
             payload["@odata.nextLink"] = f"{self.base_url}{request.path}?{encoded}"
         payload["value"] = [self._project(u, select, expand) for u in page]
         return self._ok(payload)
+
+    def _select_expand(self, request: RecordedRequest) -> tuple[list[str] | None, list[str] | None]:
+        """A request's `$select` and `$expand` (400 on a property Graph does not have)."""
+        return _parse_select(_option(request, "select")), _parse_expand(_option(request, "expand"))
 
     def _get_user(self, request: RecordedRequest, user: dict[str, Any]) -> Response:
         select = _parse_select(_option(request, "select"), extensions=self._extensions)

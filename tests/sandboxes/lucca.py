@@ -65,6 +65,7 @@ _KINDS: dict[str, tuple[str, int]] = {
 }
 _PLURAL = {type_: kind for kind, (type_, _) in _KINDS.items()}
 _PLURAL["employee-extension-definition"] = "employee-extension-definitions"
+_OWNERS = {"employments": "employee", "job-positions": "employment"}  # kind → owner field
 # Records keep related ids; these keys are rendered as `{id, type, url}` references.
 _REFS: dict[str, dict[str, str]] = {
     "business-establishments": {"legalEntity": "legal-entity"},
@@ -798,7 +799,18 @@ class LuccaSandbox(Sandbox):
         record |= fields
         if kind != "departments":  # the department schema has no timestamps
             record["createdAt"] = record["lastUpdatedAt"] = _timestamp()
+        before = (len(self._store["employments"]), len(self._store["job-positions"]))
         self._store[kind][rid] = record
+        owner = _OWNERS.get(kind)
+        if owner is not None and before == self._owner_index_size:
+            # Keep the index by owner in step (rebuilding it at each insert is quadratic).
+            index = self._owner_index.get(kind)
+            if index is not None:
+                index[record[owner]].append(record)
+            self._owner_index_size = (
+                len(self._store["employments"]),
+                len(self._store["job-positions"]),
+            )
         return rid
 
     def _update(self, kind: str, rid: str, changes: dict[str, Any]) -> dict[str, Any]:
