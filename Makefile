@@ -71,7 +71,8 @@ bench: setup
 	$(BIN)/python -m bench.webhook
 
 ## The reconciliation of 5,000 employees, paced by the real Lucca limiter: about half an hour.
-## A quick run: make bench-reconcile BENCH_ARGS="--employees 500 --window 2"
+## The sliced night by default; the one-shot runs A and B with BENCH_ARGS=--one-shot; a quick
+## run: make bench-reconcile BENCH_ARGS="--one-shot --employees 500 --window 2"
 bench-reconcile: setup
 	$(BIN)/python -m bench.reconcile $(BENCH_ARGS)
 
