@@ -23,6 +23,7 @@ from connector.domain.scheduled import ScheduleChange, ScheduledAction
 
 if TYPE_CHECKING:
     from connector.domain.access import AccessPlanner
+    from connector.entra.deleted import DeletedUser
     from connector.entra.directory import GraphDirectory
     from connector.entra.scope import MatchScope
     from connector.entra.users import DirectoryUser, Domain, FindBy
@@ -132,6 +133,18 @@ class Directory(Accounts, Protocol):
 
     def add_to_scope(self, scope: MatchScope, object_id: str) -> None:
         """Make the account a member of MATCH_SCOPE."""
+        ...
+
+    def deleted_holders(self, login: str) -> list[DeletedUser]:
+        """The deleted users (Entra's recycle bin) whose login is `login`."""
+        ...
+
+    def deleted_user(self, object_id: str) -> DeletedUser | None:
+        """The deleted user with this object id, or None."""
+        ...
+
+    def restore(self, object_id: str) -> DirectoryUser:
+        """Restore a deleted user (the same object id), read back."""
         ...
 
 
