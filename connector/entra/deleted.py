@@ -27,7 +27,7 @@ from connector.core.errors import Transient
 from connector.entra.users import odata_literal
 
 if TYPE_CHECKING:
-    from msgraph import GraphServiceClient
+    from msgraph.graph_service_client import GraphServiceClient
 
 DELETED_SELECT: Final = (
     "id",

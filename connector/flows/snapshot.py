@@ -110,7 +110,9 @@ class SnapshotDirectory:
     def deleted_holders(self, login: str) -> list[DeletedUser]:
         """The deleted users holding `login`: every deleted user is read once, at the first
         ask (not once per employee)."""
-        return [u for u in self._every_deleted() if _casefold(u.user_principal_name) == _casefold(login)]
+        return [
+            u for u in self._every_deleted() if _casefold(u.user_principal_name) == _casefold(login)
+        ]
 
     def deleted_user(self, object_id: str) -> DeletedUser | None:
         """The deleted user with this object id, from the same one read."""

@@ -30,7 +30,7 @@ from urllib.parse import parse_qs, quote, unquote, urlencode, urlsplit
 
 from tests.sandboxes import graph_shapes
 from tests.sandboxes.base import Fault, RecordedRequest, Response, Sandbox
-from tests.sandboxes.graph_deleted import DELETED, USER_CAST, DeletedMixin
+from tests.sandboxes.graph_deleted import DELETED, USER_CASTS, DeletedMixin
 from tests.sandboxes.graph_delta import DELTA_SEGMENTS, DeltaMixin
 from tests.sandboxes.graph_memberships import MembershipsMixin
 from tests.sandboxes.graph_principals import PrincipalsMixin
@@ -82,8 +82,13 @@ DOMAIN_PROPERTIES = (
 )  # fmt: skip
 _DOMAIN_PROPERTY_BY_LOWER = {name.lower(): name for name in DOMAIN_PROPERTIES}
 READ_ONLY_PROPERTIES = frozenset(
-    {"id", "createdDateTime", "deletedDateTime", "onPremisesSyncEnabled",
-     "signInSessionsValidFromDateTime"}
+    {
+        "id",
+        "createdDateTime",
+        "deletedDateTime",
+        "onPremisesSyncEnabled",
+        "signInSessionsValidFromDateTime",
+    }
 )
 COLLECTION_PROPERTIES = frozenset({"businessPhones", "otherMails", "proxyAddresses"})
 BOOLEAN_PROPERTIES = frozenset({"accountEnabled", "onPremisesSyncEnabled"})
@@ -568,7 +573,7 @@ class GraphSandbox(DeletedMixin, PrincipalsMixin, DeltaMixin, MembershipsMixin, 
         # An item of another collection: its key's position in the path.
         item = 1 if parts[:1] in (["groups"], ["servicePrincipals"]) else None
         item = 2 if parts[:2] == _UNITS else item
-        item = 2 if parts[:2] == DELETED and parts[2:3] != [USER_CAST] else item
+        item = 2 if parts[:2] == DELETED and (parts[2:3] or [""])[0] not in USER_CASTS else item
         if item is not None and len(parts) <= item:
             item = None
         shape = tuple(parts)

@@ -5,8 +5,8 @@
   `POST /users` with its login still answers `ObjectConflict`, while `GET /users/{upn}` and
   `GET /users?$filter=...` no longer find it
   (https://learn.microsoft.com/graph/api/user-delete: "moved to a temporary container").
-- `GET /directory/deletedItems/microsoft.graph.user` with `$filter`, `$select` (which may name
-  `deletedDateTime`) and `$top` (https://learn.microsoft.com/graph/api/directory-deleteditems-list:
+- `GET /directory/deletedItems/microsoft.graph.user` (or `graph.user`, as the SDK asks) with
+  `$filter`, `$select` (which may name `deletedDateTime`) and `$top` (https://learn.microsoft.com/graph/api/directory-deleteditems-list:
   the OData cast is required; least permission User.Read.All).
 - `GET /directory/deletedItems/{id}` (404 `Request_ResourceNotFound` if none).
 - `POST /directory/deletedItems/{id}/restore`: 200 with the `directoryObject` (same object id),
@@ -27,7 +27,8 @@ from typing import Any
 from tests.sandboxes.base import RecordedRequest, Response
 
 DELETED = ["directory", "deletedItems"]
-USER_CAST = "microsoft.graph.user"
+# The OData cast, in full or as the msgraph-sdk writes it (Graph takes both).
+USER_CASTS = ("microsoft.graph.user", "graph.user")
 
 
 class DeletedMixin:
@@ -68,13 +69,18 @@ class DeletedMixin:
     # -- routes -----------------------------------------------------------------------------
     def _deleted_routes(self) -> dict[tuple[str, ...], dict[str, Callable[..., Response]]]:
         return {
-            (*DELETED, USER_CAST): {"GET": self._list_deleted},
+            **{(*DELETED, cast): {"GET": self._list_deleted} for cast in USER_CASTS},
             (*DELETED, "*"): {"GET": self._get_deleted, "DELETE": self._purge_deleted},
             (*DELETED, "*", "restore"): {"POST": self._restore_deleted},
         }
 
     def _list_deleted(self, request: RecordedRequest) -> Response:
-        from tests.sandboxes.graph import FilterParser, _option, _parse_select, _parse_top
+        from tests.sandboxes.graph import (  # noqa: PLC0415 (graph.py imports this module)
+            FilterParser,
+            _option,
+            _parse_select,
+            _parse_top,
+        )
 
         select = _parse_select(_option(request, "select"), extensions=self._extensions)
         top = _parse_top(_option(request, "top"))
@@ -111,7 +117,7 @@ class DeletedMixin:
         return user
 
     def _get_deleted(self, request: RecordedRequest, item_id: str) -> Response:
-        from tests.sandboxes.graph import _option, _parse_select
+        from tests.sandboxes.graph import _option, _parse_select  # noqa: PLC0415
 
         user = self._deleted_item(item_id)
         select = _parse_select(_option(request, "select"), extensions=self._extensions)
@@ -125,12 +131,13 @@ class DeletedMixin:
     def _restore_deleted(self, request: RecordedRequest, item_id: str) -> Response:
         user = self._deleted_item(item_id)
         login = str(user.get("userPrincipalName") or "").lower()
-        if any(str(u.get("userPrincipalName") or "").lower() == login for u in self._users.values()):
+        if any(
+            str(u.get("userPrincipalName") or "").lower() == login for u in self._users.values()
+        ):
             raise self._graph_error(
                 400,
                 "Request_BadRequest",
-                "Another object with the same value for property userPrincipalName already "
-                "exists.",
+                "Another object with the same value for property userPrincipalName already exists.",
             )
         del self._deleted[item_id]
         restored = {k: v for k, v in user.items() if k != "deletedDateTime"}
