@@ -5,12 +5,15 @@ ObjectConflict, GET /users finds nobody) and can be restored with the same objec
 
 from __future__ import annotations
 
+import io
+import os
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
+from connector.cli import main as cli
 from connector.domain.entries import Action
 from connector.domain.mapping import anchor
 from connector.storage.links import Links
@@ -232,3 +235,53 @@ def test_a_linked_account_it_deleted_is_reported_without_the_setting(make_world:
     [sent] = world.emails()[sent_before:]
     assert "Ana Lopez" in sent.subject
     assert "was deleted in Entra" in (sent.plain_text or "")
+
+
+def plans(world: World, employee_id: str) -> list[str]:
+    """What `sync ID --dry-run` and `reconcile` print (both exit 0 or 1, never fail)."""
+    said = []
+    for command in (["sync", employee_id, "--dry-run"], ["reconcile"]):
+        out = io.StringIO()
+        code = cli.main(command, environ=dict(os.environ), out=out, clock=lambda: LATER)
+        assert code in (0, 1), out.getvalue()
+        said.append(out.getvalue())
+    return said
+
+
+def test_dry_run_and_reconcile_plan_the_restore(make_world: Any) -> None:
+    """With RESTORE_DELETED_ACCOUNTS: both say the deleted account would be restored, and
+    restore nothing."""
+    world = a_world(make_world, RESTORE_DELETED_ACCOUNTS="true")
+    email = f"ugo.brun@{DOMAIN}"
+    employee_id, object_id = leaver_deleted_by_it(world, email)
+    world.lucca.add_employment(employee_id, start=FIRST_DAY)  # not delivered: planned only
+
+    for out in plans(world, employee_id):
+        assert f"Would restore the account {email} ({object_id}), deleted on 2026-09-14" in out
+    assert world.graph.count("POST", RESTORES) == 0
+    assert world.graph.users == []
+
+
+def test_dry_run_and_reconcile_name_someone_elses_deleted_holder(make_world: Any) -> None:
+    """Someone else's deleted account holds the login: both say so, as the sync would."""
+    world = a_world(make_world, RESTORE_DELETED_ACCOUNTS="true")
+    email = f"lea.martin@{DOMAIN}"
+    other = world.graph.add_user(userPrincipalName=email, mail=email, displayName="Léa (2019)")
+    world.graph.delete_user(other["id"], at=DELETED_ON)
+    employee_id = world.lucca.add_employee("Léa", "Martin", email)
+
+    for out in plans(world, employee_id):
+        assert f"The login {email} is held by a deleted account, Léa (2019)" in out
+    assert posts_to_users(world) == 0
+
+
+def test_dry_run_plans_restoring_a_linked_account_it_deleted(make_world: Any) -> None:
+    """The linked account IT deleted: `sync --dry-run` and `reconcile` plan its restore."""
+    world = a_world(make_world, RESTORE_DELETED_ACCOUNTS="true")
+    employee_id = hire(world, "Ana", "Lopez", f"ana.lopez@{DOMAIN}", start="2020-01-01")
+    object_id = world.account_of(employee_id)["id"]
+    world.graph.delete_user(object_id, at=DELETED_ON)
+
+    for out in plans(world, employee_id):
+        assert f"Would restore the account ana.lopez@{DOMAIN} ({object_id})" in out
+    assert world.graph.count("POST", RESTORES) == 0
