@@ -285,3 +285,20 @@ def test_dry_run_plans_restoring_a_linked_account_it_deleted(make_world: Any) ->
     for out in plans(world, employee_id):
         assert f"Would restore the account ana.lopez@{DOMAIN} ({object_id})" in out
     assert world.graph.count("POST", RESTORES) == 0
+
+
+def test_a_login_from_the_name_skips_someone_elses_deleted_holder(make_world: Any) -> None:
+    """LOGIN_TEMPLATE: jean.dupont is held by a former Jean Dupont's deleted account (Graph
+    refuses it): the next candidate, jean.dupont2, with no conflict and no retry."""
+    world = a_world(make_world, LOGIN_TEMPLATE=f"{{firstName}}.{{lastName}}@{DOMAIN}")
+    login = f"jean.dupont@{DOMAIN}"
+    other = world.graph.add_user(userPrincipalName=login, mail=login, employeeId="lucca-42")
+    world.graph.delete_user(other["id"], at=DELETED_ON)
+
+    employee_id = hire(world, "Jean", "Dupont", None)
+
+    account = world.account_of(employee_id)
+    assert account["userPrincipalName"] == f"jean.dupont2@{DOMAIN}"
+    assert [e.action for e in world.entries(employee_id)] == [Action.CREATED]
+    assert posts_to_users(world) == 2  # jean.dupont refused, jean.dupont2 made
+    assert world.host.poisoned() == 0

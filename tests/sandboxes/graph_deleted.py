@@ -49,13 +49,17 @@ class DeletedMixin:
         self._deleted: dict[str, dict[str, Any]] = {}
 
     # -- state for tests --------------------------------------------------------------------
-    def delete_user(self, user_id: str, *, at: datetime | None = None) -> None:
-        """Delete a user as an administrator would: to deleted items (its manager link goes)."""
+    def delete_user(
+        self, user_id: str, *, at: datetime | None = None, permanently: bool = False
+    ) -> None:
+        """Delete a user as an administrator would: to deleted items (its manager link goes);
+        `permanently`: then from deleted items too (its login is free again)."""
         when = (at or datetime.now(UTC)).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
         with self._lock:
             user = self._users.pop(user_id)
             self._managers.pop(user_id, None)
-            self._deleted[user_id] = {**user, "deletedDateTime": when}
+            if not permanently:
+                self._deleted[user_id] = {**user, "deletedDateTime": when}
 
     def deleted_user(self, user_id: str) -> dict[str, Any]:
         """A copy of a deleted user (KeyError if it is not in deleted items)."""
