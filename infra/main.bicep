@@ -217,6 +217,9 @@ param syncMappingFile string = ''
 @description('MATCH_KEY: How an existing account is found after the link and the anchor: mail, userPrincipalName or off.')
 param matchBy string = 'mail'
 
+@description('RESTORE_DELETED_ACCOUNTS: Restore an employee\'s own deleted account (a rehire, a linked account IT deleted) instead of reporting it.')
+param restoreDeletedAccounts bool = false
+
 @description('SYNC_SCOPE: Who is synced (docs/configuration.md); empty: everyone.')
 param syncScope string = ''
 
@@ -354,6 +357,7 @@ module app 'modules/functionapp.bicep' = {
     reconcileLeftDays: reconcileLeftDays
     syncMappingFile: syncMappingFile
     matchBy: matchBy
+    restoreDeletedAccounts: restoreDeletedAccounts
     syncScope: syncScope
     scopeExitAction: scopeExitAction
     reconcileSlicePages: reconcileSlicePages

@@ -22,9 +22,10 @@ if TYPE_CHECKING:
 # What infra/modules/graph-permissions.bicep grants; the settings add up to three.
 BASE_GRAPH_ROLES = frozenset(
     {
+        # also restores a deleted user (RESTORE_DELETED_ACCOUNTS): Graph's least permission
         "User.ReadWrite.All",
         "User.EnableDisableAccount.All",
-        "User.Read.All",
+        "User.Read.All",  # also lists deleted users (a login held by a deleted account)
         "Domain.Read.All",
         ROLES_READ,  # an administrator's account is never linked, renamed or disabled
     }

@@ -35,7 +35,9 @@ class ConnectorError(Exception):
 
 class Transient(ConnectorError):
     """Worth trying again later: a timeout, a connection reset, a 5xx; `retry_after`: the
-    seconds the service asked to wait (a 503's Retry-After), None when it did not say."""
+    seconds the service asked to wait (a 503's Retry-After), None when it did not say;
+    `brief`: a replication delay, retried for minutes only (flows/worker.py PATIENCE), not for
+    RETRY_WINDOW_HOURS; the last try is told so (`SyncRun.patience_over`) and reports it."""
 
     def __init__(
         self,
@@ -46,9 +48,11 @@ class Transient(ConnectorError):
         code: str | None = None,
         request_id: str | None = None,
         retry_after: float | None = None,
+        brief: bool = False,
     ) -> None:
         super().__init__(message, service=service, status=status, code=code, request_id=request_id)
         self.retry_after = retry_after
+        self.brief = brief
 
 
 class Throttled(Transient):

@@ -41,6 +41,7 @@ class Action(StrEnum):
     UNLINKED = "unlinked"  # an operator's `unlink` command
     LINKED_BY_OPERATOR = "linked by an operator"  # an operator's `link` command
     OUT_OF_SCOPE = "out of scope"  # outside SYNC_SCOPE: nothing written (or the exit action)
+    RESTORED = "restored"  # a deleted account restored from Entra's recycle bin, then linked
 
 
 # A details key: an entry whose action does not alert by itself, but this one must (an

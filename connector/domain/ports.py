@@ -23,6 +23,7 @@ from connector.domain.scheduled import ScheduleChange, ScheduledAction
 
 if TYPE_CHECKING:
     from connector.domain.access import AccessPlanner
+    from connector.entra.deleted import DeletedUser
     from connector.entra.directory import GraphDirectory
     from connector.entra.scope import MatchScope
     from connector.entra.users import DirectoryUser, Domain, FindBy
@@ -133,6 +134,11 @@ class Directory(Accounts, Protocol):
     def add_to_scope(self, scope: MatchScope, object_id: str) -> None:
         """Make the account a member of MATCH_SCOPE."""
         ...
+
+    # Entra's deleted users (connector/entra/deleted.py): by login, by id; restoring one.
+    def deleted_holders(self, login: str) -> list[DeletedUser]: ...
+    def deleted_user(self, object_id: str) -> DeletedUser | None: ...
+    def restore(self, object_id: str) -> DirectoryUser: ...
 
 
 class AccountSwitch(Accounts, Protocol):

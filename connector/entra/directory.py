@@ -28,6 +28,13 @@ from connector.core.errors import (
     Transient,
 )
 from connector.entra.app_roles import GrantedRoles, graph_roles_of
+from connector.entra.deleted import (
+    DeletedUser,
+    deleted_holders,
+    deleted_user,
+    every_deleted_user,
+    restore,
+)
 from connector.entra.delta import DeltaRound, read_round
 from connector.entra.graph import (
     GRAPH_SCOPE,
@@ -234,6 +241,30 @@ class GraphDirectory:
     def revoke_sessions(self, object_id: str) -> None:
         """Invalidate the user's refresh tokens and session cookies."""
         self._run(self._client.users.by_user_id(object_id).revoke_sign_in_sessions.post())
+
+    # -- deleted users (entra/deleted.py) ---------------------------------------------------
+    def deleted_holders(self, login: str) -> list[DeletedUser]:
+        """The deleted users (Entra's recycle bin) whose login is `login`."""
+        return self._run(deleted_holders(self._client, login))
+
+    def every_deleted_user(self) -> list[DeletedUser]:
+        """Every user in deleted items (a reconciliation reads them once)."""
+        return self._run(every_deleted_user(self._client))
+
+    def deleted_user(self, object_id: str) -> DeletedUser | None:
+        """The deleted user with this object id, or None."""
+        try:
+            return self._run(deleted_user(self._client, object_id))
+        except NotFound:
+            return None
+
+    def restore(self, object_id: str) -> DirectoryUser:
+        """Restore a deleted user (same object id), and read it back as `get_user` does."""
+        self._run(restore(self._client, object_id))
+        user = self.get_user(object_id)
+        if user is None:
+            raise Transient("Graph restored the account but does not show it yet", service="graph")
+        return user
 
     # -- roles and MATCH_SCOPE --------------------------------------------------------------
     def directory_roles(self, object_id: str) -> list[str]:

@@ -15,10 +15,11 @@ import string
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from connector.core.errors import Conflict, ConnectorError, Denied, Invalid, Transient
+from connector.core.errors import Conflict, ConnectorError, Denied, Invalid
 from connector.domain.entries import ALERT, Action, Change, LogEntry
 from connector.domain.mapping import MANAGER, anchor
 from connector.domain.ports import Directory, LinkStore, Notifications
+from connector.flows.deleted_holders import DeletedHolders, Taken
 from connector.flows.sync_run import SyncRun, denied
 
 if TYPE_CHECKING:
@@ -102,10 +103,6 @@ def new_account(
     return properties
 
 
-class Taken(Exception):
-    """Another object holds the login (Graph refused the POST): try the next one."""
-
-
 @dataclass(frozen=True, kw_only=True)
 class Created:
     """A new account (or the connector's own, found after a lost answer), and its login."""
@@ -113,6 +110,7 @@ class Created:
     user: DirectoryUser
     login: str
     built: str = ""  # how the login was built from the name; empty: the professional email
+    restored: bool = False  # this employee's deleted account, restored (deleted_holders.py)
 
 
 def _name(employee: LuccaEmployee) -> str:
@@ -132,7 +130,9 @@ class AccountCreator:
         join_scope: MatchScope | None = None,
         observe: bool = False,
         clash_is_conflict: bool = False,
+        deleted: DeletedHolders,
     ) -> None:
+        self.deleted = deleted  # a login held by a deleted account (RESTORE_DELETED_ACCOUNTS)
         self._observe = observe  # plan only: nothing POSTed, no email
         # MATCH_KEY other than `mail`: an account holding the address was not looked for, so
         # a POST meeting it is a conflict for a person, not an account that cannot be made.
@@ -189,13 +189,14 @@ class AccountCreator:
         properties = new_account(employee, want, email, enabled=enabled)
         run.changes = [Change(attribute=k, old=None, new=str(v)) for k, v in properties.items()]
         if self._observe:
-            return run.finish(Action.CREATED, f"Would create the account {email}.")
+            planned = self.deleted.planned(run, employee, email)
+            return planned or run.finish(Action.CREATED, f"Would create the account {email}.")
         self._notifier.creating(employee.id)
         outcome = self.post(run, employee, email, properties)
         if isinstance(outcome, LogEntry):
             self.not_created(employee, outcome.message, "post")
             return outcome
-        return Created(user=outcome, login=email)
+        return Created(user=outcome, login=email, restored=run.restored)
 
     def post(
         self,
@@ -206,33 +207,13 @@ class AccountCreator:
         *,
         next_if_taken: bool = False,
     ) -> DirectoryUser | LogEntry:
-        """POST the user: the new account, or the entry saying why there is none; Taken (only
-        with `next_if_taken`, a login built from the name) when another object holds it."""
+        """POST the user: the new account (or this employee's deleted one, restored), or the
+        entry saying why there is none; Taken (only with `next_if_taken`, a login built from
+        the name) when another object holds it."""
         try:
             return self._directory.create_user(properties, new_password())
         except Conflict as err:
-            holder = self._directory.get_user(email)  # by key: no replication delay
-            if (
-                holder is not None
-                and holder.employee_id == anchor(employee.id)
-                and self._links.employee_of(holder.id) in (None, employee.id)
-            ):
-                return holder  # created meanwhile, or a retried POST that had gone through
-            if holder is None and "userPrincipalName" in err.message:
-                raise Transient(
-                    f"Graph says the login {email} is taken but shows no account with it yet",
-                    service="graph",
-                    request_id=err.request_id,
-                ) from err
-            if next_if_taken:
-                raise Taken(email) from err
-            if self._clash_is_conflict:
-                return run.finish(
-                    Action.CONFLICT,
-                    self._clash(email) + _NOT_MATCHED.format(id=employee.id),
-                    request_id=err.request_id,
-                )
-            return run.finish(Action.CREATION_FAILED, self._clash(email), request_id=err.request_id)
+            return self._taken(run, employee, email, err, next_if_taken=next_if_taken)
         except Denied as err:
             return run.finish(
                 Action.CREATION_FAILED,
@@ -245,6 +226,37 @@ class AccountCreator:
                 f"Entra refused to create {email}: {err.message}",
                 request_id=err.request_id,
             )
+
+    def _taken(
+        self,
+        run: SyncRun,
+        employee: LuccaEmployee,
+        email: str,
+        err: Conflict,
+        *,
+        next_if_taken: bool,
+    ) -> DirectoryUser | LogEntry:
+        """Graph refused the POST: the login is taken. Read by key who holds it."""
+        holder = self._directory.get_user(email)  # by key: no replication delay
+        if (
+            holder is not None
+            and holder.employee_id == anchor(employee.id)
+            and self._links.employee_of(holder.id) in (None, employee.id)
+        ):
+            return holder  # created meanwhile, or a retried POST that had gone through
+        if holder is None and "userPrincipalName" in err.message:  # deleted, or not yet
+            return self.deleted.after_conflict(
+                run, employee, email, err, next_if_taken=next_if_taken
+            )
+        if next_if_taken:
+            raise Taken(email) from err
+        if self._clash_is_conflict:
+            return run.finish(
+                Action.CONFLICT,
+                self._clash(email) + _NOT_MATCHED.format(id=employee.id),
+                request_id=err.request_id,
+            )
+        return run.finish(Action.CREATION_FAILED, self._clash(email), request_id=err.request_id)
 
     def created_notice(
         self, run: SyncRun, employee: LuccaEmployee, user: DirectoryUser, note: str = ""

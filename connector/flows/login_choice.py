@@ -8,7 +8,9 @@ with the create: two workers may pick the same free candidate in the same second
 one and refuses the other with ObjectConflict. The refusal is read by key (no replication
 delay): the holder carries this employee's anchor → the account an earlier POST created (its
 answer was lost): that one, never a second; another account holds it → the next candidate;
-Graph says the login is taken but shows nobody yet → Transient, the escrow retries later.
+a deleted account holds it (Entra's recycle bin, `deleted_holders`): this employee's → restored
+(RESTORE_DELETED_ACCOUNTS) or a conflict, someone else's → the next candidate; Graph says the
+login is taken but shows nobody at all → a brief Transient, then a conflict.
 A login is chosen once, at creation: the connector never renames it afterwards.
 """
 
@@ -20,7 +22,8 @@ from typing import TYPE_CHECKING
 from connector.domain.entries import Action, Change, LogEntry
 from connector.domain.logins import MAX_CANDIDATES, LoginTemplate, NoLogin
 from connector.domain.mapping import anchor
-from connector.flows.creation import Created, Taken, login_problem, new_account
+from connector.flows.creation import Created, login_problem, new_account
+from connector.flows.deleted_holders import Taken
 
 if TYPE_CHECKING:
     from connector.domain.ports import Directory, LinkStore, Notifications
@@ -122,8 +125,11 @@ class LoginChooser:
             run.changes = [Change(attribute=k, old=None, new=str(v)) for k, v in properties.items()]
             run.details[NUMBER] = number
             if self._observe:
-                said = built(self._rule, base, number)
-                return run.finish(Action.CREATED, f"Would create the account {candidate} ({said}).")
+                planned = self._plan(run, employee, candidate, built(self._rule, base, number))
+                if planned is not None:
+                    return planned
+                number += 1  # someone else's deleted account holds it
+                continue
             self._notifier.creating(employee.id)
             try:
                 outcome = self._creator.post(
@@ -145,6 +151,19 @@ class LoginChooser:
             "taken",
         )
 
+    def _plan(
+        self, run: SyncRun, employee: LuccaEmployee, candidate: str, said: str
+    ) -> LogEntry | None:
+        """Observing: the entry for a free candidate (created, or this employee's deleted
+        account restored); None when someone else's deleted account holds it (the next)."""
+        deleted = self._directory.deleted_holders(candidate)
+        if deleted and not any(h.employee_id == anchor(employee.id) for h in deleted):
+            return None
+        planned = self._creator.deleted.planned(run, employee, candidate) if deleted else None
+        return planned or run.finish(
+            Action.CREATED, f"Would create the account {candidate} ({said})."
+        )
+
     def _own(self, user: DirectoryUser, employee: LuccaEmployee) -> bool:
         """Whether the account is this employee's (its anchor, linked to nobody else)."""
         return user.employee_id == anchor(employee.id) and self._links.employee_of(user.id) in (
@@ -157,7 +176,8 @@ class LoginChooser:
     ) -> Created:
         run.details[NUMBER] = number
         login = user.user_principal_name or candidate
-        return Created(user=user, login=login, built=built(self._rule, base, number))
+        said = built(self._rule, base, number)
+        return Created(user=user, login=login, built=said, restored=run.restored)
 
     def _not_created(
         self, run: SyncRun, employee: LuccaEmployee, reason: str, code: str

@@ -26,6 +26,7 @@ from connector.domain.ports import Directory, LinkStore
 from connector.flows.sync_run import held
 
 if TYPE_CHECKING:
+    from connector.entra.deleted import DeletedUser
     from connector.entra.scope import MatchScope
     from connector.entra.users import DirectoryUser
     from connector.lucca.models import LuccaEmployee
@@ -53,6 +54,7 @@ class Match:
     unlinked: str | None = None  # an operator's unlink read in Entra: the entry's sentence
     stamp_seen: bool = False  # linked, the anchor is on the account and not recorded yet
     privileged: bool = False  # a candidate holds a directory role: the conflict alerts
+    deleted: DeletedUser | None = None  # the linked account is in Entra's deleted items
 
 
 class Matcher:
@@ -136,12 +138,20 @@ class Matcher:
     def _linked(self, link: Link) -> Match:
         user = self._directory.get_user(link.object_id)
         if user is None:
+            deleted = self._directory.deleted_user(link.object_id)
+            if deleted is not None:  # IT deleted it: restored or reported (deleted_holders.py)
+                return Match(
+                    object_id=link.object_id,
+                    deleted=deleted,
+                    disabled_by_connector=link.disabled_by_connector,
+                    lifecycle=link.lifecycle,
+                )
             return Match(
                 object_id=link.object_id,
                 conflict=(
-                    f"The linked account {link.object_id} no longer exists in Entra. Restore "
-                    "it from Deleted users (it keeps its link), or remove the link for the "
-                    "connector to create a new account."
+                    f"The linked account {link.object_id} no longer exists in Entra, not even "
+                    "among its deleted users: remove the link (`python -m connector unlink "
+                    f"{link.employee_id}`) for the connector to create a new account."
                 ),
             )
         mark = anchor(link.employee_id)

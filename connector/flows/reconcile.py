@@ -1,9 +1,8 @@
 """The reconciliation: the whole population, Lucca against Entra, at go-live and every night.
 
-Reading costs a few requests, never one per employee: Lucca's employees (every status) in
-pages of 100 with their embedded employment and job position, through the shared limiter;
-the directory in pages with `$select` (and the manager expanded); the identity links and the
-schedule from Table Storage, one query each.
+Reading costs a few requests, never one per employee: Lucca's employees (every status, 100 a
+page, employment and job position embedded, through the shared limiter), the directory
+(`$select`, the manager expanded) and its deleted users, in pages; links and schedule, a query.
 
 Planning runs the sync itself, in observe mode, on that snapshot: each employee of the
 population (active, upcoming, and left within `RECONCILE_LEFT_DAYS`) is matched, compared and
@@ -108,12 +107,12 @@ class Reconciliation:
         match_scope: MatchScope | None = None,
         logins: LoginRule | None = None,
         match_key: str = "mail",
+        restore_deleted: bool = False,  # RESTORE_DELETED_ACCOUNTS: a restore is planned
     ) -> None:
         self._match_scope, self._logins = match_scope, logins  # LOGIN_TEMPLATE: planned too
-        self._match_key = match_key
-        self._attributes = attributes
+        self._match_key, self._restore_deleted = match_key, restore_deleted
+        self._attributes, self._lifecycle_dates = attributes, lifecycle_dates
         self._organisation_kinds = organisation  # read whole: each is needed for many
-        self._lifecycle_dates = lifecycle_dates
         self._sync_upn, self._delay_seconds = sync_upn, delay_seconds
         self._storage = storage
         self._lucca = self.lucca = lucca  # the nightly run reads its slices with it
@@ -200,6 +199,7 @@ class Reconciliation:
             match_scope=self._match_scope,
             logins=self._logins,
             match_key=self._match_key,
+            restore_deleted=self._restore_deleted,
         )
         state = _Pass(
             service=service,

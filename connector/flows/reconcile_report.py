@@ -250,6 +250,7 @@ FROM_ACTION = {
     Action.UPDATED: Verdict.TO_UPDATE,
     Action.LINKED: Verdict.TO_LINK,
     Action.CREATED: Verdict.TO_CREATE,
+    Action.RESTORED: Verdict.TO_CREATE,  # a deleted account restored instead of a new one
     Action.CONFLICT: Verdict.CONFLICT,
     Action.UNLINKED_IN_ENTRA: Verdict.CONFLICT,
     Action.CREATION_FAILED: Verdict.CANNOT_CREATE,

@@ -22,6 +22,7 @@ from connector.storage.log import IntegrationLog
 from connector.storage.schedule import GIVEN_UP_PREFIX, SCHEDULE_TABLE
 
 if TYPE_CHECKING:
+    from connector.entra.deleted import DeletedUser
     from connector.entra.directory import GraphDirectory
     from connector.entra.scope import MatchScope
     from connector.entra.users import DirectoryUser, Domain, FindBy
@@ -47,6 +48,7 @@ class SnapshotDirectory:
     def __init__(self, users: Iterable[DirectoryUser], live: GraphDirectory) -> None:
         self._live = live
         self._roles: dict[str, list[str]] | None = None
+        self._deleted: list[DeletedUser] | None = None
         self.users = list(users)
         self._by_id = {u.id: u for u in self.users}
         self._by: dict[str, dict[str, list[DirectoryUser]]] = {
@@ -104,6 +106,26 @@ class SnapshotDirectory:
     def in_scope(self, object_id: str, scope: MatchScope) -> bool:
         """Whether the account is in MATCH_SCOPE, read live."""
         return self._live.in_scope(object_id, scope)
+
+    def deleted_holders(self, login: str) -> list[DeletedUser]:
+        """The deleted users holding `login`: every deleted user is read once, at the first
+        ask (not once per employee)."""
+        return [
+            u for u in self._every_deleted() if _casefold(u.user_principal_name) == _casefold(login)
+        ]
+
+    def deleted_user(self, object_id: str) -> DeletedUser | None:
+        """The deleted user with this object id, from the same one read."""
+        return next((u for u in self._every_deleted() if u.id == object_id), None)
+
+    def _every_deleted(self) -> list[DeletedUser]:
+        if self._deleted is None:
+            self._deleted = self._live.every_deleted_user()
+        return self._deleted
+
+    def restore(self, object_id: str) -> DirectoryUser:
+        """Never: a plan writes nothing."""
+        raise RuntimeError("a reconciliation's plan writes nothing to Entra")
 
     def add_to_scope(self, scope: MatchScope, object_id: str) -> None:
         """Never: a plan writes nothing."""

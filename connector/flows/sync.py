@@ -41,9 +41,12 @@ from connector.domain.ports import (
 from connector.entra.scope import ROLES_DENIED
 from connector.flows.creation import AccountCreator
 from connector.flows.dates import AccessDates
+from connector.flows.deleted_holders import DeletedHolders
 from connector.flows.login_choice import LoginRule, login_chooser
 from connector.flows.matching import Match, Matcher
+from connector.flows.restoring import adopt_restored, restored_match
 from connector.flows.sync_run import Privileged, SyncRun, denied, held
+from connector.flows.sync_words import check_sentence, ending, linked_sentence, not_in_lucca
 from connector.flows.updates import AccountUpdater
 from connector.notify.notifier import DISABLED
 
@@ -82,6 +85,7 @@ class SyncService:
         scope_gate: ScopeGate | None = None,
         logins: LoginRule | None = None,
         match_key: str = "mail",  # MATCH_KEY (flows/matching.py KEYS)
+        restore_deleted: bool = False,  # RESTORE_DELETED_ACCOUNTS (flows/deleted_holders.py)
     ) -> None:
         self._scope_gate = scope_gate  # SYNC_SCOPE: out of scope stops here
         self._notifier = notifier
@@ -108,6 +112,15 @@ class SyncService:
             join_scope=match_scope if add_created_to_scope else None,
             observe=observe,
             clash_is_conflict=match_key != "mail",
+            deleted=DeletedHolders(
+                directory=directory,
+                links=links,
+                notifier=notifier,
+                restore=restore_deleted,
+                observe=observe,
+                planner=planner,
+                clock=clock,
+            ),
         )
         self._logins = login_chooser(  # LOGIN_TEMPLATE: logins from names
             logins, directory, links, notifier, self._creator, observe=observe
@@ -141,15 +154,16 @@ class SyncService:
         *,
         employee: LuccaEmployee | None = None,
         reviewed: bool = False,
+        patience_over: bool = False,
     ) -> LogEntry:
         """Bring the employee's Entra account in step with Lucca; return the log entry.
 
         `employee` is the employee as just read from Lucca's list (a reconciliation), instead
         of one more request. `reviewed`: an operator reviewed this sync's plan (`reconcile
         --apply`), so an existing account linked by its mail or login needs no alert and no
-        email. A permanent failure ends in a "failed" entry (retrying cannot help); a
-        transient one is raised for the queue to retry, after an entry for whatever was
-        already written."""
+        email; `patience_over`: the last try of a brief Transient (the worker's). A permanent
+        failure ends in a "failed" entry (retrying cannot help); a transient one is raised for
+        the queue to retry, after an entry for whatever was already written."""
         run = SyncRun(
             log=self._log,
             clock=self._clock,
@@ -158,6 +172,7 @@ class SyncService:
             event_keys=tuple(event_keys),
             roles=self._directory.directory_roles,
         )
+        run.patience_over = patience_over
         try:
             return self._sync(run, employee_id, employee, reviewed=reviewed)
         except Permanent as err:
@@ -174,22 +189,21 @@ class SyncService:
     def _sync(
         self, run: SyncRun, employee_id: str, employee: LuccaEmployee | None, *, reviewed: bool
     ) -> LogEntry:
-        if employee is None:
-            try:
-                employee = self._lucca.employee(employee_id)
-            except NotFound:
-                action, message, object_id = self._not_in_lucca(employee_id)
-                return run.finish(action, message, object_id=object_id)
-        if self._scope_gate and (out := self._scope_gate.outside(run, employee)) is not None:
-            return out
-        if employee.email is not None:  # " a@b.fr " in Lucca is a@b.fr everywhere
-            employee = employee.model_copy(update={"email": employee.email.strip() or None})
+        read = self._read(run, employee_id, employee)
+        if isinstance(read, LogEntry):
+            return read
+        employee = read
         self._remember_resources(employee)
         view = self._view(run, employee)
         want = desired(view, self._attributes)
         if cut := cut_rows(view, self._attributes):
             run.details["cut_to_graph_length"] = cut
         match = self._matcher.find(employee)
+        if match.deleted is not None:  # the linked account IT deleted: restored, or reported
+            restored = self._creator.deleted.linked(run, employee, match.deleted)
+            if isinstance(restored, LogEntry):
+                return restored
+            match = restored_match(run, self._links, employee, match, restored)
         run.know(employee, match.user if match.conflict is None else None)  # who, for emails
         if match.unlinked is not None:
             # Someone cleared or changed the anchor in Entra: the operator's word, nothing
@@ -258,9 +272,26 @@ class SyncService:
             self._creator.linked_notice(employee, user, run.linked_by)
         self._links.link(employee.id, user.id, how=run.linked_by, at=self._clock(), stamped=stamped)
         run.wrote = Action.LINKED
-        run.note = _linked(user, run.linked_by) + _check(run, user, employee.id)
+        run.note = linked_sentence(user, run.linked_by) + check_sentence(run, user, employee.id)
 
     # -- reading ----------------------------------------------------------------------------
+    def _read(
+        self, run: SyncRun, employee_id: str, employee: LuccaEmployee | None
+    ) -> LuccaEmployee | LogEntry:
+        """The employee (read now unless given), or the entry when Lucca no longer shows it
+        or it is outside SYNC_SCOPE."""
+        if employee is None:
+            try:
+                employee = self._lucca.employee(employee_id)
+            except NotFound:
+                action, message, object_id = not_in_lucca(self._links, employee_id)
+                return run.finish(action, message, object_id=object_id)
+        if self._scope_gate and (out := self._scope_gate.outside(run, employee)) is not None:
+            return out
+        if employee.email is not None:  # " a@b.fr " in Lucca is a@b.fr everywhere
+            employee = employee.model_copy(update={"email": employee.email.strip() or None})
+        return employee
+
     def _remember_resources(self, employee: LuccaEmployee) -> None:
         """Record the employee's employment and job position, for *.deleted events later."""
         if employee.employment is not None:
@@ -296,18 +327,6 @@ class SyncService:
             establishment=establishment,
         )
 
-    def _not_in_lucca(self, employee_id: str) -> tuple[Action, str, str | None]:
-        link = self._links.of_employee(employee_id)
-        if link is None:
-            return Action.SKIPPED, f"Lucca has no employee {employee_id}: nothing to do.", None
-        return (
-            Action.NOT_IN_LUCCA,
-            f"Lucca no longer shows employee {employee_id} (deleted, or outside the "
-            "establishments the API client may see). Nothing was changed in Entra: decide "
-            f"whether account {link.object_id} should stay enabled.",
-            link.object_id,
-        )
-
     # -- writing ----------------------------------------------------------------------------
     def _create(
         self, run: SyncRun, employee: LuccaEmployee, want: dict[str, str | None]
@@ -324,6 +343,9 @@ class SyncService:
             created = self._creator.create(run, employee, want, enabled=enabled)
         if isinstance(created, LogEntry):
             return created
+        if created.restored:  # this employee's deleted account: linked and updated
+            adopt_restored(run, self._links, employee, created.user, self._clock())
+            return self._update(run, employee, created.user, want)
         outcome, built = created.user, created.built
         email = created.login + (f" ({built})" if built else "")
         run.object_id = outcome.id
@@ -384,15 +406,7 @@ class SyncService:
         self._dates.keep_schedule(run, employee.id, account_enabled=enabled)
         if failures:
             return run.finish(Action.CONFLICT, " ".join(failures))
-        if run.linked_by is not None:
-            return run.finish(
-                Action.LINKED,
-                _linked(user, run.linked_by, "the existing account ")
-                + _check(run, user, employee.id),
-            )
-        if run.changes:
-            return run.finish(Action.UPDATED, f"Updated {user.user_principal_name}.")
-        return run.finish(Action.UNCHANGED, "Already in step with Lucca.")
+        return run.finish(*ending(run, user, employee.id))
 
     # -- explaining -------------------------------------------------------------------------
     def _explain(self, err: Permanent) -> str:
@@ -402,19 +416,3 @@ class SyncService:
         if isinstance(err, Denied) and err.service == "graph":
             return denied(err, "change", self._directory)
         return f"{err.service.capitalize()} refused: {err.message}"
-
-
-def _linked(user: DirectoryUser, how: str, what: str = "") -> str:
-    """ "Linked to <login> (matched by <how>)."."""
-    return f"Linked to {what}{user.user_principal_name} (matched by {how})."
-
-
-def _check(run: SyncRun, user: DirectoryUser, employee_id: str) -> str:
-    """What an operator checks about an alerting link, and how to undo it (empty otherwise)."""
-    if not run.alert:
-        return ""
-    return (
-        f" Check that {user.user_principal_name} ({user.id}) is this employee's own account, "
-        "not a service, shared or administrator account; if the link is wrong, run "
-        f"`python -m connector unlink {employee_id}`."
-    )

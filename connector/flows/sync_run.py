@@ -68,6 +68,8 @@ class SyncRun:
         self.lifecycle: tuple[str | None, str | None] = (None, None)
         self.alert = False  # an existing account linked by mail or login: an operator checks
         self.who: Who | None = None  # the employee's name and login, once read
+        self.restored = False  # a deleted account was restored (flows/deleted_holders.py)
+        self.patience_over = False  # the last try of a brief Transient: report, never raise
 
     def know(self, employee: LuccaEmployee, user: DirectoryUser | None) -> None:
         """Who the employee is, kept with the entry and the schedule for the daily digest:

@@ -2,6 +2,8 @@
 
 `ChangeWorker.handle` is what `sync_employee` runs for each message on `lucca-changes`:
 - another sync holds the employee's lease → the message goes back on the queue with a delay;
+- a brief transient failure (a replication delay: `Transient.brief`) → the escrow for PATIENCE
+  only; the try after it runs the sync with `patience_over`, which reports instead of raising;
 - a transient failure (a 5xx, a timeout, a 429: `Transient`, `Throttled`) → the escrow: the
   connector puts the change back on the queue itself, as a new message carrying its first
   failure and its tries, after growing delays (RETRY_DELAYS_SECONDS, the last one repeating;
@@ -38,6 +40,9 @@ DEFAULT_RETRY_WINDOW_HOURS: Final = 24
 # A 429 asking to wait at most this long is the services' flow control, not an outage: it is
 # re-queued without a "will retry" entry (a bulk hire meets Lucca's limit often).
 QUIET_THROTTLE_SECONDS: Final = 300
+# A brief Transient (a replication delay: Graph says a login is taken, nobody shows it) is
+# retried this long from the change's first failure; the try after it is told so and reports.
+PATIENCE: Final = timedelta(minutes=5)
 
 
 class ChangeWorker:
@@ -85,8 +90,14 @@ class ChangeWorker:
         try:
             self._feed.mark_started(employee_id, self._clock())
             read_started_at = self._clock()
+            failing_since = message.first_failed_at
+            patience_over = failing_since is not None and read_started_at >= (
+                failing_since + PATIENCE
+            )
             try:
-                entry = self._service.sync(employee_id, (message.reference,))
+                entry = self._service.sync(
+                    employee_id, (message.reference,), patience_over=patience_over
+                )
             except Transient as err:
                 self._remember(employee_id, err)
                 if not self._escrow(message, err):
@@ -111,6 +122,8 @@ class ChangeWorker:
         """Re-queue the change after a transient failure; False once the window is over."""
         now = self._clock()
         deadline = (message.first_failed_at or now) + self._window
+        if err.brief:  # a replication delay: minutes, then the last try reports it
+            deadline = min(deadline, (message.first_failed_at or now) + PATIENCE)
         if now >= deadline:
             logger.warning(
                 "employee %s: still failing at the end of RETRY_WINDOW_HOURS", message.employee_id

@@ -128,6 +128,7 @@ def build_service(
         clock=clock,
         match_scope=settings.match_scope,
         match_key=settings.MATCH_KEY,
+        restore_deleted=settings.RESTORE_DELETED_ACCOUNTS,
         add_created_to_scope=settings.MATCH_SCOPE_ADD_CREATED,
         scope_gate=build_scope_gate(settings, storage, clients, clock),
         logins=login_rule(settings),
@@ -174,6 +175,7 @@ def build_reconciliation(
         match_scope=settings.match_scope,
         logins=login_rule(settings),
         match_key=settings.MATCH_KEY,
+        restore_deleted=settings.RESTORE_DELETED_ACCOUNTS,
     )
 
 

@@ -125,6 +125,9 @@ class Settings(StorageSettings):
     # After the link and the anchor, the address that finds an existing account
     # (connector/flows/matching.py): mail then the login, the login only, or none.
     MATCH_KEY: Literal["mail", "userPrincipalName", "off"] = "mail"
+    # A login held by this employee's own deleted account (or a linked account IT deleted):
+    # restore it (connector/flows/deleted_holders.py) instead of reporting it.
+    RESTORE_DELETED_ACCOUNTS: bool = False
     # Who is synced (connector/domain/sync_scope.py; empty: everyone), and what happens to a
     # linked account whose employee leaves that scope (connector/flows/scope_gate.py).
     SYNC_SCOPE: Annotated[str, AfterValidator(sync_scope_text)] = ""

@@ -25,6 +25,7 @@ OUTCOMES: Mapping[str, str] = {
     "created": SUCCESS,
     "updated": SUCCESS,
     "linked": SUCCESS,
+    "restored": SUCCESS,
     "schedule changed": SUCCESS,
     "deactivated": SUCCESS,
     "enabled": SUCCESS,

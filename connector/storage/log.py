@@ -80,7 +80,9 @@ def alerts(entry: LogEntry) -> bool:
 # A sync ending so opens (or refreshes) the employee's conflict; ending in one of
 # `SETTLED` closes it. Open conflicts are listed in the daily digest.
 OPENS_A_CONFLICT = frozenset({Action.CONFLICT, Action.CREATION_FAILED})
-SETTLES_A_CONFLICT = frozenset({Action.CREATED, Action.LINKED, Action.UPDATED, Action.UNCHANGED})
+SETTLES_A_CONFLICT = frozenset(
+    {Action.CREATED, Action.LINKED, Action.UPDATED, Action.UNCHANGED, Action.RESTORED}
+)
 CONFLICTS_PARTITION = "open-conflicts"
 
 

@@ -62,6 +62,7 @@ param reconcileMaxChanges int
 param reconcileLeftDays int
 param syncMappingFile string
 param matchBy string
+param restoreDeletedAccounts bool
 param syncScope string
 param scopeExitAction string
 param reconcileSlicePages int
@@ -188,6 +189,7 @@ var appSettings = {
   RECONCILE_LEFT_DAYS: string(reconcileLeftDays)
   SYNC_MAPPING_FILE: syncMappingFile
   MATCH_KEY: matchBy
+  RESTORE_DELETED_ACCOUNTS: string(restoreDeletedAccounts)
   SYNC_SCOPE: syncScope
   SCOPE_EXIT_ACTION: scopeExitAction
   RECONCILE_SLICE_PAGES: string(reconcileSlicePages)

@@ -14,9 +14,9 @@ param matchScope string
 param matchScopeAddCreated bool
 
 var baseRoles = [
-  'User.ReadWrite.All' // create accounts and write the synced attributes and the manager
+  'User.ReadWrite.All' // create accounts and write the synced attributes and the manager; restore a deleted one (RESTORE_DELETED_ACCOUNTS: nothing more to grant)
   'User.EnableDisableAccount.All' // disable leavers and enable starters
-  'User.Read.All' // find accounts by anchor, email and sign-in name
+  'User.Read.All' // find accounts by anchor, email and sign-in name, and deleted users holding a login
   'Domain.Read.All' // check the email is in a verified, managed domain
   'RoleManagement.Read.Directory' // read the directory roles of an account: never link, change or disable an administrator
 ]

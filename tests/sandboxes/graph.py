@@ -3,7 +3,8 @@
 Routes (all under `/v1.0`): `users` (list with `$filter`, `$select`, `$top`, `$expand=manager`,
 paging; create), `users/{id or userPrincipalName}` (get, update), `.../manager`,
 `.../manager/$ref`, `.../revokeSignInSessions`, `domains` and `$batch`; directory roles, groups
-and administrative units as tests/sandboxes/graph_memberships.py says.
+and administrative units as tests/sandboxes/graph_memberships.py says; deleted users (the
+recycle bin: list, get, restore, permanent deletion) as tests/sandboxes/graph_deleted.py says.
 
 It keeps Graph's habits that trip connectors up: without `$select` a user carries only the
 default properties (no `accountEnabled`, no `employeeId`); `$filter` needs quotes inside
@@ -29,6 +30,7 @@ from urllib.parse import parse_qs, quote, unquote, urlencode, urlsplit
 
 from tests.sandboxes import graph_shapes
 from tests.sandboxes.base import Fault, RecordedRequest, Response, Sandbox
+from tests.sandboxes.graph_deleted import DELETED, USER_CASTS, DeletedMixin
 from tests.sandboxes.graph_delta import DELTA_SEGMENTS, DeltaMixin
 from tests.sandboxes.graph_memberships import MembershipsMixin
 from tests.sandboxes.graph_principals import PrincipalsMixin
@@ -70,6 +72,7 @@ USER_PROPERTIES = (
     "postalCode", "proxyAddresses", "signInSessionsValidFromDateTime", "state",
     "streetAddress", "usageLocation", "userType",
     "employeeOrgData", "onPremisesExtensionAttributes",  # graph_shapes.py: nested objects
+    "deletedDateTime",  # directoryObject's: set in deleted items only (graph_deleted.py)
 )  # fmt: skip
 _USER_PROPERTY_BY_LOWER = {name.lower(): name for name in USER_PROPERTIES}
 DOMAIN_PROPERTIES = (
@@ -79,7 +82,13 @@ DOMAIN_PROPERTIES = (
 )  # fmt: skip
 _DOMAIN_PROPERTY_BY_LOWER = {name.lower(): name for name in DOMAIN_PROPERTIES}
 READ_ONLY_PROPERTIES = frozenset(
-    {"id", "createdDateTime", "onPremisesSyncEnabled", "signInSessionsValidFromDateTime"}
+    {
+        "id",
+        "createdDateTime",
+        "deletedDateTime",
+        "onPremisesSyncEnabled",
+        "signInSessionsValidFromDateTime",
+    }
 )
 COLLECTION_PROPERTIES = frozenset({"businessPhones", "otherMails", "proxyAddresses"})
 BOOLEAN_PROPERTIES = frozenset({"accountEnabled", "onPremisesSyncEnabled"})
@@ -346,7 +355,7 @@ def _complex_enough(password: Any) -> bool:
     return sum(any(test(c) for c in password) for test in classes) >= 3
 
 
-class GraphSandbox(PrincipalsMixin, DeltaMixin, MembershipsMixin, Sandbox):
+class GraphSandbox(DeletedMixin, PrincipalsMixin, DeltaMixin, MembershipsMixin, Sandbox):
     """Microsoft Graph v1.0 users, manager, domains, role assignments, group and administrative
     unit members and `$batch`, in memory, over HTTP."""
 
@@ -367,6 +376,7 @@ class GraphSandbox(PrincipalsMixin, DeltaMixin, MembershipsMixin, Sandbox):
             self._reset_memberships()
             self._reset_principals()
             self._reset_delta()
+            self._reset_deleted()
             self.clear_faults()
             self.reset_log()
         self.add_domain(self.initial_domain, is_default=True)
@@ -396,12 +406,6 @@ class GraphSandbox(PrincipalsMixin, DeltaMixin, MembershipsMixin, Sandbox):
         """Change a user as an administrator would in the Entra admin center."""
         with self._lock:
             self._users[user_id].update(attrs)
-
-    def delete_user(self, user_id: str) -> None:
-        """Delete a user as an administrator would (its manager link goes with it)."""
-        with self._lock:
-            del self._users[user_id]
-            self._managers.pop(user_id, None)
 
     def user(self, user_id: str) -> dict[str, Any]:
         """A copy of every stored property of a user (KeyError if none)."""
@@ -569,6 +573,7 @@ class GraphSandbox(PrincipalsMixin, DeltaMixin, MembershipsMixin, Sandbox):
         # An item of another collection: its key's position in the path.
         item = 1 if parts[:1] in (["groups"], ["servicePrincipals"]) else None
         item = 2 if parts[:2] == _UNITS else item
+        item = 2 if parts[:2] == DELETED and (parts[2:3] or [""])[0] not in USER_CASTS else item
         if item is not None and len(parts) <= item:
             item = None
         shape = tuple(parts)
@@ -612,6 +617,7 @@ class GraphSandbox(PrincipalsMixin, DeltaMixin, MembershipsMixin, Sandbox):
             ("$batch",): {"POST": self._batch},
             **self._membership_routes(),
             **self._principal_routes(),
+            **self._deleted_routes(),
         }
 
     def _graph_error(self, status: int, code: str, message: str) -> Exception:
@@ -741,6 +747,7 @@ class GraphSandbox(PrincipalsMixin, DeltaMixin, MembershipsMixin, Sandbox):
             )
             raise GraphError(400, "Request_BadRequest", message)
         others = [u for u in self._users.values() if existing is None or u is not existing]
+        others += self._deleted_values()  # a deleted user keeps its addresses (graph_deleted.py)
         taken = set().union(*(_addresses(u) for u in others))
         upn = attrs.get("userPrincipalName")
         if upn is not None:

@@ -6,11 +6,12 @@ from __future__ import annotations
 import itertools
 from collections.abc import Mapping
 from dataclasses import replace
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 from connector.core.errors import NotFound
 from connector.domain.mapping import graph_properties
+from connector.entra.deleted import DeletedUser
 from connector.entra.scope import MatchScope
 from connector.entra.users import USER_FIELDS, DirectoryUser, Domain, FindBy
 from connector.lucca.models import (
@@ -131,6 +132,7 @@ class FakeDirectory:
         self.roles = roles
         self.directory_role_names: dict[str, list[str]] = {}  # object id → its directory roles
         self.scope_members: set[str] = set()  # the accounts in MATCH_SCOPE
+        self.deleted: dict[str, tuple[DirectoryUser, DeletedUser]] = {}  # the recycle bin
         self._ids = itertools.count(1)
 
     def add(self, **properties: Any) -> DirectoryUser:
@@ -217,3 +219,38 @@ class FakeDirectory:
         """Put the account in the scope."""
         self.writes.append(("scope", scope.id, object_id))
         self.scope_members.add(object_id)
+
+    def delete(self, object_id: str, at: datetime | None = None) -> None:
+        """Delete an account as IT would: to the recycle bin, keeping its login."""
+        user = self.users.pop(object_id)
+        self.managers.pop(object_id, None)
+        self.deleted[object_id] = (
+            user,
+            DeletedUser(
+                id=user.id,
+                user_principal_name=user.user_principal_name,
+                display_name=user.properties.get("displayName"),
+                employee_id=user.employee_id,
+                deleted_at=at,
+            ),
+        )
+
+    def deleted_holders(self, login: str) -> list[DeletedUser]:
+        """The deleted users whose login is `login`, without case."""
+        return [
+            d
+            for _, d in self.deleted.values()
+            if (d.user_principal_name or "").casefold() == login.casefold()
+        ]
+
+    def deleted_user(self, object_id: str) -> DeletedUser | None:
+        """A deleted user by object id."""
+        held = self.deleted.get(object_id)
+        return held[1] if held else None
+
+    def restore(self, object_id: str) -> DirectoryUser:
+        """Back among the users, the same object id."""
+        self.writes.append(("restore", object_id))
+        user, _ = self.deleted.pop(object_id)
+        self.users[object_id] = user
+        return user

@@ -11,7 +11,7 @@ from connector.core.errors import ConnectorError, Throttled, Transient
 from connector.domain.entries import Action, LogEntry
 from connector.domain.messages import ChangeMessage
 from connector.flows.sync import SyncService
-from connector.flows.worker import ChangeWorker, PoisonHandler
+from connector.flows.worker import PATIENCE, ChangeWorker, PoisonHandler
 from connector.storage.changes import MAX_QUEUE_DELAY_SECONDS
 from tests.unit.memory import MemoryFeed, MemoryLeases, MemoryLog
 
@@ -23,10 +23,15 @@ class FailingService:
 
     def __init__(self) -> None:
         self.error: Exception | None = Transient("service unavailable", service="graph")
+        self.patience: list[bool] = []  # each try's `patience_over`
 
-    def sync(self, employee_id: str, event_keys: tuple[str, ...] = ()) -> LogEntry:
-        """Fail, or succeed."""
-        if self.error is not None:
+    def sync(
+        self, employee_id: str, event_keys: tuple[str, ...] = (), *, patience_over: bool = False
+    ) -> LogEntry:
+        """Fail (a brief failure: until told the patience is over), or succeed."""
+        self.patience.append(patience_over)
+        brief = isinstance(self.error, Transient) and self.error.brief
+        if self.error is not None and not (brief and patience_over):
             raise self.error
         return LogEntry(time=START, action=Action.CREATED, message="ok", employee_id=employee_id)
 
@@ -93,6 +98,24 @@ def test_the_last_try_is_at_the_end_of_the_window_then_raised() -> None:
     with pytest.raises(Transient):
         world.worker.handle(message.to_json())
     assert world.feed.errors["7"][0] == "graph answered: service unavailable"
+
+
+def test_a_brief_failure_is_retried_for_minutes_then_the_last_try_reports_it() -> None:
+    """A replication delay (`Transient(brief=True)`): re-queued within PATIENCE only, not for
+    RETRY_WINDOW_HOURS; the try at its end runs with `patience_over` and ends the change."""
+    world = World(window_hours=24)
+    world.service.error = Transient("login taken, nobody shows it", service="graph", brief=True)
+    message = first_message()
+    outcomes = []
+    for _ in range(5):
+        outcomes.append(world.run(message))
+        if outcomes[-1] != "will retry":
+            break
+        message = world.last()
+    assert outcomes == ["will retry", "will retry", "created"]
+    assert [d for _, d in world.feed.queued] == [60, 240]  # 1 minute, then the 4 left
+    assert world.service.patience == [False, False, True]
+    assert sum(d for _, d in world.feed.queued) == PATIENCE.total_seconds()
 
 
 def test_a_window_of_zero_leaves_it_to_the_host() -> None:

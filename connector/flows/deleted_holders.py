@@ -1,0 +1,201 @@
+"""A login held by a deleted account (Entra's recycle bin), and restoring one (issue 19).
+
+A deleted user stays 30 days in Entra's deleted items and keeps its login: Graph refuses to
+create another account with it (ObjectConflict) while `GET /users/{login}` finds nobody. When a
+POST meets that, the deleted users are read by the login:
+- one carries this employee's anchor (`lucca-<id>`, a rehire a few weeks after IT deleted the
+  leaver's account): with RESTORE_DELETED_ACCOUNTS it is restored (same object id), then
+  linked, updated and enabled per the employee's dates like any linked account ("restored");
+  without it, a conflict saying it can be restored and how, and the "account not created" email;
+- one belongs to someone else: a permanent conflict naming it, with the email (a login built
+  from the name: the next candidate instead);
+- nobody, active or deleted: a replication delay (a brief `Transient`, retried for minutes
+  by the escrow), reported as a conflict with the email at the last try.
+A linked account IT deleted is the same choice (`linked`), on the employee's next change.
+Nothing is restored for an employee who should have no access (deactivated, or no enable
+planned now or later): a leaver's account IT deleted stays deleted.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from connector.core.errors import Conflict, Transient
+from connector.domain.entries import Action, LogEntry
+from connector.domain.mapping import anchor
+
+if TYPE_CHECKING:
+    from connector.domain.ports import Directory, LinkStore, Notifications, Planner
+    from connector.entra.deleted import DeletedUser
+    from connector.entra.users import DirectoryUser
+    from connector.flows.sync_run import SyncRun
+    from connector.lucca.models import LuccaEmployee
+
+DELETED_USERS = "Entra > Users > Deleted users"
+SETTING = "RESTORE_DELETED_ACCOUNTS"
+
+
+class Taken(Exception):
+    """Another object holds the login (Graph refused the POST): try the next one."""
+
+
+def held_by_someone_else(login: str, holder: DeletedUser) -> str:
+    """The sentence for a login held by someone else's deleted account."""
+    named = holder.display_name or holder.id
+    return (
+        f"The login {login} is held by a deleted account, {named} ({holder.id}), deleted on "
+        f"{holder.deleted_on()}: restore it or delete it permanently in {DELETED_USERS}, or "
+        "change the professional email in Lucca. Entra keeps a deleted account's login for 30 "
+        "days."
+    )
+
+
+def restorable(login: str, holder: DeletedUser) -> str:
+    """The sentence for this employee's own deleted account, the setting off."""
+    return (
+        f"The login {login} is held by this employee's own account {holder.id}, deleted on "
+        f"{holder.deleted_on()}: it can be restored. Restore it in {DELETED_USERS} (the "
+        f"connector then links it), or set {SETTING}=true for the connector to restore it."
+    )
+
+
+class DeletedHolders:
+    """Reads who holds a login among the deleted users, and restores this employee's own."""
+
+    def __init__(
+        self,
+        *,
+        directory: Directory,
+        links: LinkStore,
+        restore: bool,
+        observe: bool,
+        notifier: Notifications,
+        planner: Planner | None = None,
+        clock: Callable[[], datetime],
+    ) -> None:
+        self._notifier = notifier
+        self._directory = directory
+        self._links = links
+        self._restore = restore  # RESTORE_DELETED_ACCOUNTS
+        self._observe = observe
+        self._planner = planner
+        self._clock = clock
+
+    def after_conflict(
+        self,
+        run: SyncRun,
+        employee: LuccaEmployee,
+        login: str,
+        err: Conflict,
+        *,
+        next_if_taken: bool,
+    ) -> DirectoryUser | LogEntry:
+        """Graph refused the POST (login taken) and no active account holds it: this
+        employee's deleted account restored, or the entry saying why there is no account;
+        Taken (a login built from the name) or a brief Transient (nobody holds it yet)."""
+        holders = self._directory.deleted_holders(login)
+        own = next((h for h in holders if h.employee_id == anchor(employee.id)), None)
+        if own is not None and self._links.employee_of(own.id) in (None, employee.id):
+            return self.own(run, employee, login, own)
+        if holders:
+            if next_if_taken:
+                raise Taken(login) from err
+            return run.finish(
+                Action.CONFLICT,
+                held_by_someone_else(login, holders[0]),
+                object_id=holders[0].id,
+                request_id=err.request_id,
+                details={"deleted_holder": holders[0].id},
+            )
+        if run.patience_over:
+            return run.finish(
+                Action.CONFLICT,
+                f"Graph says the login {login} is taken, but no account holds it, neither "
+                "among the users nor among the deleted users, after minutes of retries. Look "
+                "for it in Entra (an alias of another object, a contact or a group), or change "
+                "the professional email in Lucca.",
+                request_id=err.request_id,
+            )
+        raise Transient(
+            f"Graph says the login {login} is taken but shows no account with it yet",
+            service="graph",
+            request_id=err.request_id,
+            brief=True,
+        ) from err
+
+    def planned(self, run: SyncRun, employee: LuccaEmployee, login: str) -> LogEntry | None:
+        """Observing (a plan, a dry run): the entry when a deleted account holds the login
+        (a restore, or the conflict); None when none does and the account would be created."""
+        holders = self._directory.deleted_holders(login)
+        if not holders:
+            return None
+        own = next((h for h in holders if h.employee_id == anchor(employee.id)), None)
+        if own is not None:
+            planned = self.own(run, employee, login, own)  # observing: always an entry
+            return planned if isinstance(planned, LogEntry) else None
+        return run.finish(
+            Action.CONFLICT, held_by_someone_else(login, holders[0]), object_id=holders[0].id
+        )
+
+    def own(
+        self, run: SyncRun, employee: LuccaEmployee, login: str, holder: DeletedUser
+    ) -> DirectoryUser | LogEntry:
+        """This employee's deleted account: restored (the setting on; observing: the entry
+        saying it would be), or the conflict saying it can be."""
+        if not self._restore:
+            return run.finish(Action.CONFLICT, restorable(login, holder), object_id=holder.id)
+        if self._observe:
+            return run.finish(
+                Action.RESTORED,
+                f"Would restore the account {login} ({holder.id}), deleted on "
+                f"{holder.deleted_on()}, then link and update it.",
+                object_id=holder.id,
+            )
+        user = self._directory.restore(holder.id)
+        run.restored = True
+        run.details["deleted_on"] = holder.deleted_on()
+        return user
+
+    def linked(
+        self, run: SyncRun, employee: LuccaEmployee, holder: DeletedUser
+    ) -> DirectoryUser | LogEntry:
+        """A linked account IT deleted: restored (the setting on, the employee to have access
+        now or later; observing: the entry saying it would be), or the conflict (with the
+        "account not created" email when the employee is to have access)."""
+        login = holder.user_principal_name or holder.id
+        wanted = self.wants_access(employee)
+        if self._restore and wanted:
+            return self.own(run, employee, login, holder)
+        said = (
+            f"The linked account {login} ({holder.id}) was deleted in Entra on "
+            f"{holder.deleted_on()}."
+        )
+        if not wanted:
+            said += " The employee has no access to come: it stays deleted."
+        else:
+            said += (
+                f" Restore it in {DELETED_USERS} (it keeps its link), or set {SETTING}=true "
+                "for the connector to restore it; or remove the link (`python -m connector "
+                f"unlink {employee.id}`) for the connector to create a new account."
+            )
+        entry = run.finish(Action.CONFLICT, said, object_id=holder.id)
+        if wanted and not self._observe:
+            self._notifier.not_created(
+                employee_id=employee.id,
+                name=f"{employee.given_name} {employee.family_name}".strip(),
+                login=login,
+                reason=said,
+                code="deleted",
+            )
+        return entry
+
+    def wants_access(self, employee: LuccaEmployee) -> bool:
+        """Whether the employee is to have an enabled account now or later."""
+        if employee.status == "deactivated":
+            return False
+        if self._planner is None:
+            return True
+        plan = self._planner.plan(employee, self._clock())
+        return plan.enabled_now or any(a.kind == "enable" for a in plan.upcoming)

@@ -1,0 +1,75 @@
+"""A linked account IT deleted, at the sync's ports (flows/deleted_holders.py): restored only
+for an employee who is to have access, planned (not done) when observing, reported otherwise."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+
+from connector.domain.entries import Action
+from tests.unit.test_sync_engine import World
+
+DELETED_ON = datetime(2026, 2, 20, 10, 0, tzinfo=UTC)
+
+
+def linked_then_deleted(world: World, *, end: date | None = None) -> tuple[str, str]:
+    """An employee synced (account created and linked), whose account IT then deleted."""
+    employee = world.lucca.hire("Ada", "Martin", start=date(2025, 1, 6), end=end)
+    world.service().sync(employee.id)
+    [user] = world.directory.users.values()
+    world.directory.delete(user.id, at=DELETED_ON)
+    world.directory.writes.clear()
+    return employee.id, user.id
+
+
+def test_restored_with_the_setting_same_object_id_and_still_linked() -> None:
+    """RESTORE_DELETED_ACCOUNTS: the next sync restores it and ends "restored"."""
+    world = World()
+    employee_id, object_id = linked_then_deleted(world)
+
+    entry = world.service(restore_deleted=True).sync(employee_id)
+
+    assert entry.action is Action.RESTORED
+    assert world.directory.writes[0] == ("restore", object_id)
+    assert object_id in world.directory.users
+    link = world.links.of_employee(employee_id)
+    assert link is not None and link.object_id == object_id
+
+
+def test_observing_plans_the_restore_and_restores_nothing() -> None:
+    """CONNECTOR_MODE=observe (and `sync --dry-run`): "restored", observed; nothing written."""
+    world = World()
+    employee_id, object_id = linked_then_deleted(world)
+
+    entry = world.service(restore_deleted=True, observe=True).sync(employee_id)
+
+    assert (entry.action, entry.observed) == (Action.RESTORED, True)
+    assert "Would restore" in entry.message and "2026-02-20" in entry.message
+    assert world.directory.writes == []
+    assert object_id not in world.directory.users
+
+
+def test_a_leaver_s_deleted_account_stays_deleted() -> None:
+    """The employee left (last day past, nothing to come): never restored, even with the
+    setting; the conflict says why."""
+    world = World()
+    employee_id, object_id = linked_then_deleted(world, end=date(2026, 2, 1))
+
+    entry = world.service(restore_deleted=True).sync(employee_id)
+
+    assert entry.action is Action.CONFLICT
+    assert "no access to come" in entry.message
+    assert world.directory.writes == []
+    assert object_id not in world.directory.users
+
+
+def test_without_the_setting_the_conflict_says_how_to_restore() -> None:
+    """No setting: nothing restored; the conflict names the account, the day and the ways."""
+    world = World()
+    employee_id, object_id = linked_then_deleted(world)
+
+    entry = world.service().sync(employee_id)
+
+    assert entry.action is Action.CONFLICT
+    for said in (object_id, "2026-02-20", "Deleted users", "RESTORE_DELETED_ACCOUNTS"):
+        assert said in entry.message
+    assert world.directory.writes == []
