@@ -217,7 +217,7 @@ param syncMappingFile string = ''
 @description('MATCH_KEY: How an existing account is found after the link and the anchor: mail, userPrincipalName or off.')
 param matchBy string = 'mail'
 
-@description('RESTORE_DELETED_ACCOUNTS: Restore an employee\'s own deleted account (a rehire, a linked account IT deleted) instead of reporting it.')
+@description('RESTORE_DELETED_ACCOUNTS: Restore an employee\'s own deleted account (a rehire, a linked account IT deleted) instead of reporting it; grants User.DeleteRestore.All.')
 param restoreDeletedAccounts bool = false
 
 @description('SYNC_SCOPE: Who is synced (docs/configuration.md); empty: everyone.')
@@ -371,6 +371,7 @@ module graph 'modules/graph-permissions.bicep' = if (grantGraphPermissions) {
     identityPrincipalId: identity.outputs.principalId
     revokeSessions: revokeSessions
     lifecycleDates: lifecycleDates
+    restoreDeletedAccounts: restoreDeletedAccounts
     matchScope: matchScope
     matchScopeAddCreated: matchScopeAddCreated
   }

@@ -11,6 +11,7 @@ from connector.cli.checks import Check, guarded, said, sentence
 from connector.cli.identity_checks import identity_roles, is_persons
 from connector.core.errors import ConnectorError, Denied
 from connector.core.net import is_loopback
+from connector.entra.deleted import RESTORE_ROLE  # RESTORE_DELETED_ACCOUNTS
 from connector.entra.directory import GraphDirectory
 from connector.entra.scope import ROLES_READ, SCOPE_WRITE
 from connector.runtime.clients import graph_directory
@@ -19,10 +20,9 @@ from connector.runtime.settings import Settings, SettingsError
 if TYPE_CHECKING:
     from azure.core.credentials import TokenCredential
 
-# What infra/modules/graph-permissions.bicep grants; the settings add up to three.
+# What infra/modules/graph-permissions.bicep grants; the settings add up to four.
 BASE_GRAPH_ROLES = frozenset(
     {
-        # also restores a deleted user (RESTORE_DELETED_ACCOUNTS): Graph's least permission
         "User.ReadWrite.All",
         "User.EnableDisableAccount.All",
         "User.Read.All",  # also lists deleted users (a login held by a deleted account)
@@ -53,6 +53,8 @@ def graph_roles_needed(settings: Settings) -> frozenset[str]:
         roles.add(REVOKE_ROLE)
     if settings.LIFECYCLE_DATES:
         roles.add(LIFECYCLE_ROLE)
+    if settings.RESTORE_DELETED_ACCOUNTS:
+        roles.add(RESTORE_ROLE)
     scope = settings.match_scope
     if settings.MATCH_SCOPE_ADD_CREATED and scope is not None:
         roles.add(SCOPE_WRITE[scope.kind])

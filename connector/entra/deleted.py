@@ -3,7 +3,8 @@
 A deleted user stays 30 days in deleted items and keeps its userPrincipalName, so Graph
 refuses to create another account with it (ObjectConflict) although `GET /users` no longer
 shows it (https://learn.microsoft.com/graph/api/user-delete). Listing them needs User.Read.All,
-restoring one User.ReadWrite.All
+restoring one User.DeleteRestore.All, Graph's least permission for it (User.ReadWrite.All also
+restores; neither restores an account holding an administrator role)
 (https://learn.microsoft.com/graph/api/directory-deleteditems-list,
 https://learn.microsoft.com/graph/api/directory-deleteditems-restore).
 """
@@ -29,6 +30,9 @@ from connector.entra.users import odata_literal
 if TYPE_CHECKING:
     from msgraph.graph_service_client import GraphServiceClient
 
+# Graph's least permission for restoring a deleted user, granted only with
+# RESTORE_DELETED_ACCOUNTS (infra/modules/graph-permissions.bicep, docs/security.md).
+RESTORE_ROLE: Final = "User.DeleteRestore.All"
 DELETED_SELECT: Final = (
     "id",
     "userPrincipalName",

@@ -22,9 +22,10 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from connector.core.errors import Conflict, Transient
+from connector.core.errors import Conflict, Denied, Transient
 from connector.domain.entries import Action, LogEntry
 from connector.domain.mapping import anchor
+from connector.entra.deleted import RESTORE_ROLE
 
 if TYPE_CHECKING:
     from connector.domain.ports import Directory, LinkStore, Notifications, Planner
@@ -49,6 +50,17 @@ def held_by_someone_else(login: str, holder: DeletedUser) -> str:
         f"{holder.deleted_on()}: restore it or delete it permanently in {DELETED_USERS}, or "
         "change the professional email in Lucca. Entra keeps a deleted account's login for 30 "
         "days."
+    )
+
+
+def restore_denied(login: str, holder: DeletedUser) -> str:
+    """The sentence when Graph refuses to restore this employee's own deleted account."""
+    return (
+        f"Entra refused to restore the account {login} ({holder.id}), deleted on "
+        f"{holder.deleted_on()}: the connector's identity lacks the Microsoft Graph permission "
+        f"{RESTORE_ROLE} (`azd provision` grants it with {SETTING}=true; then admin consent), "
+        "or the account holds an administrator role the connector may not restore. Restore it "
+        f"in {DELETED_USERS} (the connector then links it)."
     )
 
 
@@ -153,7 +165,15 @@ class DeletedHolders:
                 f"{holder.deleted_on()}, then link and update it.",
                 object_id=holder.id,
             )
-        user = self._directory.restore(holder.id)
+        try:
+            user = self._directory.restore(holder.id)
+        except Denied as err:
+            return run.finish(
+                Action.CONFLICT,
+                restore_denied(login, holder),
+                object_id=holder.id,
+                request_id=err.request_id,
+            )
         run.restored = True
         run.details["deleted_on"] = holder.deleted_on()
         return user
@@ -167,7 +187,10 @@ class DeletedHolders:
         login = holder.user_principal_name or holder.id
         wanted = self.wants_access(employee)
         if self._restore and wanted:
-            return self.own(run, employee, login, holder)
+            restored = self.own(run, employee, login, holder)
+            if isinstance(restored, LogEntry) and restored.action is Action.CONFLICT:
+                self._not_created(employee, login, restored.message)  # Graph refused it
+            return restored
         said = (
             f"The linked account {login} ({holder.id}) was deleted in Entra on "
             f"{holder.deleted_on()}."
@@ -181,15 +204,21 @@ class DeletedHolders:
                 f"unlink {employee.id}`) for the connector to create a new account."
             )
         entry = run.finish(Action.CONFLICT, said, object_id=holder.id)
-        if wanted and not self._observe:
-            self._notifier.not_created(
-                employee_id=employee.id,
-                name=f"{employee.given_name} {employee.family_name}".strip(),
-                login=login,
-                reason=said,
-                code="deleted",
-            )
+        if wanted:
+            self._not_created(employee, login, said)
         return entry
+
+    def _not_created(self, employee: LuccaEmployee, login: str, reason: str) -> None:
+        """The "account not created" email for a linked account left deleted."""
+        if self._observe:
+            return
+        self._notifier.not_created(
+            employee_id=employee.id,
+            name=f"{employee.given_name} {employee.family_name}".strip(),
+            login=login,
+            reason=reason,
+            code="deleted",
+        )
 
     def wants_access(self, employee: LuccaEmployee) -> bool:
         """Whether the employee is to have an enabled account now or later."""

@@ -91,6 +91,29 @@ def test_a_rehire_whose_old_account_is_deleted_gets_it_restored(make_world: Any)
     assert world.account_of(employee_id)["accountEnabled"] is True
 
 
+def test_a_refused_restore_is_a_conflict_naming_the_permission(make_world: Any) -> None:
+    """RESTORE_DELETED_ACCOUNTS=true but Graph refuses the restore (403: the identity lacks
+    User.DeleteRestore.All, or the account holds an administrator role): a conflict naming the
+    permission, one "account not created" email, no new account, nothing retried or poisoned."""
+    world = a_world(make_world, RESTORE_DELETED_ACCOUNTS="true")
+    email = f"ugo.brun@{DOMAIN}"
+    employee_id, object_id = leaver_deleted_by_it(world, email)
+    world.graph.deny(object_id, "RESTORE")
+
+    change(world, lambda: world.lucca.add_employment(employee_id, start=FIRST_DAY))
+
+    assert Links(world.storage).of_employee(employee_id) is None
+    assert world.graph.users == []
+    assert world.graph.deleted_user(object_id)["employeeId"] == anchor(employee_id)
+    assert world.graph.count("POST", RESTORES) == 1
+    [entry] = [e for e in world.entries(employee_id) if e.action is Action.CONFLICT]
+    assert entry == world.entries(employee_id)[0]  # the latest: nothing retried after it
+    assert "User.DeleteRestore.All" in entry.message and object_id in entry.message
+    assert world.host.poisoned() == 0
+    [sent] = not_created_emails(world)
+    assert "User.DeleteRestore.All" in (sent.plain_text or "")
+
+
 def test_without_the_setting_a_restorable_account_is_reported_once(make_world: Any) -> None:
     """RESTORE_DELETED_ACCOUNTS off: nothing restored, no account created; a conflict saying
     the account can be restored and how, one "account not created" email saying so, at most

@@ -259,10 +259,19 @@ def test_a_missing_graph_permission_fails_naming_it(environ: dict[str, str]) -> 
 
 
 def test_the_permissions_needed_follow_the_settings(environ: dict[str, str]) -> None:
-    """LIFECYCLE_DATES needs one role more; REVOKE_SESSIONS=false one less (held: a WARN)."""
+    """LIFECYCLE_DATES and RESTORE_DELETED_ACCOUNTS need one role more each; REVOKE_SESSIONS=false
+    one less (held: a WARN)."""
     code, _, _, checks = doctor(environ | {"LIFECYCLE_DATES": "true"}, NEEDED)
     line = by_name(checks)["graph permissions"]
     assert code == 1 and "User-LifeCycleInfo.ReadWrite.All" in line["detail"]
+
+    code, _, _, checks = doctor(environ | {"RESTORE_DELETED_ACCOUNTS": "true"}, NEEDED)
+    line = by_name(checks)["graph permissions"]
+    assert code == 1 and "lacks User.DeleteRestore.All" in line["detail"]
+    code, _, _, checks = doctor(
+        environ | {"RESTORE_DELETED_ACCOUNTS": "true"}, [*NEEDED, "User.DeleteRestore.All"]
+    )
+    assert code == 0 and by_name(checks)["graph permissions"]["status"] == "PASS"
 
     code, _, _, checks = doctor(environ | {"REVOKE_SESSIONS": "false"}, NEEDED)
     line = by_name(checks)["graph permissions"]
@@ -377,5 +386,6 @@ def test_the_roles_needed_are_those_the_bicep_grants() -> None:
     assert frozenset(re.findall(r"'([\w.-]+)'", base.group(1))) == graph_checks.BASE_GRAPH_ROLES
     assert f"['{graph_checks.REVOKE_ROLE}']" in bicep
     assert f"['{graph_checks.LIFECYCLE_ROLE}']" in bicep
+    assert f"['{graph_checks.RESTORE_ROLE}']" in bicep
     settings = load_settings(base_settings("UseDevelopmentStorage=true"))
     assert graph_checks.graph_roles_needed(settings) == frozenset(NEEDED)

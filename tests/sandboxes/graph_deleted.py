@@ -11,8 +11,9 @@
 - `GET /directory/deletedItems/{id}` (404 `Request_ResourceNotFound` if none).
 - `POST /directory/deletedItems/{id}/restore`: 200 with the `directoryObject` (same object id),
   back in `/users` (https://learn.microsoft.com/graph/api/directory-deleteditems-restore: least
-  permission User.ReadWrite.All for users); 400 `ObjectConflict` if an active user took its
-  login meanwhile.
+  permission User.DeleteRestore.All for users); 400 `ObjectConflict` if an active user took its
+  login meanwhile; 403 `Authorization_RequestDenied` after `deny(id, "RESTORE")` (the
+  identity lacks the permission, or the account holds an administrator role).
 - `DELETE /directory/deletedItems/{id}`: 204, gone for good
   (https://learn.microsoft.com/graph/api/directory-deleteditems-delete).
 """
@@ -44,6 +45,7 @@ class DeletedMixin:
     _graph_error: Callable[[int, str, str], Exception]
     _missing: Callable[[str], Exception]
     _extensions: dict[str, str]
+    _denied: set[tuple[str, str | None]]
 
     def _reset_deleted(self) -> None:
         self._deleted: dict[str, dict[str, Any]] = {}
@@ -134,6 +136,9 @@ class DeletedMixin:
 
     def _restore_deleted(self, request: RecordedRequest, item_id: str) -> Response:
         user = self._deleted_item(item_id)
+        if (item_id, "RESTORE") in self._denied:
+            message = "Insufficient privileges to complete the operation."
+            raise self._graph_error(403, "Authorization_RequestDenied", message)
         login = str(user.get("userPrincipalName") or "").lower()
         if any(
             str(u.get("userPrincipalName") or "").lower() == login for u in self._users.values()

@@ -31,6 +31,7 @@ GRAPH_APP_ROLES = {
     "User.EnableDisableAccount.All": "3011c876-62b7-4ada-afa2-506cbbecc68c",
     "User.RevokeSessions.All": "77f3a031-c388-4f99-b373-dc68676a979e",
     "User-LifeCycleInfo.ReadWrite.All": "925f1248-0f97-47b9-8ec8-538c54e01325",
+    "User.DeleteRestore.All": "eccc023d-eccf-4e7b-9683-8813ab36cecc",
     "Domain.Read.All": "dbb9058a-0e50-45d7-ae91-66909b5d4664",
     "RoleManagement.Read.Directory": "483bed4a-2ad3-4361-a73b-c83ccdbdc53c",
     "GroupMember.ReadWrite.All": "dbaae8cf-10b5-4b86-a4a1-f871c94c6695",

@@ -9,7 +9,7 @@ from dataclasses import replace
 from datetime import date, datetime
 from typing import Any
 
-from connector.core.errors import NotFound
+from connector.core.errors import Denied, NotFound
 from connector.domain.mapping import graph_properties
 from connector.entra.deleted import DeletedUser
 from connector.entra.scope import MatchScope
@@ -133,6 +133,7 @@ class FakeDirectory:
         self.directory_role_names: dict[str, list[str]] = {}  # object id → its directory roles
         self.scope_members: set[str] = set()  # the accounts in MATCH_SCOPE
         self.deleted: dict[str, tuple[DirectoryUser, DeletedUser]] = {}  # the recycle bin
+        self.refused_restores: set[str] = set()  # Graph answers 403 to restoring these
         self._ids = itertools.count(1)
 
     def add(self, **properties: Any) -> DirectoryUser:
@@ -249,7 +250,9 @@ class FakeDirectory:
         return held[1] if held else None
 
     def restore(self, object_id: str) -> DirectoryUser:
-        """Back among the users, the same object id."""
+        """Back among the users, the same object id (Denied for a refused one)."""
+        if object_id in self.refused_restores:
+            raise Denied("Insufficient privileges to complete the operation.", service="graph")
         self.writes.append(("restore", object_id))
         user, _ = self.deleted.pop(object_id)
         self.users[object_id] = user

@@ -4,8 +4,10 @@ for an employee who is to have access, planned (not done) when observing, report
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
+from typing import Any
 
 from connector.domain.entries import Action
+from connector.notify.notifier import Notifier
 from tests.unit.test_sync_engine import World
 
 DELETED_ON = datetime(2026, 2, 20, 10, 0, tzinfo=UTC)
@@ -73,3 +75,31 @@ def test_without_the_setting_the_conflict_says_how_to_restore() -> None:
     for said in (object_id, "2026-02-20", "Deleted users", "RESTORE_DELETED_ACCOUNTS"):
         assert said in entry.message
     assert world.directory.writes == []
+
+
+class RecordingNotifier(Notifier):
+    """The "account not created" emails the sync asks for (no outbox)."""
+
+    def __init__(self) -> None:
+        super().__init__(None)
+        self.reasons: list[str] = []
+
+    def not_created(self, **notice: Any) -> None:
+        self.reasons.append(str(notice["reason"]))
+
+
+def test_a_refused_restore_of_a_linked_account_is_a_conflict_and_one_email() -> None:
+    """The setting on, but Graph refuses the restore (403): a conflict naming the permission
+    the restore needs, one "account not created" email saying so; nothing written."""
+    world = World()
+    employee_id, object_id = linked_then_deleted(world)
+    world.directory.refused_restores.add(object_id)
+    notifier = RecordingNotifier()
+
+    entry = world.service(restore_deleted=True, notifier=notifier).sync(employee_id)
+
+    assert entry.action is Action.CONFLICT
+    assert "User.DeleteRestore.All" in entry.message and object_id in entry.message
+    assert notifier.reasons == [entry.message]
+    assert world.directory.writes == []
+    assert object_id not in world.directory.users

@@ -68,6 +68,7 @@ GRAPH_ROLES = [
     "User.RevokeSessions.All",
 ]
 SCOPE_ROLES = ["GroupMember.ReadWrite.All", "AdministrativeUnit.ReadWrite.All"]
+SETTING_ROLES = ["User-LifeCycleInfo.ReadWrite.All", "User.DeleteRestore.All"]  # by a setting
 
 
 @functools.cache
@@ -194,7 +195,8 @@ def test_modules_exist_and_get_the_parameters_they_declare() -> None:
 def test_graph_permissions_are_the_least_that_work() -> None:
     """Five application permissions always (RoleManagement.Read.Directory among them),
     User.RevokeSessions.All only with REVOKE_SESSIONS, the lifecycle one only with
-    LIFECYCLE_DATES, the scope's member write only with MATCH_SCOPE_ADD_CREATED, nothing
+    LIFECYCLE_DATES, User.DeleteRestore.All only with RESTORE_DELETED_ACCOUNTS, the scope's
+    member write only with MATCH_SCOPE_ADD_CREATED, nothing
     broader; each looked up by name on Microsoft Graph's service principal."""
     tree = parse(INFRA / "modules" / "graph-permissions.bicep")
     variables = tree["variables"]
@@ -202,6 +204,7 @@ def test_graph_permissions_are_the_least_that_work() -> None:
     for name, flag, role in [
         ("sessionRoles", "revokeSessions", "User.RevokeSessions.All"),
         ("lifecycleRoles", "lifecycleDates", "User-LifeCycleInfo.ReadWrite.All"),
+        ("restoreRoles", "restoreDeletedAccounts", "User.DeleteRestore.All"),
     ]:
         conditional = variables[name]["value"]["operator"]
         assert conditional["type"] == "conditional"
@@ -214,6 +217,7 @@ def test_graph_permissions_are_the_least_that_work() -> None:
         "baseRoles",
         "sessionRoles",
         "lifecycleRoles",
+        "restoreRoles",
         "scopeRoles",
     ]
     scope = variables["scopeRoles"]["value"]["operator"]
@@ -222,10 +226,10 @@ def test_graph_permissions_are_the_least_that_work() -> None:
     assert scope["operands"]["false_value"] == []
     text = (INFRA / "modules" / "graph-permissions.bicep").read_text()
     named = set(re.findall(r"'([A-Za-z-]+\.[A-Za-z]+(?:\.[A-Za-z]+)?\.(?:All|Directory))'", text))
-    assert named == {*GRAPH_ROLES, "User-LifeCycleInfo.ReadWrite.All", *SCOPE_ROLES}
+    assert named == {*GRAPH_ROLES, *SETTING_ROLES, *SCOPE_ROLES}
     assert tree["resources"]["graph"]["config"]["appId"] == "00000003-0000-0000-c000-000000000000"
     steps = (ROOT / "docs" / "deploy-by-hand.md").read_text()
-    for role in [*GRAPH_ROLES, "User-LifeCycleInfo.ReadWrite.All", *SCOPE_ROLES]:
+    for role in [*GRAPH_ROLES, *SETTING_ROLES, *SCOPE_ROLES]:
         assert role in steps
 
 
@@ -234,7 +238,7 @@ def test_the_security_page_names_what_the_identity_is_given() -> None:
     the template gives the identity, and every setting it relies on exists."""
     page = (ROOT / "docs" / "security.md").read_text()
     assert "(docs/security.md)" in (ROOT / "README.md").read_text()
-    for role in [*GRAPH_ROLES, "User-LifeCycleInfo.ReadWrite.All", *SCOPE_ROLES]:
+    for role in [*GRAPH_ROLES, *SETTING_ROLES, *SCOPE_ROLES]:
         assert f"`{role}`" in page
     for role in (
         "Storage Blob Data Owner",
