@@ -126,7 +126,9 @@ class ChangeWorker:
             deadline = min(deadline, (message.first_failed_at or now) + PATIENCE)
         if now >= deadline:
             logger.warning(
-                "employee %s: still failing at the end of RETRY_WINDOW_HOURS", message.employee_id
+                "employee %s: still failing at the end of %s",
+                message.employee_id,
+                "its brief retries" if err.brief else "RETRY_WINDOW_HOURS",
             )
             return False
         if isinstance(err, Throttled):  # honoured as asked, even past the window's end
@@ -158,8 +160,14 @@ class ChangeWorker:
                 request_id=err.request_id,
                 message=(
                     f"This change could not be applied yet ({err.service} answered: "
-                    f"{err.message}); the connector will retry until {until} (RETRY_WINDOW_HOURS)"
-                    ', and writes a "failed" entry only if it still fails then.'
+                    f"{err.message}); the connector will retry until {until} "
+                    + (
+                        "(a replication delay: minutes only), and reports it as a conflict if "
+                        "it still fails then."
+                        if err.brief
+                        else '(RETRY_WINDOW_HOURS), and writes a "failed" entry only if it '
+                        "still fails then."
+                    )
                 ),
                 details={
                     "next_try": next_try.astimezone(UTC).isoformat(),
