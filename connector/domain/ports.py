@@ -177,6 +177,10 @@ class Notifications(Protocol):
         """Whether the connector set out to create this employee's account lately."""
         ...
 
+    def restored(self, employee_id: str) -> None:
+        """The employee's deleted account was restored instead: no "account created" email."""
+        ...
+
     def created(
         self,
         *,

@@ -175,6 +175,7 @@ class DeletedHolders:
                 request_id=err.request_id,
             )
         run.restored = True
+        self._notifier.restored(employee.id)
         run.details["deleted_on"] = holder.deleted_on()
         return user
 

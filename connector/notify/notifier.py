@@ -54,6 +54,12 @@ class Notifier:
         since = self._outbox.intended_at(employee_id)
         return since is not None and self._clock() - since <= INTENT_TRUSTED_FOR
 
+    def restored(self, employee_id: str) -> None:
+        """The employee's deleted account was restored, not created: the intent is dropped, so
+        a sync stopping before the link does not raise "account created" for it later."""
+        if self._outbox is not None:
+            self._outbox.forget_intent(employee_id)
+
     def created(
         self,
         *,

@@ -17,6 +17,7 @@ from connector.cli import main as cli
 from connector.domain.entries import Action
 from connector.domain.mapping import anchor
 from connector.storage.links import Links
+from connector.storage.outbox import Outbox
 from tests.e2e.conftest import DOMAIN, World
 from tests.e2e.test_sync import change, hire, posts_to_users
 
@@ -86,6 +87,9 @@ def test_a_rehire_whose_old_account_is_deleted_gets_it_restored(make_world: Any)
     assert object_id in restored[0].message and "2026-09-14" in restored[0].message
     assert world.host.poisoned() == 0
     assert not_created_emails(world) == []
+    # restored, not created: no creation intent left to raise "account created" later
+    assert Outbox(world.storage).intended_at(employee_id) is None
+    assert [e for e in world.emails() if "created" in e.subject] == []
 
     world.tick(FIRST_MIDNIGHT)
     assert world.account_of(employee_id)["accountEnabled"] is True
