@@ -19,9 +19,11 @@ from connector.cli.from_azure import (
     resolve_references,
 )
 from connector.core.clock import utc_now
+from connector.runtime.lucca_settings import LuccaSettings
 from connector.runtime.settings import (
     Settings,
     SettingsError,
+    load_lucca_settings,
     load_settings,
     load_storage_settings,
 )
@@ -75,6 +77,7 @@ class Context:
     _resolved: dict[str, str] = field(default_factory=dict, init=False)
     _settings: Settings | None = field(default=None, init=False)
     _storage_settings: StorageSettings | None = field(default=None, init=False)
+    _lucca_settings: LuccaSettings | None = field(default=None, init=False)
     _storage: Storage | None = field(default=None, init=False)
 
     def settings(self) -> Settings:
@@ -86,6 +89,19 @@ class Context:
                 self.storage_settings()  # storage's own problem first, said as such
                 raise NeedsMoreSettings(str(err), getattr(self.args, "command_name", "")) from None
         return self._settings
+
+    def lucca_settings(self) -> LuccaSettings:
+        """Storage's and Lucca's client settings (all a webhook command reads), or all if
+        loaded: no webhook secret, no Graph or email setting."""
+        if self._settings is not None:
+            return self._settings
+        if self._lucca_settings is None:
+            try:
+                self._lucca_settings = load_lucca_settings(self._values(LuccaSettings.model_fields))
+            except SettingsError as err:
+                self.storage_settings()  # storage's own problem first, said as such
+                raise NeedsMoreSettings(str(err), getattr(self.args, "command_name", "")) from None
+        return self._lucca_settings
 
     def storage_settings(self) -> StorageSettings:
         """Only the storage settings (all a storage-only command reads), or all if loaded."""

@@ -33,7 +33,7 @@ from connector.core.errors import NotFound
 from connector.flows.catchup import masked_url
 from connector.lucca.client import PING_SCOPE, WEBHOOK_WRITE_SCOPE
 from connector.lucca.models import WEBHOOK_TOPICS, LuccaWebhookEndpoint
-from connector.runtime.clients import lucca_client
+from connector.runtime.clients import lucca_scoped_client
 
 DEFAULT_NAME = "Entra connector"
 KEY_VAULT_SECRET = "lucca-webhook-secret"  # noqa: S105 (the name of a Key Vault secret)
@@ -132,8 +132,8 @@ def run_register(ctx: Context) -> int:
     if problem is not None:
         ctx.err.write(f"connector: --url: {problem}\n")
         return EXIT_USAGE
-    settings = ctx.settings()
-    with lucca_client(settings, ctx.storage(), (WEBHOOK_WRITE_SCOPE,)) as lucca:
+    settings = ctx.lucca_settings()
+    with lucca_scoped_client(settings, ctx.storage(), (WEBHOOK_WRITE_SCOPE,)) as lucca:
         existing = [e for e in lucca.webhook_endpoints() if e.webhook_url == url]
         if existing and not ctx.args.rotate:
             return _already(ctx, existing[0])
@@ -204,9 +204,9 @@ def _already(ctx: Context, endpoint: LuccaWebhookEndpoint) -> int:
 
 def run_status(ctx: Context) -> int:
     """The endpoint(s) and whether they deliver what the connector needs."""
-    settings = ctx.settings()
+    settings = ctx.lucca_settings()
     wanted = ctx.args.id or settings.LUCCA_WEBHOOK_ENDPOINT_ID
-    with lucca_client(settings, ctx.storage(), (WEBHOOK_WRITE_SCOPE,)) as lucca:
+    with lucca_scoped_client(settings, ctx.storage(), (WEBHOOK_WRITE_SCOPE,)) as lucca:
         try:
             endpoints = [lucca.webhook_endpoint(wanted)] if wanted else lucca.webhook_endpoints()
         except NotFound:  # Lucca answered: there is no such endpoint (a problem, not an outage)
@@ -264,11 +264,11 @@ def _endpoint_json(endpoint: LuccaWebhookEndpoint) -> dict[str, Any]:
 
 def run_ping(ctx: Context) -> int:
     """Have Lucca ping the endpoint."""
-    settings = ctx.settings()
+    settings = ctx.lucca_settings()
     storage = ctx.storage()
     wanted = ctx.args.id or settings.LUCCA_WEBHOOK_ENDPOINT_ID
     if not wanted:
-        with lucca_client(settings, storage, (WEBHOOK_WRITE_SCOPE,)) as lucca:
+        with lucca_scoped_client(settings, storage, (WEBHOOK_WRITE_SCOPE,)) as lucca:
             endpoints = lucca.webhook_endpoints()
         if len(endpoints) != 1:
             ctx.err.write(
@@ -277,7 +277,7 @@ def run_ping(ctx: Context) -> int:
             )
             return EXIT_USAGE
         wanted = endpoints[0].id
-    with lucca_client(settings, storage, (PING_SCOPE,)) as lucca:
+    with lucca_scoped_client(settings, storage, (PING_SCOPE,)) as lucca:
         try:
             delivery = lucca.ping_webhook_endpoint(wanted)
         except NotFound:

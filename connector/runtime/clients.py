@@ -20,6 +20,7 @@ from connector.lucca.client import (
 )
 from connector.lucca.scope_reads import EXTENSIONS_SCOPE, TEMPLATES_SCOPE, LuccaScopeClient
 from connector.runtime.identity import azure_credential
+from connector.runtime.lucca_settings import LuccaSettings
 from connector.runtime.mapping_setting import every_row
 from connector.runtime.setting_rules import acs_connection_parts
 from connector.runtime.settings import Settings, SettingsError
@@ -86,13 +87,22 @@ def lucca_client(
     settings: Settings, storage: Storage, scopes: Iterable[str] | None = None
 ) -> LuccaScopeClient:
     """A client for the configured Lucca instance, sharing the limiter in `storage`; its token
-    asks for `scopes` (the webhook commands, the catch-up), else for the sync's."""
+    asks for `scopes` (the catch-up's), else for the sync's."""
+    wanted = sync_scopes(settings) if scopes is None else scopes
+    return lucca_scoped_client(settings, storage, wanted)
+
+
+def lucca_scoped_client(
+    settings: LuccaSettings, storage: Storage, scopes: Iterable[str]
+) -> LuccaScopeClient:
+    """A client whose token asks for exactly `scopes` (the webhook commands': they read only
+    the Lucca settings), sharing the limiter in `storage`."""
     return LuccaScopeClient(
         base_url=str(settings.LUCCA_BASE_URL),
         token_url=str(settings.LUCCA_TOKEN_URL),
         client_id=settings.LUCCA_CLIENT_ID,
         client_secret=settings.LUCCA_CLIENT_SECRET.get_secret_value(),
-        scopes=sync_scopes(settings) if scopes is None else scopes,
+        scopes=scopes,
         limiter=LuccaRateLimiter(
             storage,
             per_minute=settings.LUCCA_MAX_RPM,

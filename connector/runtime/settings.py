@@ -24,6 +24,7 @@ from connector.domain.logins import LoginTemplate, parse_template
 from connector.domain.mapping import DEFAULT_ATTRIBUTES, Attribute, owned
 from connector.domain.sync_scope import SyncScope, parse_sync_scope
 from connector.entra.scope import MatchScope, parse_scope
+from connector.runtime.lucca_settings import LuccaSettings, https_unless_loopback, not_empty
 from connector.runtime.mapping_setting import mapping_rows, owned_rows
 from connector.runtime.setting_rules import (
     EMAIL_ADDRESS,
@@ -58,15 +59,10 @@ class SettingsError(Exception):
     """A setting is missing or malformed; the message names it, never its value."""
 
 
-class Settings(StorageSettings):
-    """Every app setting the connector reads, with its default (storage's in `StorageSettings`)."""
+class Settings(LuccaSettings):
+    """Every app setting the connector reads, with its default (storage's in `StorageSettings`,
+    Lucca's client in `LuccaSettings`)."""
 
-    LUCCA_BASE_URL: AnyHttpUrl
-    LUCCA_TOKEN_URL: AnyHttpUrl = AnyHttpUrl(
-        "https://accounts.world.luccasoftware.com/connect/token"
-    )
-    LUCCA_CLIENT_ID: str = Field(min_length=1)
-    LUCCA_CLIENT_SECRET: SecretStr
     LUCCA_WEBHOOK_SECRET: SecretStr
     LUCCA_WEBHOOK_SECRET_PREVIOUS: SecretStr | None = None
     GRAPH_BASE_URL: AnyHttpUrl = AnyHttpUrl("https://graph.microsoft.com/v1.0")
@@ -92,8 +88,6 @@ class Settings(StorageSettings):
     # empty: they are not created. LOGIN_SETS_MAIL: mail is that login too.
     LOGIN_TEMPLATE: Annotated[str, AfterValidator(login_template_text)] = ""
     LOGIN_SETS_MAIL: bool = True
-    LUCCA_MAX_RPM: int = Field(default=30, ge=1, le=50)
-    LUCCA_RATE_WINDOW_SECONDS: float = Field(default=60.0, gt=0, le=60)
 
     NOTIFY_RECIPIENTS: str = ""
     NOTIFY_SENDER: str = ""
@@ -111,8 +105,6 @@ class Settings(StorageSettings):
     HOUSEKEEPING_TIMER: str = "0 30 3 * * *"
     # The catch-up (connector/flows/catchup.py): NCRONTAB with seconds, six fields.
     CATCHUP_TIMER: str = Field(default="0 */15 * * * *", pattern=r"^\S+( \S+){5}$")
-    # The id `python -m connector webhook register` prints; empty: no endpoint status check.
-    LUCCA_WEBHOOK_ENDPOINT_ID: str = Field(default="", pattern=r"^[A-Za-z0-9._-]{0,128}$")
     # The nightly reconciliation (connector/flows/nightly.py): a local time HH:MM, empty for off.
     RECONCILE_AT: str = Field(default="02:00", pattern=r"^(([01]\d|2[0-3]):[0-5]\d)?$")
     RECONCILE_TIMER: str = Field(default="0 */10 * * * *", pattern=r"^\S+( \S+){5}$")
@@ -136,12 +128,10 @@ class Settings(StorageSettings):
     # most ~80 Lucca requests, under 3 minutes at 30 a minute, well within functionTimeout.
     RECONCILE_SLICE_PAGES: int = Field(default=40, ge=1, le=100)
 
-    @field_validator("LUCCA_WEBHOOK_SECRET", "LUCCA_CLIENT_SECRET")
+    @field_validator("LUCCA_WEBHOOK_SECRET")
     @classmethod
     def _not_empty(cls, value: SecretStr) -> SecretStr:
-        if not value.get_secret_value().strip():
-            raise ValueError("must not be empty")
-        return value
+        return not_empty(value)
 
     @field_validator("LUCCA_WEBHOOK_SECRET_PREVIOUS")
     @classmethod
@@ -157,13 +147,10 @@ class Settings(StorageSettings):
         # An optional setting left empty (as local.settings.json.example has them) is unset.
         return None if isinstance(value, str) and not value.strip() else value
 
-    # The client secret, the tokens and the employees' data travel on these: never in clear.
-    @field_validator("GRAPH_BASE_URL", "LUCCA_BASE_URL", "LUCCA_TOKEN_URL")
+    @field_validator("GRAPH_BASE_URL")
     @classmethod
     def _https_unless_loopback(cls, value: AnyHttpUrl) -> AnyHttpUrl:
-        if value.scheme != "https" and not is_loopback(value.host or ""):
-            raise ValueError("must be an https:// URL (http:// only for a sandbox on loopback)")
-        return value
+        return https_unless_loopback(value)
 
     @field_validator("NOTIFY_RECIPIENTS")
     @classmethod
@@ -313,6 +300,11 @@ def setting_names() -> frozenset[str]:
 def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     """Read and validate the settings; raise `SettingsError` naming what is wrong."""
     return _validated(Settings, environ)
+
+
+def load_lucca_settings(environ: Mapping[str, str] | None = None) -> LuccaSettings:
+    """Storage's and Lucca's client settings (a Lucca-only command's), validated the same way."""
+    return _validated(LuccaSettings, environ)
 
 
 def load_storage_settings(environ: Mapping[str, str] | None = None) -> StorageSettings:

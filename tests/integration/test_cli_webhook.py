@@ -190,3 +190,29 @@ def test_events_without_the_scope_and_throttled(lucca: LuccaSandbox, storage: St
     lucca.throttle(times=1, retry_after=1, path=r"^/lucca-api/events")
     with client_of(lucca, storage, EVENTS_SCOPE) as client, pytest.raises(Throttled):
         list(client.events())
+
+
+LUCCA_ONLY = ("AzureWebJobsStorage", "LUCCA_BASE_URL", "LUCCA_TOKEN_URL", "LUCCA_CLIENT_ID")
+
+
+def test_the_webhook_commands_need_only_storage_and_lucca(
+    lucca: LuccaSandbox, environ: dict[str, str]
+) -> None:
+    """At setup, before any signing secret exists: `webhook register`, `status` and `ping` run
+    with storage and Lucca's client settings alone (no LUCCA_WEBHOOK_SECRET, no Graph or email
+    setting); without the client secret they stop naming it (exit 3)."""
+    lucca_only = {k: v for k, v in environ.items() if k in LUCCA_ONLY}
+    lucca_only["LUCCA_CLIENT_SECRET"] = environ["LUCCA_CLIENT_SECRET"]
+    assert "LUCCA_WEBHOOK_SECRET" not in lucca_only and "GRAPH_BASE_URL" not in lucca_only
+
+    code, out, err = run(lucca_only, "webhook", "register", "--url", URL)
+    assert (code, err) == (0, "") and "Registered webhook endpoint 301" in out
+    code, out, err = run(lucca_only, "webhook", "status", "--id", "301")
+    assert (code, err) == (0, "") and "301" in out
+    code, _, err = run(lucca_only, "webhook", "ping", "--id", "301")
+    assert (code, err) == (0, "")
+
+    without = {k: v for k, v in lucca_only.items() if k != "LUCCA_CLIENT_SECRET"}
+    code, _, err = run(without, "webhook", "status")
+    assert code == 3 and "LUCCA_CLIENT_SECRET is missing" in err
+    assert "LUCCA_WEBHOOK_SECRET" not in err
