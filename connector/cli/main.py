@@ -4,7 +4,8 @@ Settings come from the environment, or from `--settings FILE` (a local.settings.
 "Values", merged over the environment), or from the function app itself with `--from-azure APP`
 (`from_azure.py`: read with the operator's `az login`, Key Vault references resolved; the
 environment and the file override them). Each command reads only what it needs: `logs` and
-`schedule list` the storage settings alone, `webhook …` storage's and Lucca's client's. Every command has `--help` and `--json`.
+`schedule list` the storage settings alone, `webhook …` storage's and Lucca's client's.
+Every command has `--help` and `--json`.
 
 Exit codes:
   0  done

@@ -26,6 +26,9 @@ class ChangeMessage:
     first_failed_at: datetime | None = None
     failed_tries: int = 0
     retry_noted: bool = False
+    # The first brief failure (a replication delay): its minutes of patience count from here,
+    # whatever failed before it.
+    brief_since: datetime | None = None
 
     @property
     def reference(self) -> str:
@@ -47,6 +50,8 @@ class ChangeMessage:
                 "failedTries": self.failed_tries,
                 "retryNoted": self.retry_noted,
             }
+        if self.brief_since is not None:
+            payload["briefSince"] = self.brief_since.isoformat()
         return json.dumps(payload, separators=(",", ":"))
 
     @classmethod
@@ -66,13 +71,18 @@ class ChangeMessage:
             ),
             failed_tries=int(payload.get("failedTries") or 0),
             retry_noted=bool(payload.get("retryNoted")),
+            brief_since=(
+                datetime.fromisoformat(payload["briefSince"]) if payload.get("briefSince") else None
+            ),
         )
 
-    def failed_once_more(self, now: datetime, *, noted: bool) -> ChangeMessage:
-        """The same change after one more failed try (the first one starts the escrow)."""
+    def failed_once_more(self, now: datetime, *, noted: bool, brief: bool = False) -> ChangeMessage:
+        """The same change after one more failed try (the first one starts the escrow; the
+        first brief one its patience)."""
         return replace(
             self,
             first_failed_at=self.first_failed_at or now,
             failed_tries=self.failed_tries + 1,
             retry_noted=self.retry_noted or noted,
+            brief_since=self.brief_since or (now if brief else None),
         )

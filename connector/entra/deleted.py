@@ -3,8 +3,8 @@
 A deleted user stays 30 days in deleted items and keeps its userPrincipalName, so Graph
 refuses to create another account with it (ObjectConflict) although `GET /users` no longer
 shows it (https://learn.microsoft.com/graph/api/user-delete). Listing them needs User.Read.All,
-restoring one User.DeleteRestore.All, Graph's least permission for it (User.ReadWrite.All also
-restores; neither restores an account holding an administrator role)
+restoring one User.DeleteRestore.All, Graph's least permission for it (an account that held a
+privileged administrator role needs more)
 (https://learn.microsoft.com/graph/api/directory-deleteditems-list,
 https://learn.microsoft.com/graph/api/directory-deleteditems-restore).
 """

@@ -19,10 +19,11 @@ planned now or later): a leaver's account IT deleted stays deleted.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from connector.core.errors import Conflict, Denied, Transient
+from connector.core.errors import Conflict, Denied, NotFound, Transient
 from connector.domain.entries import Action, LogEntry
 from connector.domain.mapping import anchor
 from connector.entra.deleted import RESTORE_ROLE
@@ -108,8 +109,8 @@ class DeletedHolders:
         employee's deleted account restored, or the entry saying why there is no account;
         Taken (a login built from the name) or a brief Transient (nobody holds it yet)."""
         holders = self._directory.deleted_holders(login)
-        own = next((h for h in holders if h.employee_id == anchor(employee.id)), None)
-        if own is not None and self._links.employee_of(own.id) in (None, employee.id):
+        own = self.own_holder(employee, holders)
+        if own is not None:
             return self.own(run, employee, login, own)
         if holders:
             if next_if_taken:
@@ -143,12 +144,27 @@ class DeletedHolders:
         holders = self._directory.deleted_holders(login)
         if not holders:
             return None
-        own = next((h for h in holders if h.employee_id == anchor(employee.id)), None)
+        own = self.own_holder(employee, holders)
         if own is not None:
             planned = self.own(run, employee, login, own)  # observing: always an entry
             return planned if isinstance(planned, LogEntry) else None
         return run.finish(
             Action.CONFLICT, held_by_someone_else(login, holders[0]), object_id=holders[0].id
+        )
+
+    def own_holder(self, employee: LuccaEmployee, holders: list[DeletedUser]) -> DeletedUser | None:
+        """This employee's deleted account among the holders: its anchor, linked to nobody
+        else, and not unlinked from this employee by an operator (whose word stands)."""
+        mark = anchor(employee.id)
+        return next(
+            (
+                h
+                for h in holders
+                if h.employee_id == mark
+                and self._links.employee_of(h.id) in (None, employee.id)
+                and not self._links.is_refused(employee.id, h.id)
+            ),
+            None,
         )
 
     def own(
@@ -165,18 +181,39 @@ class DeletedHolders:
                 f"{holder.deleted_on()}, then link and update it.",
                 object_id=holder.id,
             )
+        # Recorded first, as for a disable: a restore is no creation (no "account created"
+        # email, even after a lost answer), the link lets a retry find the account as linked,
+        # and a restored account counts as closed by the connector, so the employee's dates
+        # open it (the flag is cleared below, or by the next sync, if it is enabled).
+        self._notifier.restored(employee.id)
+        if self._links.of_employee(employee.id) is None:
+            stamped = holder.employee_id == anchor(employee.id)
+            self._links.link(
+                employee.id, holder.id, how="restored", at=self._clock(), stamped=stamped
+            )
+        self._links.set_disabled_by_connector(employee.id, True)
         try:
             user = self._directory.restore(holder.id)
-        except Denied as err:
+        except Denied as err:  # the link stays: a restore by hand is linked, a retry tries again
             return run.finish(
                 Action.CONFLICT,
                 restore_denied(login, holder),
                 object_id=holder.id,
                 request_id=err.request_id,
             )
+        except NotFound:  # no longer deleted: restored meanwhile (a lost answer the SDK
+            # retried, an administrator), or purged for good
+            back = self._directory.get_user(holder.id)
+            if back is None:
+                raise
+            user = back
         run.restored = True
-        self._notifier.restored(employee.id)
         run.details["deleted_on"] = holder.deleted_on()
+        if user.account_enabled is not False and not self._open_now(employee):
+            # Deleted while enabled, for an employee not to have access yet (or any more):
+            # closed at once, as a new account would have been created disabled.
+            self._directory.update_user(user.id, {"accountEnabled": False})
+            user = replace(user, account_enabled=False)
         return user
 
     def linked(
@@ -188,9 +225,12 @@ class DeletedHolders:
         login = holder.user_principal_name or holder.id
         wanted = self.wants_access(employee)
         if self._restore and wanted:
+            if (replaced := self._replacement(run, employee, holder)) is not None:
+                return replaced
             restored = self.own(run, employee, login, holder)
             if isinstance(restored, LogEntry) and restored.action is Action.CONFLICT:
-                self._not_created(employee, login, restored.message)  # Graph refused it
+                # Graph refused it: the create path's email (the outbox keeps it to one)
+                self._not_created(employee, employee.email, restored.message, code="post")
             return restored
         said = (
             f"The linked account {login} ({holder.id}) was deleted in Entra on "
@@ -209,7 +249,40 @@ class DeletedHolders:
             self._not_created(employee, login, said)
         return entry
 
-    def _not_created(self, employee: LuccaEmployee, login: str, reason: str) -> None:
+    def _replacement(
+        self, run: SyncRun, employee: LuccaEmployee, holder: DeletedUser
+    ) -> LogEntry | None:
+        """The conflict when an active account already carries this employee's anchor or
+        professional email (IT made a replacement): the deleted one is not restored beside it."""
+        found = self._directory.find_users("employeeId", anchor(employee.id))
+        if not found and employee.email:
+            found = self._directory.find_users("mail", employee.email) or (
+                self._directory.find_users("userPrincipalName", employee.email)
+            )
+        if not found:
+            return None
+        other = found[0]
+        return run.finish(
+            Action.CONFLICT,
+            f"The linked account {holder.user_principal_name or holder.id} ({holder.id}) was "
+            f"deleted in Entra on {holder.deleted_on()}, and the account "
+            f"{other.user_principal_name or other.id} ({other.id}) now carries this employee's "
+            "anchor or professional email: nothing is restored beside it. If it is the "
+            f"employee's account, run `python -m connector unlink {employee.id}`, then "
+            f"`python -m connector link {employee.id} {other.id}`.",
+            object_id=holder.id,
+            details={"replacement": other.id},
+        )
+
+    def _open_now(self, employee: LuccaEmployee) -> bool:
+        """Whether the employee is to have an enabled account now."""
+        if employee.status == "deactivated":
+            return False
+        return self._planner is None or self._planner.plan(employee, self._clock()).enabled_now
+
+    def _not_created(
+        self, employee: LuccaEmployee, login: str | None, reason: str, *, code: str = "deleted"
+    ) -> None:
         """The "account not created" email for a linked account left deleted."""
         if self._observe:
             return
@@ -218,7 +291,7 @@ class DeletedHolders:
             name=f"{employee.given_name} {employee.family_name}".strip(),
             login=login,
             reason=reason,
-            code="deleted",
+            code=code,
         )
 
     def wants_access(self, employee: LuccaEmployee) -> bool:

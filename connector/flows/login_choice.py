@@ -157,7 +157,7 @@ class LoginChooser:
         """Observing: the entry for a free candidate (created, or this employee's deleted
         account restored); None when someone else's deleted account holds it (the next)."""
         deleted = self._directory.deleted_holders(candidate)
-        if deleted and not any(h.employee_id == anchor(employee.id) for h in deleted):
+        if deleted and self._creator.deleted.own_holder(employee, deleted) is None:
             return None
         planned = self._creator.deleted.planned(run, employee, candidate) if deleted else None
         return planned or run.finish(

@@ -139,6 +139,12 @@ class Matcher:
         user = self._directory.get_user(link.object_id)
         if user is None:
             deleted = self._directory.deleted_user(link.object_id)
+            mark = anchor(link.employee_id)
+            if deleted is not None and (
+                why := operator_unlink(link, deleted.employee_id, mark=mark, stamps=self._stamps)
+            ):  # its anchor cleared or changed before it was deleted: never restored for this one
+                login = deleted.user_principal_name or deleted.id
+                return Match(object_id=deleted.id, unlinked=unlinked_sentence(link, login, why))
             if deleted is not None:  # IT deleted it: restored or reported (deleted_holders.py)
                 return Match(
                     object_id=link.object_id,

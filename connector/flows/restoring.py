@@ -23,21 +23,24 @@ if TYPE_CHECKING:
 
 
 def _closed(run: SyncRun, links: LinkStore, employee: LuccaEmployee, user: DirectoryUser) -> None:
-    """A restored account that is disabled waits for the employee's dates to open it."""
+    """A restored account that is disabled waits for the employee's dates to open it; an
+    enabled one is no longer counted as closed by the connector (deleted_holders.own set it)."""
     run.wrote = Action.RESTORED
     run.note = f"Restored {user.user_principal_name or user.id} from Entra's deleted users."
-    if user.account_enabled is False:
-        links.set_disabled_by_connector(employee.id, True)
-        run.disabled_by_connector = True
+    closed = user.account_enabled is False
+    links.set_disabled_by_connector(employee.id, closed)
+    run.disabled_by_connector = closed
 
 
 def adopt_restored(
     run: SyncRun, links: LinkStore, employee: LuccaEmployee, user: DirectoryUser, at: datetime
 ) -> None:
-    """Link the account the create path restored (found by its anchor)."""
+    """Link the account the create path restored (deleted_holders.own linked it before the
+    restore; linked here only if it was not)."""
     run.object_id = user.id
-    stamped = user.employee_id == anchor(employee.id)
-    links.link(employee.id, user.id, how="restored", at=at, stamped=stamped)
+    if links.of_employee(employee.id) is None:
+        stamped = user.employee_id == anchor(employee.id)
+        links.link(employee.id, user.id, how="restored", at=at, stamped=stamped)
     _closed(run, links, employee, user)
 
 
@@ -52,7 +55,7 @@ def restored_match(
         how="link",
         linked=True,
         deleted=None,
-        disabled_by_connector=match.disabled_by_connector or user.account_enabled is False,
+        disabled_by_connector=user.account_enabled is False,
     )
 
 

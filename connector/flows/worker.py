@@ -90,10 +90,8 @@ class ChangeWorker:
         try:
             self._feed.mark_started(employee_id, self._clock())
             read_started_at = self._clock()
-            failing_since = message.first_failed_at
-            patience_over = failing_since is not None and read_started_at >= (
-                failing_since + PATIENCE
-            )
+            brief_since = message.brief_since  # a replication delay's minutes, from its start
+            patience_over = brief_since is not None and read_started_at >= brief_since + PATIENCE
             try:
                 entry = self._service.sync(
                     employee_id, (message.reference,), patience_over=patience_over
@@ -122,8 +120,8 @@ class ChangeWorker:
         """Re-queue the change after a transient failure; False once the window is over."""
         now = self._clock()
         deadline = (message.first_failed_at or now) + self._window
-        if err.brief:  # a replication delay: minutes, then the last try reports it
-            deadline = min(deadline, (message.first_failed_at or now) + PATIENCE)
+        if err.brief:  # a replication delay: minutes (whatever the window), then the last
+            deadline = (message.brief_since or now) + PATIENCE  # try reports it
         if now >= deadline:
             logger.warning(
                 "employee %s: still failing at the end of %s",
@@ -143,7 +141,7 @@ class ChangeWorker:
         if note:
             self._note(message, err, now + timedelta(seconds=delay), deadline)
         why = f"failed ({err.service}, {type(err).__name__})"
-        self._requeue(message.failed_once_more(now, noted=note), delay, why)
+        self._requeue(message.failed_once_more(now, noted=note, brief=err.brief), delay, why)
         return True
 
     def _note(

@@ -98,7 +98,9 @@ def test_a_rehire_whose_old_account_is_deleted_gets_it_restored(make_world: Any)
 def test_a_refused_restore_is_a_conflict_naming_the_permission(make_world: Any) -> None:
     """RESTORE_DELETED_ACCOUNTS=true but Graph refuses the restore (403: the identity lacks
     User.DeleteRestore.All, or the account holds an administrator role): a conflict naming the
-    permission, one "account not created" email, no new account, nothing retried or poisoned."""
+    permission, one "account not created" email, no new account, nothing retried or poisoned;
+    the link to the deleted account is kept, so the next change tries again (no second email)
+    and an administrator's restore by hand is linked and opened on the first day."""
     world = a_world(make_world, RESTORE_DELETED_ACCOUNTS="true")
     email = f"ugo.brun@{DOMAIN}"
     employee_id, object_id = leaver_deleted_by_it(world, email)
@@ -106,7 +108,8 @@ def test_a_refused_restore_is_a_conflict_naming_the_permission(make_world: Any) 
 
     change(world, lambda: world.lucca.add_employment(employee_id, start=FIRST_DAY))
 
-    assert Links(world.storage).of_employee(employee_id) is None
+    link = Links(world.storage).of_employee(employee_id)
+    assert link is not None and link.object_id == object_id
     assert world.graph.users == []
     assert world.graph.deleted_user(object_id)["employeeId"] == anchor(employee_id)
     assert world.graph.count("POST", RESTORES) == 1
@@ -116,6 +119,77 @@ def test_a_refused_restore_is_a_conflict_naming_the_permission(make_world: Any) 
     assert world.host.poisoned() == 0
     [sent] = not_created_emails(world)
     assert "User.DeleteRestore.All" in (sent.plain_text or "")
+
+    world.set_clock(LATER + timedelta(hours=1))
+    change(world, lambda: world.lucca.update_employee(employee_id, employee_number="UB-2"))
+    assert world.graph.count("POST", RESTORES) == 2
+    assert world.entries(employee_id)[0].action is Action.CONFLICT
+    assert len(not_created_emails(world)) == 1  # the same problem: no second email
+    assert posts_to_users(world) == 1  # linked: never a second account tried
+
+    world.graph.restore_by_hand(object_id)  # an administrator restores it in Entra
+    world.set_clock(LATER + timedelta(hours=2))
+    change(world, lambda: world.lucca.update_employee(employee_id, employee_number="UB-3"))
+    account = world.account_of(employee_id)
+    assert account["id"] == object_id and account["accountEnabled"] is False
+    world.tick(FIRST_MIDNIGHT)
+    assert world.account_of(employee_id)["accountEnabled"] is True
+
+
+@pytest.mark.parametrize("status", [500, 504])
+def test_a_lost_restore_answer_leaves_the_account_linked_and_opened_on_the_first_day(
+    make_world: Any, status: int
+) -> None:
+    """Graph restores the account but its answer is lost (500: the change is retried later;
+    504: the SDK retries at once and meets 404, the account no longer deleted): the account is
+    linked to the employee all the same (linked before the restore), opened on the first day,
+    no "account created" email, nothing failed or poisoned."""
+    world = a_world(make_world, RESTORE_DELETED_ACCOUNTS="true")
+    email = f"ugo.brun@{DOMAIN}"
+    employee_id, object_id = leaver_deleted_by_it(world, email)
+    world.graph.inject(status, method="POST", path=RESTORES, after_handling=True)
+
+    change(world, lambda: world.lucca.add_employment(employee_id, start=FIRST_DAY))
+    world.sync()
+
+    account = world.account_of(employee_id)
+    assert account["id"] == object_id and account["accountEnabled"] is False
+    assert posts_to_users(world) == 1
+    actions = [e.action for e in world.entries(employee_id)]
+    assert Action.FAILED not in actions and Action.CONFLICT not in actions
+    assert world.host.poisoned() == 0
+    world.notify()
+    assert [e for e in world.emails() if "created" in e.subject] == []
+
+    world.tick(FIRST_MIDNIGHT)
+    assert world.account_of(employee_id)["accountEnabled"] is True
+
+
+def test_an_account_an_operator_unlinked_is_never_restored(make_world: Any) -> None:
+    """`unlink` refused the account to the employee (it keeps its anchor), then IT deleted it:
+    the next change does not restore it; the login is reported as held by a deleted account,
+    and `sync --dry-run` says the same."""
+    world = a_world(make_world, RESTORE_DELETED_ACCOUNTS="true")
+    email = f"ana.lopez@{DOMAIN}"
+    employee_id = hire(world, "Ana", "Lopez", email, start="2020-01-01")
+    object_id = world.account_of(employee_id)["id"]
+    out = io.StringIO()
+    code = cli.main(["unlink", employee_id], environ=dict(os.environ), out=out)
+    assert code == 0, out.getvalue()
+    world.graph.delete_user(object_id, at=DELETED_ON)
+    world.set_clock(LATER)
+
+    dry_run, _ = plans(world, employee_id)
+    assert "held by a deleted account" in dry_run and "Would restore" not in dry_run
+    change(world, lambda: world.lucca.update_employee(employee_id, employee_number="AL-2"))
+
+    assert world.graph.count("POST", RESTORES) == 0
+    assert world.graph.deleted_user(object_id)["employeeId"] == anchor(employee_id)
+    [entry] = [
+        e for e in world.entries(employee_id) if e.action is Action.CONFLICT and not e.observed
+    ]
+    assert "held by a deleted account" in entry.message
+    assert Links(world.storage).of_employee(employee_id) is None
 
 
 def test_without_the_setting_a_restorable_account_is_reported_once(make_world: Any) -> None:

@@ -63,6 +63,12 @@ class DeletedMixin:
             if not permanently:
                 self._deleted[user_id] = {**user, "deletedDateTime": when}
 
+    def restore_by_hand(self, user_id: str) -> None:
+        """Restore a deleted user as an administrator would in Entra (same object id)."""
+        with self._lock:
+            user = self._deleted.pop(user_id)
+            self._users[user_id] = {k: v for k, v in user.items() if k != "deletedDateTime"}
+
     def deleted_user(self, user_id: str) -> dict[str, Any]:
         """A copy of a deleted user (KeyError if it is not in deleted items)."""
         with self._lock:

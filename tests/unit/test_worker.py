@@ -118,6 +118,42 @@ def test_a_brief_failure_is_retried_for_minutes_then_the_last_try_reports_it() -
     assert sum(d for _, d in world.feed.queued) == PATIENCE.total_seconds()
 
 
+def test_a_brief_failure_after_an_outage_still_gets_its_minutes() -> None:
+    """The change failed on an outage for an hour, then meets a replication delay: its
+    patience counts from the first brief failure, not from the outage's start, so it is
+    retried for minutes before the last try reports it."""
+    world = World(window_hours=24)
+    message = first_message()
+    for _ in range(3):  # 1 + 5 + 15 minutes of outage
+        world.run(message)
+        message = world.last()
+    world.service.error = Transient("login taken, nobody shows it", service="graph", brief=True)
+    outcomes = []
+    for _ in range(5):
+        outcomes.append(world.run(message))
+        if outcomes[-1] != "will retry":
+            break
+        message = world.last()
+    assert outcomes == ["will retry", "created"]  # the growing delay is cut to the minutes
+    assert world.feed.queued[-1][1] == PATIENCE.total_seconds()
+    assert world.service.patience[-2:] == [False, True]
+
+
+def test_a_brief_failure_gets_its_minutes_even_with_a_window_of_zero() -> None:
+    """RETRY_WINDOW_HOURS=0 leaves outages to the host, but a replication delay is still
+    retried for minutes and then reported, never left to the poison queue."""
+    world = World(window_hours=0)
+    world.service.error = Transient("login taken, nobody shows it", service="graph", brief=True)
+    message = first_message()
+    outcomes = []
+    for _ in range(5):
+        outcomes.append(world.run(message))
+        if outcomes[-1] != "will retry":
+            break
+        message = world.last()
+    assert outcomes == ["will retry", "will retry", "created"]
+
+
 def test_a_window_of_zero_leaves_it_to_the_host() -> None:
     """RETRY_WINDOW_HOURS=0: the first transient failure is raised, nothing re-queued."""
     world = World(window_hours=0)
