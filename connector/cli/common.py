@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, TypeVar
 
 from connector.cli.from_azure import (
     AppLocation,
@@ -45,6 +45,9 @@ exit codes:
   2  usage error
   3  a setting is missing or malformed
   4  a service could not be reached or refused the request"""
+
+_Loaded = TypeVar("_Loaded", bound=StorageSettings)  # a settings model beyond storage's
+
 
 # --- What a command gets ----------------------------------------------------------------
 
@@ -83,11 +86,7 @@ class Context:
     def settings(self) -> Settings:
         """Every setting: the environment, with `--settings FILE`'s values over it."""
         if self._settings is None:
-            try:
-                self._settings = load_settings(self._values(Settings.model_fields))
-            except SettingsError as err:
-                self.storage_settings()  # storage's own problem first, said as such
-                raise NeedsMoreSettings(str(err), getattr(self.args, "command_name", "")) from None
+            self._settings = self._beyond_storage(load_settings, Settings)
         return self._settings
 
     def lucca_settings(self) -> LuccaSettings:
@@ -96,12 +95,19 @@ class Context:
         if self._settings is not None:
             return self._settings
         if self._lucca_settings is None:
-            try:
-                self._lucca_settings = load_lucca_settings(self._values(LuccaSettings.model_fields))
-            except SettingsError as err:
-                self.storage_settings()  # storage's own problem first, said as such
-                raise NeedsMoreSettings(str(err), getattr(self.args, "command_name", "")) from None
+            self._lucca_settings = self._beyond_storage(load_lucca_settings, LuccaSettings)
         return self._lucca_settings
+
+    def _beyond_storage(
+        self, load: Callable[[dict[str, str]], _Loaded], model: type[_Loaded]
+    ) -> _Loaded:
+        """Settings beyond storage's, or NeedsMoreSettings naming the command (storage's own
+        problem said first, as such)."""
+        try:
+            return load(self._values(model.model_fields))
+        except SettingsError as err:
+            self.storage_settings()
+            raise NeedsMoreSettings(str(err), getattr(self.args, "command_name", "")) from None
 
     def storage_settings(self) -> StorageSettings:
         """Only the storage settings (all a storage-only command reads), or all if loaded."""

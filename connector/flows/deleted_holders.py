@@ -29,6 +29,7 @@ from connector.domain.mapping import anchor
 from connector.entra.deleted import RESTORE_ROLE
 
 if TYPE_CHECKING:
+    from connector.domain.contract_dates import AccessPlan
     from connector.domain.ports import Directory, LinkStore, Notifications, Planner
     from connector.entra.deleted import DeletedUser
     from connector.entra.users import DirectoryUser
@@ -209,7 +210,7 @@ class DeletedHolders:
             user = back
         run.restored = True
         run.details["deleted_on"] = holder.deleted_on()
-        if user.account_enabled is not False and not self._open_now(employee):
+        if user.account_enabled is not False and not self._open_now(run, employee):
             # Deleted while enabled, for an employee not to have access yet (or any more):
             # closed at once, as a new account would have been created disabled.
             self._directory.update_user(user.id, {"accountEnabled": False})
@@ -223,7 +224,7 @@ class DeletedHolders:
         now or later; observing: the entry saying it would be), or the conflict (with the
         "account not created" email when the employee is to have access)."""
         login = holder.user_principal_name or holder.id
-        wanted = self.wants_access(employee)
+        wanted = self.wants_access(run, employee)
         if self._restore and wanted:
             if (replaced := self._replacement(run, employee, holder)) is not None:
                 return replaced
@@ -274,11 +275,19 @@ class DeletedHolders:
             details={"replacement": other.id},
         )
 
-    def _open_now(self, employee: LuccaEmployee) -> bool:
+    def _access(self, run: SyncRun, employee: LuccaEmployee) -> AccessPlan | None:
+        """The employee's access plan, planned once per sync (kept as `run.access`, which the
+        sync then uses: the planner may read Lucca); None without a planner."""
+        if run.access is None and self._planner is not None:
+            run.access = self._planner.plan(employee, self._clock())
+        return run.access
+
+    def _open_now(self, run: SyncRun, employee: LuccaEmployee) -> bool:
         """Whether the employee is to have an enabled account now."""
         if employee.status == "deactivated":
             return False
-        return self._planner is None or self._planner.plan(employee, self._clock()).enabled_now
+        access = self._access(run, employee)
+        return access is None or access.enabled_now
 
     def _not_created(
         self, employee: LuccaEmployee, login: str | None, reason: str, *, code: str = "deleted"
@@ -294,11 +303,11 @@ class DeletedHolders:
             code=code,
         )
 
-    def wants_access(self, employee: LuccaEmployee) -> bool:
+    def wants_access(self, run: SyncRun, employee: LuccaEmployee) -> bool:
         """Whether the employee is to have an enabled account now or later."""
         if employee.status == "deactivated":
             return False
-        if self._planner is None:
-            return True
-        plan = self._planner.plan(employee, self._clock())
-        return plan.enabled_now or any(a.kind == "enable" for a in plan.upcoming)
+        access = self._access(run, employee)
+        return (
+            access is None or access.enabled_now or any(a.kind == "enable" for a in access.upcoming)
+        )

@@ -225,7 +225,7 @@ class SyncService:
                 # Accounts were found, none could be linked: no account, say why.
                 self._creator.not_created(employee, match.conflict, "conflict")
             return entry
-        if self._planner is not None:
+        if self._planner is not None and run.access is None:  # a restore may have planned it
             run.access = self._planner.plan(employee, self._clock())
         if match.user is None:
             return self._create(run, employee, want)

@@ -16,6 +16,8 @@ from connector.storage.changes import MAX_QUEUE_DELAY_SECONDS
 from tests.unit.memory import MemoryFeed, MemoryLeases, MemoryLog
 
 START = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
+# Graph says the login is taken and nobody shows it yet: retried for minutes only
+REPLICATION_DELAY = Transient("login taken, nobody shows it", service="graph", brief=True)
 
 
 class FailingService:
@@ -59,6 +61,17 @@ class World:
         if self.feed.queued:
             self.now += timedelta(seconds=self.feed.queued[-1][1])
         return outcome
+
+    def run_until_done(self, message: ChangeMessage, tries: int = 5) -> list[str]:
+        """Handle the change and each re-queued copy until it stops being retried (at most
+        `tries`); the outcomes in order."""
+        outcomes = []
+        for _ in range(tries):
+            outcomes.append(self.run(message))
+            if outcomes[-1] != "will retry":
+                break
+            message = self.last()
+        return outcomes
 
     def last(self) -> ChangeMessage:
         """The last message re-queued."""
@@ -104,14 +117,9 @@ def test_a_brief_failure_is_retried_for_minutes_then_the_last_try_reports_it() -
     """A replication delay (`Transient(brief=True)`): re-queued within PATIENCE only, not for
     RETRY_WINDOW_HOURS; the try at its end runs with `patience_over` and ends the change."""
     world = World(window_hours=24)
-    world.service.error = Transient("login taken, nobody shows it", service="graph", brief=True)
+    world.service.error = REPLICATION_DELAY
     message = first_message()
-    outcomes = []
-    for _ in range(5):
-        outcomes.append(world.run(message))
-        if outcomes[-1] != "will retry":
-            break
-        message = world.last()
+    outcomes = world.run_until_done(message)
     assert outcomes == ["will retry", "will retry", "created"]
     assert [d for _, d in world.feed.queued] == [60, 240]  # 1 minute, then the 4 left
     assert world.service.patience == [False, False, True]
@@ -127,13 +135,8 @@ def test_a_brief_failure_after_an_outage_still_gets_its_minutes() -> None:
     for _ in range(3):  # 1 + 5 + 15 minutes of outage
         world.run(message)
         message = world.last()
-    world.service.error = Transient("login taken, nobody shows it", service="graph", brief=True)
-    outcomes = []
-    for _ in range(5):
-        outcomes.append(world.run(message))
-        if outcomes[-1] != "will retry":
-            break
-        message = world.last()
+    world.service.error = REPLICATION_DELAY
+    outcomes = world.run_until_done(message)
     assert outcomes == ["will retry", "created"]  # the growing delay is cut to the minutes
     assert world.feed.queued[-1][1] == PATIENCE.total_seconds()
     assert world.service.patience[-2:] == [False, True]
@@ -143,14 +146,9 @@ def test_a_brief_failure_gets_its_minutes_even_with_a_window_of_zero() -> None:
     """RETRY_WINDOW_HOURS=0 leaves outages to the host, but a replication delay is still
     retried for minutes and then reported, never left to the poison queue."""
     world = World(window_hours=0)
-    world.service.error = Transient("login taken, nobody shows it", service="graph", brief=True)
+    world.service.error = REPLICATION_DELAY
     message = first_message()
-    outcomes = []
-    for _ in range(5):
-        outcomes.append(world.run(message))
-        if outcomes[-1] != "will retry":
-            break
-        message = world.last()
+    outcomes = world.run_until_done(message)
     assert outcomes == ["will retry", "will retry", "created"]
 
 
